@@ -1,0 +1,48 @@
+# The two commands of a fresh machine: `make demo` and `make test`. Both install what they need.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: test unit contract e2e image lint demo package bench system-deps clean
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade 'pip>=24'
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+system-deps:
+	bash tools/install-system-deps.sh
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check src tests bench tools
+	$(VENV)/bin/ruff format --check src tests bench tools
+	$(VENV)/bin/mypy src
+
+unit: $(STAMP)
+	$(PY) -m pytest tests/unit
+
+contract: $(STAMP) system-deps
+	$(PY) -m pytest tests/contract
+
+e2e: $(STAMP) system-deps
+	$(PY) -m pytest tests/e2e
+
+test: $(STAMP) system-deps lint
+	$(PY) -m pytest tests
+
+demo: $(STAMP) system-deps
+	$(PY) -m tests.harness.demo
+
+package: $(STAMP)
+	$(PY) tools/package.py
+
+bench: $(STAMP) system-deps
+	$(PY) bench/run.py
+
+clean:
+	rm -rf build $(VENV) .pytest_cache .mypy_cache .ruff_cache

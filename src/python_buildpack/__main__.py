@@ -1,0 +1,63 @@
+"""Entry point: `python -m python_buildpack detect|build <args>`.
+
+Exit codes follow the CNB buildpack spec: detect passes with 0 and fails with 100; anything else
+is an error. User errors are printed without a traceback; unexpected ones with it.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Sequence
+
+from .errors import UserError
+from .output import Log
+
+EXIT_ERROR = 1
+EXIT_INTERNAL_ERROR = 70
+RUNTIME_DEPENDENCIES = frozenset({"pydantic", "pydantic_core", "packaging", "tomli", "tomli_w"})
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    log = Log()
+    if not args or args[0] not in ("detect", "build"):
+        log.info("usage: python -m python_buildpack detect|build <args...>")
+        return EXIT_ERROR
+    phase, rest = args[0], args[1:]
+    try:
+        if phase == "detect":
+            from .detect import run_detect
+
+            return run_detect(rest, log)
+        from .build import run_build
+
+        return run_build(rest, log)
+    except UserError as error:
+        log.user_error(error)
+        return EXIT_ERROR
+    except ModuleNotFoundError as error:
+        if error.name and error.name.split(".")[0] in RUNTIME_DEPENDENCIES:
+            log.user_error(
+                UserError(
+                    "The buildpack's own dependencies are missing",
+                    f"The Python running the buildpack ({sys.executable}) cannot import "
+                    f"'{error.name}'.",
+                    "Use the packaged buildpack (run 'make package' and use build/buildpack), "
+                    "which carries its own Python, or put a python3 with the packages in "
+                    "pyproject.toml on PATH.",
+                )
+            )
+            return EXIT_ERROR
+        log.internal_error(traceback.format_exc())
+        return EXIT_INTERNAL_ERROR
+    except KeyboardInterrupt:
+        log.info("Interrupted.")
+        return EXIT_ERROR
+    except Exception:
+        log.internal_error(traceback.format_exc())
+        return EXIT_INTERNAL_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

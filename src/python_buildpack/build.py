@@ -1,0 +1,33 @@
+"""The build phase: decide, then install Python, pip and the app's dependencies."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+
+from . import __version__
+from .cnb.context import BuildContext
+from .config import decide
+from .detect import working_directory
+from .layers.pip import install_pip
+from .layers.pip_cache import prepare_pip_cache
+from .layers.python import install_python
+from .layers.venv import install_dependencies
+from .output import Log, format_duration
+
+
+def run_build(argv: Sequence[str], log: Log) -> int:
+    start = time.monotonic()
+    context = BuildContext.from_environ(argv, os.environ, working_directory())
+    log.title(f"Python Buildpack {__version__}")
+    config = decide(context, log)
+
+    env = dict(config.environ)
+    python = install_python(config, env, log)
+    pip = install_pip(config, python, python.build_env, log)
+    _, env = prepare_pip_cache(config, pip.build_env, log)
+    install_dependencies(config, python, pip, env, log)
+
+    log.info(f"\nDone ({format_duration(time.monotonic() - start)})")
+    return 0

@@ -1,0 +1,240 @@
+"""What the lifecycle hands `/bin/detect` and `/bin/build` (Buildpack API 0.10).
+
+Inputs come from the CNB_* variables; the positional arguments that older APIs used (and that
+the lifecycle still passes) are the fallback. The app directory is the working directory.
+
+This module must not import pydantic: detect runs for every build, for every buildpack in the
+order, and should cost only the interpreter start. Models are imported inside the methods that
+read contract files.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from . import CnbEnvError
+
+if TYPE_CHECKING:
+    from .layers import Layers
+    from .models import BuildpackDescriptor, BuildpackPlan, BuildPlan, BuildToml, LaunchToml
+
+CNB_BUILDPACK_DIR = "CNB_BUILDPACK_DIR"
+CNB_PLATFORM_DIR = "CNB_PLATFORM_DIR"
+CNB_BUILD_PLAN_PATH = "CNB_BUILD_PLAN_PATH"
+CNB_LAYERS_DIR = "CNB_LAYERS_DIR"
+CNB_BP_PLAN_PATH = "CNB_BP_PLAN_PATH"
+CNB_TARGET_OS = "CNB_TARGET_OS"
+CNB_TARGET_ARCH = "CNB_TARGET_ARCH"
+CNB_TARGET_ARCH_VARIANT = "CNB_TARGET_ARCH_VARIANT"
+CNB_TARGET_DISTRO_NAME = "CNB_TARGET_DISTRO_NAME"
+CNB_TARGET_DISTRO_VERSION = "CNB_TARGET_DISTRO_VERSION"
+
+# Positional arguments, deprecated since API 0.8 but still passed: detect <platform> <plan>,
+# build <layers> <platform> <plan>.
+_DETECT_ARGS = (CNB_PLATFORM_DIR, CNB_BUILD_PLAN_PATH)
+_BUILD_ARGS = (CNB_LAYERS_DIR, CNB_PLATFORM_DIR, CNB_BP_PLAN_PATH)
+
+
+@dataclass(frozen=True)
+class Target:
+    """The runtime base image the app is built for (CNB_TARGET_*)."""
+
+    os: str
+    arch: str
+    arch_variant: str | None = None
+    distro_name: str | None = None
+    distro_version: str | None = None
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> Target:
+        # The lifecycle always sets OS and arch for API >= 0.10 and sets the optional ones
+        # only when known, so an empty optional value means "unknown", like an absent one.
+        return cls(
+            os=_required(environ, CNB_TARGET_OS),
+            arch=_required(environ, CNB_TARGET_ARCH),
+            arch_variant=environ.get(CNB_TARGET_ARCH_VARIANT) or None,
+            distro_name=environ.get(CNB_TARGET_DISTRO_NAME) or None,
+            distro_version=environ.get(CNB_TARGET_DISTRO_VERSION) or None,
+        )
+
+    def describe(self) -> str:
+        """e.g. "linux/amd64 (debian 12)", for logs and error messages."""
+        text = f"{self.os}/{self.arch}"
+        if self.arch_variant:
+            text += f"/{self.arch_variant}"
+        distro = " ".join(p for p in (self.distro_name, self.distro_version) if p)
+        return f"{text} ({distro})" if distro else text
+
+
+@dataclass(frozen=True, kw_only=True)
+class _PhaseContext:
+    app_dir: Path
+    buildpack_dir: Path
+    platform_dir: Path
+    target: Target
+    # User-provided variables from <platform>/env/. The lifecycle already put them in our
+    # environment unless `clear-env = true`; here they are explicit, for code that must tell
+    # user configuration apart from the image's environment.
+    platform_env: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def buildpack_descriptor_path(self) -> Path:
+        return self.buildpack_dir / "buildpack.toml"
+
+    def read_buildpack_descriptor(self) -> BuildpackDescriptor:
+        from .models import BuildpackDescriptor
+        from .toml_io import load_toml
+
+        return load_toml(self.buildpack_descriptor_path, BuildpackDescriptor, what="buildpack.toml")
+
+
+@dataclass(frozen=True, kw_only=True)
+class DetectContext(_PhaseContext):
+    plan_path: Path
+
+    @classmethod
+    def from_environ(
+        cls, argv: Sequence[str], environ: Mapping[str, str], cwd: Path
+    ) -> DetectContext:
+        """`argv` is the positional arguments after the executable (`$1`...)."""
+        paths = _paths(_DETECT_ARGS, argv, environ, cwd)
+        platform_dir = paths[CNB_PLATFORM_DIR]
+        return cls(
+            app_dir=Path(cwd).absolute(),
+            buildpack_dir=_absolute(_required(environ, CNB_BUILDPACK_DIR), cwd),
+            platform_dir=platform_dir,
+            plan_path=paths[CNB_BUILD_PLAN_PATH],
+            target=Target.from_environ(environ),
+            platform_env=read_platform_env(platform_dir),
+        )
+
+    def write_build_plan(self, plan: BuildPlan) -> None:
+        from .toml_io import write_toml
+
+        write_toml(self.plan_path, plan)
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuildContext(_PhaseContext):
+    layers_dir: Path
+    buildpack_plan_path: Path
+
+    @classmethod
+    def from_environ(
+        cls, argv: Sequence[str], environ: Mapping[str, str], cwd: Path
+    ) -> BuildContext:
+        """`argv` is the positional arguments after the executable (`$1`...)."""
+        paths = _paths(_BUILD_ARGS, argv, environ, cwd)
+        platform_dir = paths[CNB_PLATFORM_DIR]
+        return cls(
+            app_dir=Path(cwd).absolute(),
+            buildpack_dir=_absolute(_required(environ, CNB_BUILDPACK_DIR), cwd),
+            platform_dir=platform_dir,
+            layers_dir=paths[CNB_LAYERS_DIR],
+            buildpack_plan_path=paths[CNB_BP_PLAN_PATH],
+            target=Target.from_environ(environ),
+            platform_env=read_platform_env(platform_dir),
+        )
+
+    def read_buildpack_plan(self) -> BuildpackPlan:
+        from .models import BuildpackPlan
+        from .toml_io import load_toml
+
+        return load_toml(self.buildpack_plan_path, BuildpackPlan, what="Buildpack Plan")
+
+    @property
+    def launch_toml_path(self) -> Path:
+        return self.layers_dir / "launch.toml"
+
+    @property
+    def build_toml_path(self) -> Path:
+        return self.layers_dir / "build.toml"
+
+    def write_launch(self, launch: LaunchToml) -> None:
+        from .toml_io import write_toml
+
+        write_toml(self.launch_toml_path, launch)
+
+    def write_build(self, build: BuildToml) -> None:
+        from .toml_io import write_toml
+
+        write_toml(self.build_toml_path, build)
+
+    def layers(self) -> Layers:
+        from .layers import Layers
+
+        return Layers(self.layers_dir)
+
+
+def read_platform_env(platform_dir: Path) -> dict[str, str]:
+    """`<platform>/env/<NAME>` files: the name is the variable, the content its exact value.
+
+    Contents are not stripped: the spec gives them to buildpacks verbatim, and so does the
+    lifecycle. Directories (and links to them) are not variables and are skipped.
+    """
+    env_dir = Path(platform_dir) / "env"
+    try:
+        entries = sorted(os.scandir(env_dir), key=lambda entry: entry.name)
+    except FileNotFoundError:
+        return {}
+    variables: dict[str, str] = {}
+    for entry in entries:
+        if entry.is_dir():
+            continue
+        variables[entry.name] = Path(entry.path).read_bytes().decode("utf-8", "surrogateescape")
+    return variables
+
+
+def _required(environ: Mapping[str, str], name: str) -> str:
+    value = environ.get(name)
+    if value is None:
+        raise CnbEnvError(
+            name, "not set; the lifecycle sets it for buildpacks of Buildpack API 0.10"
+        )
+    if not value:
+        raise CnbEnvError(name, "set but empty; the lifecycle gives it a value")
+    return value
+
+
+def _paths(
+    names: Sequence[str], argv: Sequence[str], environ: Mapping[str, str], cwd: Path
+) -> dict[str, Path]:
+    found: dict[str, Path] = {}
+    for position, name in enumerate(names):
+        value = environ.get(name) or (argv[position] if position < len(argv) else "")
+        if not value:
+            raise CnbEnvError(
+                name,
+                f"not set and not given as positional argument {position + 1}; the lifecycle "
+                "sets it for buildpacks of Buildpack API 0.10",
+            )
+        found[name] = _absolute(value, cwd)
+    return found
+
+
+def _absolute(value: str, cwd: Path) -> Path:
+    # The spec gives absolute paths; a relative one (a test or a hand run) is taken relative
+    # to the working directory rather than to wherever a later chdir points.
+    return Path(cwd, value).absolute()
+
+
+__all__ = [
+    "CNB_BP_PLAN_PATH",
+    "CNB_BUILDPACK_DIR",
+    "CNB_BUILD_PLAN_PATH",
+    "CNB_LAYERS_DIR",
+    "CNB_PLATFORM_DIR",
+    "CNB_TARGET_ARCH",
+    "CNB_TARGET_ARCH_VARIANT",
+    "CNB_TARGET_DISTRO_NAME",
+    "CNB_TARGET_DISTRO_VERSION",
+    "CNB_TARGET_OS",
+    "BuildContext",
+    "DetectContext",
+    "Target",
+    "read_platform_env",
+]

@@ -1,0 +1,499 @@
+"""The catalogue of user-facing failures.
+
+Every failure a user can fix is a class here with a title, an explanation and the fix, so the
+build log shows an actionable message instead of a traceback and tests can assert on the class.
+Anything that is not a `UserError` is a bug in the buildpack and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+
+class UserError(Exception):
+    """A failure caused by the app, its configuration or the platform, which the user can fix."""
+
+    def __init__(self, title: str, detail: str, fix: str = "") -> None:
+        super().__init__(title)
+        self.title = title
+        self.detail = detail
+        self.fix = fix
+
+    def __str__(self) -> str:
+        return f"{self.title}\n\n{self.render()}"
+
+    def render(self) -> str:
+        parts = [self.detail.strip()]
+        if self.fix:
+            parts.append(self.fix.strip())
+        return "\n\n".join(p for p in parts if p)
+
+
+def bullet_list(items: Iterable[str]) -> str:
+    return "\n".join(f"  - {item}" for item in items)
+
+
+# --- detection and app layout -------------------------------------------------------------
+
+
+class AppDirUnreadable(UserError):
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(
+            "Unable to read the app directory",
+            f"The buildpack could not read {path}: {reason}.",
+            "Check that the app directory exists and is readable by the build user.",
+        )
+
+
+class NoPackageManagerFile(UserError):
+    def __init__(self, found: Sequence[str]) -> None:
+        seen = f" (found: {', '.join(found)})" if found else ""
+        super().__init__(
+            "No Python package manager files found",
+            "The app looks like a Python app"
+            + seen
+            + ", but it has no file that says which dependencies to install.",
+            "Add one of these files to the root of the app:\n"
+            + bullet_list(
+                [
+                    "requirements.txt (pip): one requirement per line, ideally pinned with ==",
+                    "pyproject.toml with a [project] table listing its dependencies (PEP 621)",
+                    "uv.lock (uv), poetry.lock (Poetry) or Pipfile.lock (Pipenv)",
+                ]
+            )
+            + "\nAn app with no dependencies can use an empty requirements.txt.",
+        )
+
+
+class MisspelledRequirementsFile(UserError):
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            "Found a misspelled requirements file",
+            f"The app has a file named '{name}', which pip does not use.",
+            f"Rename '{name}' to 'requirements.txt'.",
+        )
+
+
+class ConfigFileUnreadable(UserError):
+    def __init__(self, path: str, reason: str, fix: str = "") -> None:
+        super().__init__(
+            f"Unable to read {path}",
+            f"The buildpack could not read {path}: {reason}.",
+            fix or f"Check that {path} is a readable UTF-8 text file.",
+        )
+
+
+class InvalidConfigFile(UserError):
+    def __init__(self, path: str, reason: str, fix: str) -> None:
+        super().__init__(f"Invalid {path}", f"{path} is not valid: {reason}", fix)
+
+
+class InvalidPlatformEnv(UserError):
+    def __init__(self, name: str, value: str, reason: str, fix: str) -> None:
+        super().__init__(
+            f"Invalid value for {name}",
+            f"{name} is set to {value!r}, but {reason}",
+            fix,
+        )
+
+
+# --- buildpack runtime and packaging ----------------------------------------------------------
+
+
+class BuildpackPlanInvalid(UserError):
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(
+            "Invalid buildpack plan",
+            f"The buildpack plan at {path} could not be read: {reason}",
+            "This file is written by the CNB lifecycle; check that the platform and lifecycle "
+            "versions are supported.",
+        )
+
+
+class CommandFailed(UserError):
+    """A subprocess failed; its output has already been streamed to the log."""
+
+    def __init__(self, command: str, exit_code: int, detail: str, fix: str) -> None:
+        super().__init__(
+            f"'{command}' failed (exit status {exit_code})",
+            detail,
+            fix,
+        )
+        self.command = command
+        self.exit_code = exit_code
+
+
+# --- build configuration ----------------------------------------------------------------------
+
+
+class ForbiddenEnvVars(UserError):
+    def __init__(self, found: dict[str, str]) -> None:
+        names = ", ".join(found)
+        super().__init__(
+            f"Unsupported environment variable{'s' if len(found) > 1 else ''} set: {names}",
+            "These environment variables would break the build or the app image:\n"
+            + bullet_list(f"{name}: {reason}" for name, reason in found.items()),
+            "Remove them from the build environment (for example `pack build --env`, a "
+            "project.toml [[io.buildpacks.build.env]] table, or the CI settings). The buildpack "
+            "sets up Python, pip and the virtual environment itself.",
+        )
+
+
+class UnsupportedPackageManager(UserError):
+    def __init__(self, file: str, tool: str, fix: str) -> None:
+        super().__init__(
+            f"{tool} is not supported yet",
+            f"The app has a {file} file, which means it uses {tool}.",
+            fix,
+        )
+
+
+class MultiplePackageManagerFiles(UserError):
+    def __init__(self, found: list[tuple[str, str]]) -> None:
+        super().__init__(
+            "Multiple package manager files found",
+            "The app has files for more than one package manager, so it is not clear which "
+            "one to use to install its dependencies:\n"
+            + bullet_list(f"{file} ({tool})" for file, tool in found),
+            "Delete the files of the package managers you do not use, or set "
+            "BP_PYTHON_PACKAGE_MANAGER to one of: "
+            + ", ".join(tool.lower() for _, tool in found)
+            + ".",
+        )
+
+
+class PackageManagerFileMissing(UserError):
+    def __init__(self, present: str, missing: str, fix: str) -> None:
+        super().__init__(
+            f"Found {present} but no {missing}",
+            f"The app has a {present} file, but no {missing} beside it.",
+            fix,
+        )
+
+
+# --- operator tools (runtime_builder) ---------------------------------------------------------
+
+
+class RuntimeSourceInvalid(UserError):
+    def __init__(self, source: str, reason: str) -> None:
+        super().__init__(
+            "Unusable CPython source",
+            f"{source} cannot be used to build a Python runtime: {reason}",
+            "Pass --source a CPython source release (Python-X.Y.Z.tar.xz/.tgz, or a Debian "
+            "pythonX.Y_X.Y.Z.orig.tar.* file), or --version X.Y.Z to download it from python.org.",
+        )
+
+
+class RuntimeBuildDependenciesMissing(UserError):
+    def __init__(self, missing: dict[str, str]) -> None:
+        packages = sorted(set(missing.values()))
+        super().__init__(
+            "Missing build dependencies for CPython",
+            "Building CPython needs these tools and headers, which were not found:\n"
+            + bullet_list(f"{item} (Debian package {pkg})" for item, pkg in missing.items()),
+            "Install them with: apt-get install " + " ".join(packages) + "\n"
+            "(tools/install-system-deps.sh installs everything the project needs).",
+        )
+
+
+# --- Python version selection -----------------------------------------------------------------
+
+_VERSION_FORMAT_FIX = (
+    "Write only the major and minor version, e.g. 3.13 (recommended: you get the newest patch "
+    "release on every build), or an exact version such as 3.13.5."
+)
+
+
+class PythonVersionEmpty(UserError):
+    def __init__(self, source: str) -> None:
+        super().__init__(
+            f"No Python version in {source}",
+            f"{source} contains no Python version: every line is empty or a comment (a line "
+            "starting with '#').",
+            f"Put the version on its own line in {source}, e.g. 3.13, or delete the file to use "
+            "the default version.",
+        )
+
+
+class PythonVersionMultiple(UserError):
+    def __init__(self, source: str, versions: Sequence[str]) -> None:
+        super().__init__(
+            f"Multiple Python versions in {source}",
+            f"{source} names more than one Python version:\n" + bullet_list(versions),
+            f"Keep exactly one version in {source}. Notes go on their own line starting with '#'.",
+        )
+
+
+class PythonVersionInvisibleCharacters(UserError):
+    def __init__(self, source: str, visible: str, example: str = "3.13") -> None:
+        super().__init__(
+            f"Invisible or unusual characters in {source}",
+            f"The Python version in {source} contains characters that are not part of a "
+            f"version (shown here as <U+XXXX>):\n  {visible}\n"
+            "These are often a byte order mark (<U+FEFF>) or control characters added by an "
+            "editor, or a copy and paste from a web page.",
+            f"Retype the version in {source} as plain ASCII text, e.g. {example}, and save the "
+            "file as UTF-8 without a byte order mark (BOM).",
+        )
+
+
+class PythonVersionPrerelease(UserError):
+    def __init__(self, source: str, text: str) -> None:
+        super().__init__(
+            f"Pre-release Python versions are not supported ({source})",
+            f"{source} asks for {text!r}, which is a pre-release (alpha, beta, release "
+            "candidate or development) version of Python.",
+            f"Use a stable release in {source}, e.g. 3.13.",
+        )
+
+
+class PythonVersionImplementation(UserError):
+    def __init__(self, source: str, text: str) -> None:
+        super().__init__(
+            f"Unsupported Python implementation in {source}",
+            f"{source} asks for {text!r}, but this buildpack installs only CPython (the "
+            "standard Python implementation).",
+            f"Write a CPython version in {source}, e.g. 3.13.",
+        )
+
+
+class PythonVersionSystem(UserError):
+    def __init__(self, source: str) -> None:
+        super().__init__(
+            f"'system' is not a Python version ({source})",
+            f"{source} asks for 'system' (the operating system's Python), which the build "
+            "image does not provide: this buildpack installs Python itself.",
+            f"Write the Python version the app needs in {source}, e.g. 3.13.",
+        )
+
+
+class PythonVersionFreethreaded(UserError):
+    def __init__(self, source: str, text: str) -> None:
+        super().__init__(
+            f"Free-threaded Python is not supported ({source})",
+            f"{source} asks for {text!r}: the 't' suffix means a free-threaded (no GIL) build, "
+            "which this buildpack does not provide.",
+            f"Remove the 't' suffix in {source}, e.g. {text.rstrip('tT')}.",
+        )
+
+
+class PythonVersionInvalid(UserError):
+    def __init__(self, source: str, text: str, suggestion: str | None = None) -> None:
+        hint = f" Did you mean {suggestion}?" if suggestion else ""
+        super().__init__(
+            f"Invalid Python version in {source}",
+            f"{source} asks for {text!r}, which is not a Python version of the form X.Y or "
+            f"X.Y.Z.{hint}",
+            f"{_VERSION_FORMAT_FIX} Do not add quotes, a 'python-' prefix or wildcards, and put "
+            "comments on their own line starting with '#'.",
+        )
+
+
+class RuntimeTxtInvalid(UserError):
+    def __init__(self, text: str) -> None:
+        super().__init__(
+            "Invalid Python version in runtime.txt",
+            f"runtime.txt contains {text!r}, but it must look like python-3.13 or python-3.13.5.",
+            "runtime.txt is deprecated: delete it and create a file named .python-version "
+            "containing only the version, e.g. 3.13.",
+        )
+
+
+class RequiresPythonInvalid(UserError):
+    def __init__(self, text: str, reason: str) -> None:
+        super().__init__(
+            "Invalid requires-python in pyproject.toml",
+            f"[project] requires-python in pyproject.toml is {text!r}, which is not a valid "
+            f"version specifier: {reason}.",
+            "Use a PEP 440 specifier such as '>=3.12' or '>=3.11,<3.14', or create a "
+            ".python-version file containing the version, e.g. 3.13.",
+        )
+
+
+class RequiresPythonUnsatisfiable(UserError):
+    def __init__(self, text: str, supported: Sequence[str]) -> None:
+        super().__init__(
+            "No supported Python version satisfies requires-python",
+            f"[project] requires-python in pyproject.toml is {text!r}, and none of the Python "
+            "versions this buildpack provides for this platform satisfies it. Supported "
+            "versions:\n" + bullet_list(supported),
+            "Change requires-python so that it allows one of the supported versions, or create "
+            "a .python-version file naming one of them.",
+        )
+
+
+class PythonVersionEol(UserError):
+    def __init__(
+        self, requested: str, source: str, eol: str | None, supported: Sequence[str]
+    ) -> None:
+        when = f" on {eol}" if eol else ""
+        super().__init__(
+            f"Python {requested} has reached its end of life",
+            f"{source} asks for Python {requested}, which reached its end of life{when}: it no "
+            "longer gets security fixes, and this buildpack no longer provides it. Supported "
+            "versions:\n" + bullet_list(supported),
+            f"Upgrade the app to a supported version and write it in {source}"
+            + (f", ideally {supported[-1]}." if supported else "."),
+        )
+
+
+class PythonVersionUnknown(UserError):
+    def __init__(self, requested: str, source: str, supported: Sequence[str]) -> None:
+        super().__init__(
+            f"Python {requested} is not known to this buildpack",
+            f"{source} asks for Python {requested}, which is newer than any version this "
+            "buildpack provides (or not yet released). Supported versions:\n"
+            + bullet_list(supported),
+            "Check that the version is released and that the build uses the newest version of "
+            f"this buildpack, or write a supported version in {source}.",
+        )
+
+
+class PythonVersionNotAvailable(UserError):
+    def __init__(self, requested: str, source: str, target: str, available: Sequence[str]) -> None:
+        listed = bullet_list(available) if available else "  (none)"
+        super().__init__(
+            f"Python {requested} is not available",
+            f"{source} asks for Python {requested}, but this buildpack has no such release for "
+            f"{target}. Available versions:\n{listed}",
+            "Ask for the major and minor version only (e.g. 3.13) to get the newest available "
+            f"patch release, or write one of the versions above in {source}.",
+        )
+
+
+class NoPythonForTarget(UserError):
+    def __init__(self, target: str) -> None:
+        super().__init__(
+            f"No Python available for {target}",
+            f"This buildpack has no Python release for the build's platform ({target}).",
+            "Build on a supported platform: linux on amd64 or arm64 with glibc.",
+        )
+
+
+# --- Python distributions: manifest, mirrors, downloads ---------------------------------------
+
+
+class InvalidManifest(UserError):
+    def __init__(self, path: str, problems: Sequence[str]) -> None:
+        super().__init__(
+            "Invalid Python versions manifest",
+            f"The manifest of Python releases at {path} is not valid:\n" + bullet_list(problems),
+            "This file ships with the buildpack: fix it (or rebuild the buildpack) so that every "
+            "entry has the documented keys and formats.",
+        )
+
+
+class InvalidDependencyMapping(UserError):
+    def __init__(self, path: str, value: str) -> None:
+        super().__init__(
+            "Invalid dependency mapping",
+            f"The dependency-mapping binding entry {path} contains {value!r}, which is not an "
+            "http://, https:// or file:// URL.",
+            "Put the URL of the replacement archive in that file, e.g. "
+            "file:///deps/cpython.tar.gz or https://mirror.example.com/cpython.tar.gz.",
+        )
+
+
+class ArchiveNotFound(UserError):
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(
+            "Python archive not found",
+            f"Downloading {url} failed: {reason}. The archive does not exist there, or access "
+            "to it is denied.",
+            "If BP_PYTHON_MIRROR or a dependency-mapping binding is set, check that it serves "
+            "this file; otherwise check that the build can reach the URL.",
+        )
+
+
+class DownloadFailed(UserError):
+    def __init__(self, url: str, reason: str, attempts: int) -> None:
+        tries = f" after {attempts} attempts" if attempts > 1 else ""
+        super().__init__(
+            "Unable to download Python",
+            f"Downloading {url} failed{tries}: {reason}.",
+            "This is often a temporary network or server problem: try the build again. If it "
+            "keeps failing, check the build's network access, or set BP_PYTHON_MIRROR to a "
+            "mirror the build can reach.",
+        )
+
+
+class ChecksumMismatch(UserError):
+    def __init__(self, url: str, expected: str, actual: str) -> None:
+        super().__init__(
+            "Downloaded Python archive has the wrong checksum",
+            f"The file downloaded from {url} does not match the checksum in the buildpack's "
+            f"manifest.\n  expected sha256: {expected}\n  actual sha256:   {actual}\n"
+            "The file was deleted. A mirror or dependency mapping may serve a different file, "
+            "or the download was corrupted.",
+            "Check that the mirror or mapped URL serves exactly the archive named in the "
+            "manifest, then try the build again.",
+        )
+
+
+class UnsafeArchive(UserError):
+    def __init__(self, archive: str, member: str, reason: str) -> None:
+        super().__init__(
+            "Refusing to unpack an unsafe archive",
+            f"The archive {archive} contains {member!r}, which {reason}. Unpacking it could "
+            "write outside the layer.",
+            "Use the archive named in the buildpack's manifest; check any mirror or dependency "
+            "mapping that serves it.",
+        )
+
+
+class ArchiveCorrupt(UserError):
+    def __init__(self, archive: str, reason: str) -> None:
+        super().__init__(
+            "Unable to unpack the Python archive",
+            f"The archive {archive} could not be unpacked: {reason}.",
+            "Try the build again; if a mirror or dependency mapping serves the archive, check "
+            "that it serves a complete .tar.gz or .tar.zst file.",
+        )
+
+
+class ZstdUnavailable(UserError):
+    def __init__(self, archive: str) -> None:
+        super().__init__(
+            "Cannot decompress a .tar.zst archive",
+            f"The archive {archive} is compressed with zstd, but the build image has neither "
+            "the `zstd` command nor a Python zstd module.",
+            "Install zstd in the build image, or use .tar.gz archives.",
+        )
+
+
+class BrokenPythonArchive(UserError):
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(
+            "The Python archive is not usable",
+            f"The archive downloaded from {url} was installed, but {reason}",
+            "If you host your own archives (BP_PYTHON_MIRROR or a dependency-mapping binding), "
+            "check that the archive was built for this OS and CPU, with the layout "
+            "python/bin/python3 (see 'python -m python_buildpack.runtime_builder').",
+        )
+
+
+class PipInstallFailed(UserError):
+    def __init__(self, describe: str, exit_code: int) -> None:
+        super().__init__(
+            f"Installing {describe} with pip failed (exit status {exit_code})",
+            "pip could not install the app's dependencies; its output is above. Common causes:\n"
+            + bullet_list(
+                [
+                    "a package name or version that does not exist on the package index",
+                    "a version with no release for this Python version or CPU",
+                    "an sdist whose build needs a system library or tool the build image lacks",
+                    "a private index that needs credentials (PIP_INDEX_URL / PIP_EXTRA_INDEX_URL)",
+                ]
+            ),
+            f"Fix {describe.split(' (')[0]} and build again; running 'pip install' with the "
+            "same files locally, on the same Python version, usually shows the problem.",
+        )
+
+
+class PipCheckFailed(UserError):
+    def __init__(self, problems: str) -> None:
+        super().__init__(
+            "The installed packages have conflicting requirements",
+            f"'pip check' found (and BP_PIP_CHECK=strict makes this an error):\n{problems}",
+            "Change the pinned versions so they satisfy each other, or set BP_PIP_CHECK=warn.",
+        )

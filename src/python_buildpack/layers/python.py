@@ -1,0 +1,153 @@
+"""The `python` layer: a relocatable CPython (build + launch + cache).
+
+Reused as long as the same archive would be installed for the same target; otherwise the log
+lists every reason the cached one was discarded.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from ..cnb.env import LayerEnv, Scope
+from ..cnb.layers import Cause, Layer, Layers, LayerState
+from ..cnb.models import LayerTypes
+from ..commands import capture
+from ..config import BuildConfig
+from ..download import download, extract_tar
+from ..errors import BrokenPythonArchive
+from ..output import Log
+from ..relocate import relocate
+
+LAYER_NAME = "python"
+# 1980-01-01T00:00:01Z: the oldest date a zip (and so a wheel) can hold. With it set, pip and
+# compileall write hash-based .pyc files, which stay valid after the lifecycle resets mtimes.
+SOURCE_DATE_EPOCH = "315532801"
+
+
+class PythonLayerMetadata(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    python_version: str
+    archive_sha256: str
+    arch: str
+    distro_name: str
+    distro_version: str
+
+
+@dataclass(frozen=True)
+class PythonInstall:
+    path: Path
+    version: str
+    # The build environment with this layer applied, for the steps that follow.
+    build_env: dict[str, str]
+
+    @property
+    def python(self) -> Path:
+        return self.path / "bin" / "python3"
+
+    @property
+    def minor(self) -> str:
+        return ".".join(self.version.split(".")[:2])
+
+
+def changes(old: PythonLayerMetadata, new: PythonLayerMetadata) -> list[str]:
+    reasons = []
+    if old.arch != new.arch:
+        reasons.append(f"The CPU architecture changed from {old.arch} to {new.arch}")
+    old_os = f"{old.distro_name} {old.distro_version}"
+    new_os = f"{new.distro_name} {new.distro_version}"
+    if old_os != new_os:
+        reasons.append(f"The OS changed from {old_os} to {new_os}")
+    if old.python_version != new.python_version:
+        reasons.append(
+            f"The Python version changed from {old.python_version} to {new.python_version}"
+        )
+    elif old.archive_sha256 != new.archive_sha256:
+        reasons.append(
+            "The Python archive changed (sha256 "
+            f"{old.archive_sha256[:12]}… to {new.archive_sha256[:12]}…)"
+        )
+    return reasons
+
+
+def layer_env(path: Path, minor: str) -> LayerEnv:
+    env = LayerEnv()
+    env.override(Scope.ALL, "PYTHONUNBUFFERED", "1")
+    env.default(Scope.ALL, "LANG", "C.UTF-8")
+    env.default(Scope.BUILD, "SOURCE_DATE_EPOCH", SOURCE_DATE_EPOCH)
+    # Headers live one level below the `include/` the lifecycle adds by itself; old setuptools
+    # versions only find them through CPATH.
+    env.prepend(Scope.BUILD, "CPATH", str(path / "include" / f"python{minor}"))
+    env.prepend(Scope.BUILD, "PKG_CONFIG_PATH", str(path / "lib" / "pkgconfig"))
+    return env
+
+
+def install_python(config: BuildConfig, env: dict[str, str], log: Log) -> PythonInstall:
+    python = config.python
+    log.header("Installing Python")
+    metadata = PythonLayerMetadata(
+        python_version=python.version,
+        archive_sha256=python.release.sha256,
+        arch=config.target.arch,
+        distro_name=config.target.distro_name or "unknown",
+        distro_version=config.target.distro_version or "unknown",
+    )
+    layer = Layers(config.layers_dir).cached_layer(
+        LAYER_NAME,
+        types=LayerTypes(build=True, launch=True, cache=True),
+        metadata_model=PythonLayerMetadata,
+        keep=lambda old: changes(old, metadata),
+    )
+    if layer.state is LayerState.RESTORED and not (layer.path / "bin" / "python3").exists():
+        layer.discard(["its files are incomplete"], cause=Cause.CHANGED)
+    _log_state(layer, log)
+
+    minor = ".".join(python.version.split(".")[:2])
+    if layer.is_empty:
+        _fill(layer, config, log)
+    layer_env_ = layer_env(layer.path, minor)
+    layer.complete(metadata, env=layer_env_)
+    return PythonInstall(layer.path, python.version, layer_env_.apply(env, Scope.BUILD, layer.path))
+
+
+def _log_state(layer: Layer[PythonLayerMetadata], log: Log) -> None:
+    old = layer.old_metadata
+    if layer.state is LayerState.RESTORED and old is not None:
+        log.info(f"Using cached Python {old.python_version}")
+    elif layer.cause is Cause.INVALID_METADATA:
+        log.info("Discarding cached Python since its layer metadata can't be read")
+    elif layer.cause in (Cause.CHANGED, Cause.MISSING_CONTENTS):
+        version = f" {old.python_version}" if old else ""
+        log.info(f"Discarding cached Python{version} since:")
+        log.detail("\n".join(layer.reasons))
+
+
+def _fill(layer: Layer[PythonLayerMetadata], config: BuildConfig, log: Log) -> None:
+    python = config.python
+    source = config.python_source
+    via = {"manifest": "", "mirror": " from the mirror", "binding": " via a dependency mapping"}
+    with log.timed(f"Installing Python {python.version}{via[source.via]}"):
+        with tempfile.TemporaryDirectory(prefix="python-archive-") as tmp:
+            archive = download(
+                source.url, Path(tmp) / python.release.filename, python.release.sha256, log
+            )
+            extract_tar(archive, layer.path, strip_top="python")
+        if not (layer.path / "bin" / "python3").exists():
+            raise BrokenPythonArchive(source.url, "it has no python/bin/python3")
+        relocate(layer.path)
+        # A quick run catches an archive for another libc or CPU before pip fails obscurely.
+        check = capture(
+            [layer.path / "bin" / "python3", "-c", "import sys, ssl, sqlite3, zlib"],
+            env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
+        )
+        if check.returncode != 0:
+            shutil.rmtree(layer.path, ignore_errors=True)
+            layer.path.mkdir()
+            raise BrokenPythonArchive(
+                source.url, f"the installed Python does not run here:\n{check.stderr.strip()}"
+            )

@@ -1,0 +1,117 @@
+"""Which package manager installs the app's dependencies.
+
+Exactly one is used per app, chosen from the files in the app root. Guessing between several would
+install a different set of packages than the developer tested with, so that is an error unless
+`BP_PYTHON_PACKAGE_MANAGER` says which to use.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+
+from .detect import MISSPELLED_REQUIREMENTS
+from .errors import (
+    InvalidPlatformEnv,
+    MisspelledRequirementsFile,
+    MultiplePackageManagerFiles,
+    NoPackageManagerFile,
+    PackageManagerFileMissing,
+    UnsupportedPackageManager,
+)
+
+
+class Tool(enum.Enum):
+    PIP = "pip"
+    UV = "uv"
+    POETRY = "poetry"
+    PIPENV = "pipenv"
+
+    @property
+    def display(self) -> str:
+        return {"pip": "pip", "uv": "uv", "poetry": "Poetry", "pipenv": "Pipenv"}[self.value]
+
+
+@dataclass(frozen=True)
+class PackageManager:
+    tool: Tool
+    # The file the dependencies come from: requirements.txt, pyproject.toml or a lock file.
+    file: str
+
+    @property
+    def describe(self) -> str:
+        return f"{self.tool.display} ({self.file})"
+
+
+# In order of preference for the error message that lists them.
+LOCK_FILES: tuple[tuple[str, Tool], ...] = (
+    ("requirements.txt", Tool.PIP),
+    ("uv.lock", Tool.UV),
+    ("poetry.lock", Tool.POETRY),
+    ("Pipfile.lock", Tool.PIPENV),
+)
+SUPPORTED_TOOLS = frozenset({Tool.PIP})
+PACKAGE_MANAGER_ENV = "BP_PYTHON_PACKAGE_MANAGER"
+
+
+def choose_package_manager(
+    app_files: Collection[str], platform_env: Mapping[str, str]
+) -> PackageManager:
+    """Pick the package manager from the names of the files in the app root."""
+    found = [(file, tool) for file, tool in LOCK_FILES if file in app_files]
+    requested = platform_env.get(PACKAGE_MANAGER_ENV, "").strip().lower()
+    if requested:
+        valid = {tool.value: tool for tool in Tool}
+        if requested not in valid:
+            raise InvalidPlatformEnv(
+                PACKAGE_MANAGER_ENV,
+                requested,
+                "that is not a package manager this buildpack knows.",
+                f"Set it to one of: {', '.join(valid)}.",
+            )
+        found = [(file, tool) for file, tool in found if tool is valid[requested]]
+        if not found and not (valid[requested] is Tool.PIP and "pyproject.toml" in app_files):
+            raise InvalidPlatformEnv(
+                PACKAGE_MANAGER_ENV,
+                requested,
+                f"the app has no file for {valid[requested].display}.",
+                "Add that package manager's file to the app, or unset the variable.",
+            )
+
+    if len(found) > 1:
+        raise MultiplePackageManagerFiles([(file, tool.display) for file, tool in found])
+    if found:
+        file, tool = found[0]
+        manager = PackageManager(tool, file)
+    elif "Pipfile" in app_files:
+        raise PackageManagerFileMissing(
+            "Pipfile",
+            "Pipfile.lock",
+            "Run 'pipenv lock' and commit the Pipfile.lock it writes, so the build installs "
+            "exactly the versions you tested with.",
+        )
+    elif "pyproject.toml" in app_files:
+        manager = PackageManager(Tool.PIP, "pyproject.toml")
+    else:
+        misspelt = [name for name in MISSPELLED_REQUIREMENTS if name in app_files]
+        if misspelt:
+            raise MisspelledRequirementsFile(misspelt[0])
+        raise NoPackageManagerFile(sorted(app_files))
+
+    if manager.tool in (Tool.UV, Tool.POETRY) and "pyproject.toml" not in app_files:
+        raise PackageManagerFileMissing(
+            manager.file,
+            "pyproject.toml",
+            f"Commit the pyproject.toml that {manager.tool.display} generated {manager.file} from.",
+        )
+    if manager.tool not in SUPPORTED_TOOLS:
+        raise UnsupportedPackageManager(
+            manager.file,
+            manager.tool.display,
+            "Export the locked dependencies to a requirements.txt (for example "
+            "'uv export --no-dev -o requirements.txt' or 'poetry export -o requirements.txt') "
+            "and remove the lock file, or set BP_PYTHON_PACKAGE_MANAGER=pip if the app also "
+            "has a requirements.txt.",
+        )
+    return manager

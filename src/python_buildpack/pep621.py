@@ -1,0 +1,68 @@
+"""Reading a `pyproject.toml` for its PEP 621 `[project]` dependencies."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from packaging.requirements import InvalidRequirement, Requirement
+
+from .errors import ConfigFileUnreadable, InvalidConfigFile
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+
+@dataclass(frozen=True)
+class Project:
+    name: str | None
+    dependencies: list[str]
+    dynamic_dependencies: bool
+    has_scripts: bool
+    has_build_system: bool
+
+
+def read_project(path: Path) -> Project:
+    try:
+        data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as error:
+        raise InvalidConfigFile(
+            path.name, f"it is not valid TOML: {error}", f"Fix the TOML syntax in {path.name}."
+        ) from error
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigFileUnreadable(path.name, str(error)) from error
+    project = data.get("project")
+    if project is None:
+        return Project(None, [], False, False, "build-system" in data)
+    if not isinstance(project, dict):
+        raise InvalidConfigFile(
+            path.name, "[project] is not a table.", "Make [project] a TOML table (PEP 621)."
+        )
+    dependencies = project.get("dependencies", [])
+    if not isinstance(dependencies, list) or not all(isinstance(d, str) for d in dependencies):
+        raise InvalidConfigFile(
+            path.name,
+            "[project] dependencies is not a list of strings.",
+            'Write it as dependencies = ["flask==3.1.0", ...].',
+        )
+    for dependency in dependencies:
+        try:
+            Requirement(dependency)
+        except InvalidRequirement as error:
+            raise InvalidConfigFile(
+                path.name,
+                f"the dependency {dependency!r} is not a valid requirement: {error}",
+                "Use PEP 508 requirement syntax, for example 'flask==3.1.0'.",
+            ) from error
+    dynamic = project.get("dynamic", [])
+    return Project(
+        name=project.get("name") if isinstance(project.get("name"), str) else None,
+        dependencies=list(dependencies),
+        dynamic_dependencies=isinstance(dynamic, list) and "dependencies" in dynamic,
+        has_scripts=bool(project.get("scripts")) or bool(project.get("gui-scripts")),
+        has_build_system="build-system" in data,
+    )

@@ -1,0 +1,471 @@
+"""Which Python the app asks for, and which release of the manifest that means.
+
+Sources, first match wins: `BP_PYTHON_VERSION` (platform env), `.python-version`, `runtime.txt`
+(deprecated), `[project] requires-python` in `pyproject.toml`, `_meta.requires` in
+`Pipfile.lock`, then the buildpack default (the newest supported minor).
+
+Reading (`read_requested_version`) only parses; resolving (`resolve_version`) needs the manifest,
+the build's target and today's date, and is where end-of-life and availability are decided.
+Both are pure apart from reading the app's files, so tests pass any date.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from enum import Enum
+from pathlib import Path
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+from .distributions import (
+    OLDEST_SUPPORTED_MINOR,
+    Manifest,
+    MinorEntry,
+    Release,
+    Target,
+)
+from .errors import (
+    ConfigFileUnreadable,
+    InvalidConfigFile,
+    NoPythonForTarget,
+    PythonVersionEmpty,
+    PythonVersionEol,
+    PythonVersionFreethreaded,
+    PythonVersionImplementation,
+    PythonVersionInvalid,
+    PythonVersionInvisibleCharacters,
+    PythonVersionMultiple,
+    PythonVersionNotAvailable,
+    PythonVersionPrerelease,
+    PythonVersionSystem,
+    PythonVersionUnknown,
+    RequiresPythonInvalid,
+    RequiresPythonUnsatisfiable,
+    RuntimeTxtInvalid,
+)
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised only on Python 3.10
+    import tomli as tomllib
+
+VERSION_ENV = "BP_PYTHON_VERSION"
+# How long before a minor's end of life the build starts warning about it.
+EOL_WARNING_DAYS = 183
+
+
+class VersionOrigin(Enum):
+    PLATFORM_ENV = "BP_PYTHON_VERSION"
+    PYTHON_VERSION_FILE = ".python-version"
+    RUNTIME_TXT = "runtime.txt"
+    REQUIRES_PYTHON = "requires-python in pyproject.toml"
+    PIPFILE_LOCK = "Pipfile.lock"
+    DEFAULT = "buildpack default"
+
+    @property
+    def display(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A warning for the build log: a one-line title and an explanation with the fix."""
+
+    title: str
+    body: str
+
+
+@dataclass(frozen=True)
+class RequestedVersion:
+    """What the app asked for: either a version (major, minor[, patch]) or a specifier."""
+
+    origin: VersionOrigin
+    raw: str
+    major: int | None = None
+    minor: int | None = None
+    patch: int | None = None
+    specifier: str | None = None
+    warnings: list[Notice] = field(default_factory=list)
+
+    @property
+    def display(self) -> str:
+        if self.specifier is not None:
+            return self.specifier
+        version = f"{self.major}.{self.minor}"
+        return version if self.patch is None else f"{version}.{self.patch}"
+
+
+@dataclass(frozen=True)
+class ResolvedPython:
+    version: str
+    release: Release
+    requested_display: str
+    origin: VersionOrigin
+    notices: list[Notice] = field(default_factory=list)
+
+    @property
+    def summary(self) -> str:
+        """E.g. `Python 3.13.5 (3.13 requested in .python-version)`."""
+        if self.origin is VersionOrigin.DEFAULT:
+            return f"Python {self.version} (no version requested, using the default)"
+        return (
+            f"Python {self.version} ({self.requested_display} requested in {self.origin.display})"
+        )
+
+
+# --- parsing ----------------------------------------------------------------------------------
+
+_VERSION_RE = re.compile(r"^([0-9]+)\.([0-9]+)(?:\.([0-9]+))?$")
+_FREETHREADED_RE = re.compile(r"^[0-9]+\.[0-9]+(?:\.[0-9]+)?t$", re.IGNORECASE)
+_PRERELEASE_RE = re.compile(
+    r"^[0-9]+\.[0-9]+(?:\.[0-9]+)?[-.]?(?:a|b|c|rc|alpha|beta|pre|preview|dev)[0-9]*t?$",
+    re.IGNORECASE,
+)
+_IMPLEMENTATIONS = (
+    "pypy",
+    "graalpy",
+    "jython",
+    "ironpython",
+    "micropython",
+    "stackless",
+    "pyston",
+    "anaconda",
+    "miniconda",
+    "miniforge",
+    "mambaforge",
+)
+_EMBEDDED_VERSION_RE = re.compile(r"3\.[0-9]+(?:\.[0-9]+)?")
+_RUNTIME_TXT_RE = re.compile(r"^python-([0-9]+)\.([0-9]+)(?:\.([0-9]+))?$")
+# Only ASCII blanks are trimmed: any other invisible character is reported, not silently eaten.
+_TRIM = " \t\r\n"
+
+
+def make_visible(text: str) -> str:
+    """Show every character outside printable ASCII as `<U+XXXX>`."""
+    return "".join(c if " " <= c <= "~" else f"<U+{ord(c):04X}>" for c in text)
+
+
+def _has_invisible(text: str) -> bool:
+    return any(
+        c != " " and unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zs", "Zl", "Zp")
+        for c in text
+    )
+
+
+def parse_version(text: str, source: str) -> tuple[int, int, int | None]:
+    """Parse one `X.Y` or `X.Y.Z` version, with a specific error for each common mistake."""
+    if _has_invisible(text):
+        raise PythonVersionInvisibleCharacters(source, make_visible(text))
+    match = _VERSION_RE.match(text)
+    if match:
+        major, minor, patch = match.groups()
+        return int(major), int(minor), None if patch is None else int(patch)
+    lowered = text.lower()
+    if lowered == "system":
+        raise PythonVersionSystem(source)
+    if lowered.startswith(_IMPLEMENTATIONS):
+        raise PythonVersionImplementation(source, make_visible(text))
+    if _FREETHREADED_RE.match(text):
+        raise PythonVersionFreethreaded(source, text)
+    if _PRERELEASE_RE.match(text):
+        raise PythonVersionPrerelease(source, text)
+    embedded = _EMBEDDED_VERSION_RE.search(text)
+    suggestion = None
+    if embedded and not re.fullmatch(r"[0-9.]+", text):
+        suggestion = embedded.group(0)
+    raise PythonVersionInvalid(source, make_visible(text), suggestion)
+
+
+def parse_python_version_file(
+    content: str, source: str = ".python-version"
+) -> tuple[str, tuple[int, int, int | None]]:
+    """The one version in a `.python-version` file, as (text, parsed).
+
+    Blank lines and lines starting with `#` are ignored; a line may hold several
+    whitespace-separated versions (pyenv's format), which counts as more than one.
+    """
+    lines = [line.strip(_TRIM) for line in content.split("\n")]
+    version_lines = [line for line in lines if line and not line.startswith("#")]
+    for line in version_lines:
+        if _has_invisible(line):
+            raise PythonVersionInvisibleCharacters(source, make_visible(line))
+    tokens = [token for line in version_lines for token in re.split(r"[ \t]+", line)]
+    if not tokens:
+        raise PythonVersionEmpty(source)
+    if len(tokens) > 1:
+        raise PythonVersionMultiple(source, [make_visible(t) for t in tokens])
+    return tokens[0], parse_version(tokens[0], source)
+
+
+def parse_runtime_txt(content: str) -> tuple[str, tuple[int, int, int | None]]:
+    lines = [line.strip(_TRIM) for line in content.split("\n")]
+    lines = [line for line in lines if line]
+    for line in lines:
+        if _has_invisible(line):
+            raise PythonVersionInvisibleCharacters(
+                "runtime.txt", make_visible(line), example="python-3.13"
+            )
+    match = _RUNTIME_TXT_RE.match(lines[0]) if len(lines) == 1 else None
+    if not match:
+        raise RuntimeTxtInvalid(" ".join(lines))
+    major, minor, patch = match.groups()
+    return lines[0], (int(major), int(minor), None if patch is None else int(patch))
+
+
+# --- reading the sources ----------------------------------------------------------------------
+
+
+def _read_optional(path: Path) -> str | None:
+    """The file's text, or None when it does not exist (or is a directory)."""
+    try:
+        data = path.read_bytes()
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        return None
+    except OSError as e:
+        raise ConfigFileUnreadable(path.name, e.strerror or str(e)) from e
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigFileUnreadable(
+            path.name,
+            f"it is not valid UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start})",
+            f"Save {path.name} as UTF-8 text.",
+        ) from e
+
+
+def _requested(
+    origin: VersionOrigin, raw: str, parsed: tuple[int, int, int | None], warnings: list[Notice]
+) -> RequestedVersion:
+    major, minor, patch = parsed
+    return RequestedVersion(origin, raw, major, minor, patch, warnings=warnings)
+
+
+def read_requested_version(
+    app_dir: Path, platform_env: Mapping[str, str]
+) -> RequestedVersion | None:
+    """The version the app asks for, or None to use the default."""
+    runtime_txt_ignored = (
+        [
+            Notice(
+                "runtime.txt is ignored",
+                "The app has both runtime.txt and a newer way of choosing the Python version, "
+                "which wins. Delete runtime.txt to avoid confusion.",
+            )
+        ]
+        if (app_dir / "runtime.txt").is_file()
+        else []
+    )
+
+    env_value = platform_env.get(VERSION_ENV, "").strip(_TRIM)
+    if env_value:
+        tokens = re.split(r"[ \t]+", env_value)
+        if len(tokens) > 1:
+            raise PythonVersionMultiple(VERSION_ENV, [make_visible(t) for t in tokens])
+        parsed = parse_version(env_value, VERSION_ENV)
+        return _requested(VersionOrigin.PLATFORM_ENV, env_value, parsed, runtime_txt_ignored)
+
+    content = _read_optional(app_dir / ".python-version")
+    if content is not None:
+        raw, parsed = parse_python_version_file(content)
+        return _requested(VersionOrigin.PYTHON_VERSION_FILE, raw, parsed, runtime_txt_ignored)
+
+    content = _read_optional(app_dir / "runtime.txt")
+    if content is not None:
+        raw, parsed = parse_runtime_txt(content)
+        version = ".".join(str(p) for p in parsed[:2])
+        deprecation = Notice(
+            "runtime.txt is deprecated",
+            f"The Python version was read from runtime.txt ({raw}). Support for runtime.txt will "
+            "be removed in a future version of this buildpack.\n"
+            f"Delete runtime.txt and create a file named .python-version containing {version}.",
+        )
+        return _requested(VersionOrigin.RUNTIME_TXT, raw, parsed, [deprecation])
+
+    specifier = _read_requires_python(app_dir / "pyproject.toml")
+    if specifier is not None:
+        return RequestedVersion(VersionOrigin.REQUIRES_PYTHON, specifier, specifier=specifier)
+
+    pipfile_version = _read_pipfile_lock_version(app_dir / "Pipfile.lock")
+    if pipfile_version is not None:
+        parsed = parse_version(pipfile_version, "Pipfile.lock")
+        return _requested(VersionOrigin.PIPFILE_LOCK, pipfile_version, parsed, [])
+    return None
+
+
+def _read_requires_python(path: Path) -> str | None:
+    content = _read_optional(path)
+    if content is None:
+        return None
+    try:
+        data = tomllib.loads(content)
+    except tomllib.TOMLDecodeError as e:
+        raise InvalidConfigFile(
+            "pyproject.toml",
+            f"it is not valid TOML: {e}",
+            "Fix the TOML syntax at the line shown (check it locally with "
+            '`python -c \'import tomllib; tomllib.load(open("pyproject.toml", "rb"))\'`).',
+        ) from e
+    project = data.get("project")
+    if not isinstance(project, dict) or "requires-python" not in project:
+        return None
+    value = project["requires-python"]
+    if not isinstance(value, str):
+        raise RequiresPythonInvalid(repr(value), "it must be a string")
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        SpecifierSet(value)
+    except InvalidSpecifier as e:
+        raise RequiresPythonInvalid(value, str(e).rstrip(".")) from e
+    return value
+
+
+def _read_pipfile_lock_version(path: Path) -> str | None:
+    content = _read_optional(path)
+    if content is None:
+        return None
+    try:
+        data = json.loads(content)
+    except json.JSONDecodeError as e:
+        raise InvalidConfigFile(
+            "Pipfile.lock",
+            f"it is not valid JSON: {e}",
+            "Regenerate it with `pipenv lock` and commit the result.",
+        ) from e
+    requires = data.get("_meta", {}).get("requires", {}) if isinstance(data, dict) else {}
+    if not isinstance(requires, dict):
+        return None
+    # The full version, when Pipfile pins one, is the more precise request.
+    for key in ("python_full_version", "python_version"):
+        value = requires.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return None
+
+
+# --- resolution -------------------------------------------------------------------------------
+
+
+def _supported_display(
+    manifest: Manifest, supported: Sequence[MinorEntry], target: Target
+) -> list[str]:
+    shown = []
+    for entry in supported:
+        newest = manifest.newest_patch(entry.minor, target)
+        shown.append(f"{entry.version} ({newest.version})" if newest else entry.version)
+    return shown
+
+
+def _eol_notices(
+    entry: MinorEntry, origin: VersionOrigin, newest: str | None, today: date
+) -> list[Notice]:
+    days_left = (entry.eol - today).days
+    if not 0 <= days_left <= EOL_WARNING_DAYS or origin is VersionOrigin.DEFAULT:
+        return []
+    upgrade = f" to Python {newest}" if newest and newest != entry.version else ""
+    return [
+        Notice(
+            f"Python {entry.version} reaches its end of life on {entry.eol.isoformat()}",
+            f"After that date Python {entry.version} gets no more security fixes, and builds "
+            f"asking for it will fail. Upgrade the app{upgrade} and change the version in "
+            f"{origin.display}.",
+        )
+    ]
+
+
+def resolve_version(
+    requested: RequestedVersion | None,
+    manifest: Manifest,
+    target_os: str,
+    target_arch: str,
+    today: date,
+    *,
+    target_libc: str = "gnu",
+) -> ResolvedPython:
+    target = Target(target_os, target_arch, target_libc)
+    if not manifest.releases_for(target):
+        raise NoPythonForTarget(str(target))
+    supported = manifest.supported_minors(target, today)
+    newest_supported = supported[-1].version if supported else None
+    shown = _supported_display(manifest, supported, target)
+
+    if requested is None:
+        if not supported:
+            raise NoPythonForTarget(str(target))
+        default = supported[-1]
+        release = manifest.newest_patch(default.minor, target)
+        assert release is not None  # supported minors have a stable release
+        return ResolvedPython(release.version, release, default.version, VersionOrigin.DEFAULT)
+
+    notices = list(requested.warnings)
+    origin = requested.origin
+
+    if requested.specifier is not None:
+        spec = SpecifierSet(requested.specifier)
+        supported_minors = {entry.minor for entry in supported}
+        candidates = [
+            r
+            for r in manifest.releases_for(target)
+            if not r.is_prerelease and r.minor in supported_minors
+        ]
+        release = next((r for r in candidates if spec.contains(r.version)), None)
+        if release is None:
+            raise RequiresPythonUnsatisfiable(requested.specifier, shown)
+        chosen = manifest.minor_entry(release.minor)
+        assert chosen is not None  # candidates come from supported minors
+        notices += _eol_notices(chosen, origin, newest_supported, today)
+        return ResolvedPython(release.version, release, requested.display, origin, notices)
+
+    assert requested.major is not None and requested.minor is not None
+    minor = (requested.major, requested.minor)
+    display = requested.display
+    entry = manifest.minor_entry(minor)
+    if minor < OLDEST_SUPPORTED_MINOR or (entry is not None and entry.eol < today):
+        eol = entry.eol.isoformat() if entry else None
+        raise PythonVersionEol(display, origin.display, eol, shown)
+
+    newest_stable = manifest.newest_patch(minor, target)
+    if newest_stable is None:
+        newest_known = max((e.minor for e in supported), default=None)
+        if newest_known is None or minor > newest_known:
+            raise PythonVersionUnknown(display, origin.display, shown)
+        raise PythonVersionNotAvailable(display, origin.display, str(target), shown)
+
+    if requested.patch is None:
+        release = newest_stable
+    else:
+        exact = manifest.find_release(display, target)
+        if exact is None:
+            same_minor = [
+                r.version
+                for r in manifest.releases_for(target)
+                if r.minor == minor and not r.is_prerelease
+            ]
+            raise PythonVersionNotAvailable(display, origin.display, str(target), same_minor)
+        release = exact
+    assert entry is not None  # releases always have a [[minors]] entry in a loaded manifest
+    notices += _eol_notices(entry, origin, newest_supported, today)
+    return ResolvedPython(release.version, release, display, origin, notices)
+
+
+__all__ = [
+    "EOL_WARNING_DAYS",
+    "VERSION_ENV",
+    "Notice",
+    "RequestedVersion",
+    "ResolvedPython",
+    "VersionOrigin",
+    "make_visible",
+    "parse_python_version_file",
+    "parse_runtime_txt",
+    "parse_version",
+    "read_requested_version",
+    "resolve_version",
+]

@@ -1,0 +1,740 @@
+"""Build a relocatable CPython archive from an upstream source tarball (an operator tool).
+
+    python -m python_buildpack.runtime_builder --source Python-3.13.5.tar.xz --output-dir dist
+
+The result, `python-X.Y.Z-linux-<arch>.tar.gz`, has the layout of python-build-standalone's
+`install_only_stripped` archives (`python/bin/python3`, `python/lib/`, `python/include/`) and runs
+from any directory: the interpreter finds `libpython` through an `$ORIGIN/../lib` RUNPATH and
+CPython computes `sys.prefix` from its own location at startup.
+
+Choices worth knowing:
+- `--enable-optimizations` (PGO) and LTO are off: PGO runs the test suite and takes ~5x longer.
+- The RUNPATH goes in `LDFLAGS_NODIST`, not `LDFLAGS`, so it does not end up in sysconfig's
+  `LDSHARED`/`LDFLAGS` and from there in every C extension users build with this Python.
+- The interpreter links against the build machine's shared libraries (OpenSSL, SQLite, readline,
+  libffi, ...), so the run image needs the same Debian release's runtime libraries.
+- The standard library is compiled to bytecode with `unchecked-hash` invalidation: the CNB
+  lifecycle resets file mtimes when it exports layers, which would make timestamp-based `.pyc`
+  files stale. Only optimisation level 0 is kept (`-O` bytecode is rarely used and triples the
+  size).
+- The archive is deterministic: sorted members, a fixed mtime (`SOURCE_DATE_EPOCH` when set),
+  uid/gid 0 and no user names, and a gzip header without a timestamp or file name.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+from .errors import CommandFailed, RuntimeBuildDependenciesMissing, RuntimeSourceInvalid, UserError
+from .output import Log, format_duration
+
+PREFIX = "/python"
+ARCHIVE_TOP = "python"
+# 1980-01-01: the oldest date a zip file can hold, and what reproducible-build tools use when no
+# SOURCE_DATE_EPOCH is set.
+DEFAULT_MTIME = 315532800
+PYTHON_ORG_URL = "https://www.python.org/ftp/python/{version}/Python-{version}.tar.xz"
+SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+VERSION_RE = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
+ARCHES = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
+
+CONFIGURE_FLAGS = (
+    f"--prefix={PREFIX}",
+    "--enable-shared",
+    # ensurepip's bundled pip wheel is still installed; this only skips running it.
+    "--with-ensurepip=no",
+    "--without-static-libpython",
+    "--disable-test-modules",
+    "--enable-loadable-sqlite-extensions",
+)
+# Make sees `\$$ORIGIN`, the shell running the link command sees `\$ORIGIN`, the linker gets the
+# literal `$ORIGIN`.
+RPATH_LDFLAGS = r"-Wl,-rpath,\$$ORIGIN/../lib"
+EXPECTED_RUNPATH = "$ORIGIN/../lib"
+
+# Header -> Debian package providing it; checked with the C preprocessor before configuring, so a
+# missing one is reported up front rather than as a silently absent stdlib module.
+BUILD_HEADERS: dict[str, str] = {
+    "openssl/ssl.h": "libssl-dev",
+    "zlib.h": "zlib1g-dev",
+    "bzlib.h": "libbz2-dev",
+    "lzma.h": "liblzma-dev",
+    "ffi.h": "libffi-dev",
+    "sqlite3.h": "libsqlite3-dev",
+    "readline/readline.h": "libreadline-dev",
+    "ncurses.h": "libncurses-dev",
+    "uuid/uuid.h": "uuid-dev",
+    "gdbm.h": "libgdbm-dev",
+}
+BUILD_TOOLS: dict[str, str] = {
+    "cc": "build-essential",
+    "make": "build-essential",
+    "strip": "binutils",
+    "readelf": "binutils",
+}
+
+# Stdlib parts no server app needs: test suites, the IDLE and Tk GUIs, turtle demos.
+TRIM_STDLIB_DIRS = (
+    "test",
+    "idlelib",
+    "tkinter",
+    "turtledemo",
+    "lib2to3/tests",
+    "ctypes/test",
+    "distutils/tests",
+    "sqlite3/test",
+    "unittest/test",
+    "tkinter/test",
+)
+TRIM_BIN_PREFIXES = ("idle", "2to3")
+VERIFY_MODULES = (
+    "ssl",
+    "sqlite3",
+    "ctypes",
+    "zlib",
+    "bz2",
+    "lzma",
+    "readline",
+    "uuid",
+    "decimal",
+    "hashlib",
+    "curses",
+    "dbm.gnu",
+    "pyexpat",
+)
+
+
+@dataclass(frozen=True)
+class Source:
+    tarball: Path
+    version: str  # X.Y.Z, from the tarball's top directory
+
+    @property
+    def minor(self) -> str:
+        return ".".join(self.version.split(".")[:2])
+
+
+@dataclass(frozen=True)
+class BuiltArchive:
+    version: str
+    arch: str
+    path: Path
+    sha256: str
+    size: int
+
+
+@dataclass
+class BuildLog:
+    """Where the (long) output of configure and make goes, with the command lines."""
+
+    path: Path
+
+    def run(self, cmd: Sequence[str | Path], *, cwd: Path, env: Mapping[str, str]) -> None:
+        args = [str(c) for c in cmd]
+        with self.path.open("a", encoding="utf-8") as out:
+            out.write(f"\n$ {' '.join(args)}  (in {cwd})\n")
+            out.flush()
+            proc = subprocess.run(
+                args, cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL, stdout=out, stderr=out
+            )
+        if proc.returncode != 0:
+            raise CommandFailed(
+                " ".join(args[:2]),
+                proc.returncode,
+                f"The command failed while building CPython. Its last lines:\n\n{self.tail()}",
+                f"See the full build log in {self.path}.",
+            )
+
+    def tail(self, lines: int = 25) -> str:
+        text = self.path.read_text(encoding="utf-8", errors="replace").splitlines()
+        return "\n".join(text[-lines:])
+
+
+def host_arch() -> str:
+    machine = platform.machine().lower()
+    try:
+        return ARCHES[machine]
+    except KeyError:
+        raise RuntimeSourceInvalid(
+            machine, f"the machine architecture {machine!r} is not supported"
+        ) from None
+
+
+def archive_name(version: str, arch: str) -> str:
+    return f"python-{version}-linux-{arch}.tar.gz"
+
+
+def build_env(**extra: str) -> dict[str, str]:
+    """A minimal environment: the host's pip/Python settings must not leak into the build."""
+    env = {
+        "PATH": SYSTEM_PATH,
+        "HOME": os.environ.get("HOME", "/root"),
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+    }
+    env.update(extra)
+    return env
+
+
+# --- sources ---------------------------------------------------------------------------------
+
+
+def fetch_source(source: str, dest_dir: Path) -> Path:
+    """A local path is used as is; a URL is downloaded into `dest_dir`."""
+    if "://" not in source:
+        path = Path(source).expanduser()
+        if not path.is_file():
+            raise RuntimeSourceInvalid(source, "the file does not exist")
+        return path.resolve()
+    target = dest_dir / source.rstrip("/").rsplit("/", 1)[-1]
+    try:
+        with urllib.request.urlopen(source, timeout=60) as response, target.open("wb") as out:
+            shutil.copyfileobj(response, out)
+    except (urllib.error.URLError, OSError) as exc:
+        raise RuntimeSourceInvalid(source, f"the download failed: {exc}") from exc
+    return target
+
+
+def inspect_source(tarball: Path) -> Source:
+    """Check that `tarball` is a CPython source release and read its version."""
+    try:
+        with tarfile.open(tarball) as tar:
+            first = tar.next()
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        raise RuntimeSourceInvalid(
+            str(tarball), f"it is not a readable tar archive ({exc})"
+        ) from exc
+    if first is None:
+        raise RuntimeSourceInvalid(str(tarball), "the archive is empty")
+    top = first.name.strip("./").split("/", 1)[0]
+    match = re.fullmatch(r"Python-(\d+\.\d+\.\d+)", top)
+    if not match:
+        raise RuntimeSourceInvalid(
+            str(tarball),
+            f"its top directory is {top!r}, not 'Python-X.Y.Z' as in a CPython source release",
+        )
+    return Source(tarball=tarball, version=match.group(1))
+
+
+def unpack_source(source: Source, work_dir: Path) -> Path:
+    with tarfile.open(source.tarball) as tar:
+        for member in tar.getmembers():
+            name = Path(member.name)
+            if name.is_absolute() or ".." in name.parts:
+                raise RuntimeSourceInvalid(
+                    str(source.tarball), f"unsafe member path {member.name!r}"
+                )
+            if member.issym():
+                target = Path(member.linkname)
+                if target.is_absolute() or not _inside(name.parent / target):
+                    raise RuntimeSourceInvalid(
+                        str(source.tarball), f"link {member.name!r} points outside the archive"
+                    )
+            elif member.islnk() and not _inside(Path(member.linkname)):
+                raise RuntimeSourceInvalid(
+                    str(source.tarball), f"link {member.name!r} points outside the archive"
+                )
+        _extract(tar, work_dir)
+    src_dir = work_dir / f"Python-{source.version}"
+    if not (src_dir / "configure").is_file():
+        raise RuntimeSourceInvalid(str(source.tarball), f"{src_dir.name}/configure is missing")
+    return src_dir
+
+
+def _extract(tar: tarfile.TarFile, dest: Path) -> None:
+    if hasattr(tarfile, "data_filter"):  # Python >= 3.11.4 / 3.12
+        tar.extractall(dest, filter="data")
+    else:  # pragma: no cover - older Pythons; members are checked by the caller
+        tar.extractall(dest)
+
+
+def _inside(path: Path) -> bool:
+    depth = 0
+    for part in path.parts:
+        depth += -1 if part == ".." else (0 if part == "." else 1)
+        if depth < 0:
+            return False
+    return True
+
+
+# --- build -----------------------------------------------------------------------------------
+
+
+def missing_build_dependencies() -> dict[str, str]:
+    """What is missing to build a complete CPython: {tool or header: Debian package}."""
+    missing = {tool: pkg for tool, pkg in BUILD_TOOLS.items() if shutil.which(tool) is None}
+    if "cc" in missing:
+        return missing | BUILD_HEADERS
+    for header, pkg in BUILD_HEADERS.items():
+        probe = subprocess.run(
+            ["cc", "-E", "-x", "c", "-"],
+            input=f"#include <{header}>\n",
+            capture_output=True,
+            text=True,
+            env=build_env(),
+            check=False,
+        )
+        if probe.returncode != 0:
+            missing[header] = pkg
+    return missing
+
+
+def configure(src_dir: Path, log: BuildLog) -> None:
+    log.run(
+        ["./configure", *CONFIGURE_FLAGS],
+        cwd=src_dir,
+        env=build_env(LDFLAGS_NODIST=RPATH_LDFLAGS),
+    )
+
+
+def make(src_dir: Path, jobs: int, log: BuildLog) -> None:
+    log.run(["make", f"-j{jobs}"], cwd=src_dir, env=build_env())
+
+
+def install(src_dir: Path, staging: Path, log: BuildLog) -> Path:
+    """`make install` into `staging`; returns the installed prefix (`staging/python`)."""
+    log.run(["make", "install", f"DESTDIR={staging}"], cwd=src_dir, env=build_env())
+    return staging / PREFIX.lstrip("/")
+
+
+# --- trim ------------------------------------------------------------------------------------
+
+
+def trim(prefix: Path, minor: str) -> list[Path]:
+    """Remove what a server app never uses; returns what was removed (relative to `prefix`)."""
+    removed: list[Path] = []
+    stdlib = prefix / "lib" / f"python{minor}"
+
+    def remove(path: Path) -> None:
+        if path.is_symlink() or path.is_file():
+            path.unlink()
+        elif path.is_dir():
+            shutil.rmtree(path)
+        else:
+            return
+        removed.append(path.relative_to(prefix))
+
+    for rel in TRIM_STDLIB_DIRS:
+        remove(stdlib / rel)
+    for entry in sorted((prefix / "bin").iterdir()) if (prefix / "bin").is_dir() else []:
+        if entry.name.startswith(TRIM_BIN_PREFIXES):
+            remove(entry)
+    for static_lib in sorted(prefix.rglob("libpython*.a")):
+        remove(static_lib)
+    # make install compiles with timestamp invalidation at three optimisation levels; that
+    # bytecode is replaced by `compile_stdlib`.
+    for cache in sorted(prefix.rglob("__pycache__")):
+        remove(cache)
+    return removed
+
+
+def ensure_python_links(prefix: Path, minor: str) -> None:
+    """`bin/python3` and `bin/python` must exist (make install only creates `python3`)."""
+    bin_dir = prefix / "bin"
+    interpreter = bin_dir / f"python{minor}"
+    if not interpreter.is_file():
+        raise RuntimeSourceInvalid(str(prefix), f"the install has no bin/python{minor}")
+    for name in ("python3", "python"):
+        link = bin_dir / name
+        if link.is_symlink() or link.exists():
+            link.unlink()
+        link.symlink_to(interpreter.name)
+
+
+# A shell/Python polyglot: sh runs the line with `exec`; Python sees a string expression. It keeps
+# scripts such as pydoc3 working wherever the tree is unpacked, unlike `#!/python/bin/python3.X`.
+RELOCATABLE_SHEBANG = (
+    "#!/bin/sh\n"
+    '\'\'\'exec\' "$(dirname -- "$(realpath -- "$0")")/{interpreter}" "$0" "$@"\n'
+    "' '''\n"
+)
+
+
+def relocate_scripts(prefix: Path, minor: str) -> list[Path]:
+    """Rewrite `#!/python/bin/...` shebangs of bin/ scripts; returns the rewritten scripts."""
+    rewritten = []
+    bin_dir = prefix / "bin"
+    for script in sorted(bin_dir.iterdir()):
+        if script.is_symlink() or not script.is_file():
+            continue
+        with script.open("rb") as f:
+            first = f.readline()
+        if not first.startswith(f"#!{PREFIX}/bin/python".encode()):
+            continue
+        body = script.read_bytes()[len(first) :]
+        header = RELOCATABLE_SHEBANG.format(interpreter=f"python{minor}").encode()
+        script.write_bytes(header + body)
+        rewritten.append(script.relative_to(prefix))
+    return rewritten
+
+
+def is_elf(path: Path) -> bool:
+    if path.is_symlink() or not path.is_file():
+        return False
+    with path.open("rb") as f:
+        return f.read(4) == b"\x7fELF"
+
+
+def strip_binaries(prefix: Path) -> list[Path]:
+    elves = sorted(p for p in prefix.rglob("*") if is_elf(p))
+    for chunk_start in range(0, len(elves), 200):
+        chunk = elves[chunk_start : chunk_start + 200]
+        subprocess.run(["strip", "--strip-unneeded", *map(str, chunk)], check=True, env=build_env())
+    return elves
+
+
+def compile_stdlib(prefix: Path, minor: str, jobs: int, log: BuildLog) -> None:
+    interpreter = prefix / "bin" / f"python{minor}"
+    log.run(
+        [
+            interpreter,
+            "-I",
+            # -B: modules this interpreter imports must not get timestamp .pyc files, which
+            # compileall would then consider up to date; -f recompiles whatever is there.
+            "-B",
+            "-m",
+            "compileall",
+            "-f",
+            "-q",
+            f"-j{jobs}",
+            "--invalidation-mode",
+            "unchecked-hash",
+            # Record /python paths, not the staging directory, so the bytecode is the same
+            # whatever directory was used to build.
+            "-s",
+            str(prefix),
+            "-p",
+            PREFIX,
+            prefix / "lib" / f"python{minor}",
+        ],
+        cwd=prefix,
+        env=build_env(),
+    )
+
+
+def timestamp_pycs(prefix: Path) -> list[Path]:
+    """Bytecode files validated by source mtime (PEP 552 flags 0), which a mtime reset breaks."""
+    found = []
+    for pyc in sorted(prefix.rglob("*.pyc")):
+        with pyc.open("rb") as f:
+            header = f.read(8)
+        if len(header) < 8 or int.from_bytes(header[4:8], "little") & 0b01 == 0:
+            found.append(pyc.relative_to(prefix))
+    return found
+
+
+# --- archive ---------------------------------------------------------------------------------
+
+
+def archive_mtime() -> int:
+    value = os.environ.get("SOURCE_DATE_EPOCH", "")
+    return int(value) if value.isdigit() else DEFAULT_MTIME
+
+
+def _walk_sorted(root: Path) -> Iterator[Path]:
+    yield root
+    if root.is_dir() and not root.is_symlink():
+        for child in sorted(root.iterdir(), key=lambda p: p.name):
+            yield from _walk_sorted(child)
+
+
+def _normalise(info: tarfile.TarInfo, mtime: int) -> tarfile.TarInfo:
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    info.mtime = mtime
+    if info.isdir():
+        info.mode = 0o755
+    elif info.isreg() or info.islnk():
+        info.mode = 0o755 if info.mode & 0o111 else 0o644
+    else:
+        info.mode = 0o777
+    return info
+
+
+def write_tar(tree: Path, out: IO[bytes], *, top: str = ARCHIVE_TOP, mtime: int) -> None:
+    """Write `tree` as an uncompressed tar whose top directory is `top`, deterministically."""
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for path in _walk_sorted(tree):
+            arcname = top if path == tree else f"{top}/{path.relative_to(tree).as_posix()}"
+            info = _normalise(tar.gettarinfo(str(path), arcname), mtime)
+            if info.isreg():
+                with path.open("rb") as f:
+                    tar.addfile(info, f)
+            else:
+                tar.addfile(info)
+
+
+def write_archive(tree: Path, archive: Path, *, mtime: int | None = None) -> str:
+    """Write `tree` as a reproducible .tar.gz at `archive`; returns its sha256."""
+    fixed = archive_mtime() if mtime is None else mtime
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    partial = archive.with_name(archive.name + ".partial")
+    # No file name and a fixed timestamp in the gzip header.
+    with (
+        partial.open("wb") as raw,
+        gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=9, mtime=fixed) as gz,
+    ):
+        write_tar(tree, gz, mtime=fixed)  # type: ignore[arg-type]
+    partial.replace(archive)
+    return sha256_file(archive)
+
+
+def write_zstd_archive(tree: Path, archive: Path, *, mtime: int | None = None) -> str:
+    fixed = archive_mtime() if mtime is None else mtime
+    with tempfile.TemporaryFile() as plain:
+        write_tar(tree, plain, mtime=fixed)
+        plain.seek(0)
+        subprocess.run(
+            ["zstd", "-q", "-f", "-19", "-T0", "-o", str(archive)],
+            stdin=plain,
+            check=True,
+            env=build_env(),
+        )
+    return sha256_file(archive)
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def manifest_entry(version: str, arch: str, url: str, sha256: str) -> str:
+    return (
+        "[[releases]]\n"
+        f'version = "{version}"\n'
+        'os = "linux"\n'
+        f'arch = "{arch}"\n'
+        'libc = "gnu"\n'
+        f'url = "{url}"\n'
+        f'sha256 = "{sha256}"\n'
+    )
+
+
+# --- verification ----------------------------------------------------------------------------
+
+
+def runpath(binary: Path) -> str | None:
+    out = subprocess.run(
+        ["readelf", "-d", str(binary)], capture_output=True, text=True, check=True, env=build_env()
+    ).stdout
+    match = re.search(r"\((?:RUNPATH|RPATH)\)\s+Library (?:runpath|rpath): \[(.*)\]", out)
+    return match.group(1) if match else None
+
+
+def verify_archive(archive: Path, version: str, minor: str) -> str:
+    """Unpack `archive` somewhere else and check it works there; returns the OpenSSL version."""
+    with tempfile.TemporaryDirectory(prefix="verify-runtime-") as tmp:
+        root = Path(tmp) / "somewhere" / "else"
+        root.mkdir(parents=True)
+        with tarfile.open(archive) as tar:
+            _extract(tar, root)
+        prefix = root / ARCHIVE_TOP
+        python = prefix / "bin" / "python3"
+        problems = []
+        for name in ("python3", "python", f"python{minor}"):
+            if not (prefix / "bin" / name).exists():
+                problems.append(f"bin/{name} is missing")
+        found = runpath(prefix / "bin" / f"python{minor}")
+        if found != EXPECTED_RUNPATH:
+            problems.append(f"bin/python{minor} has RUNPATH {found!r}, not {EXPECTED_RUNPATH!r}")
+        wheels = list(
+            (prefix / "lib" / f"python{minor}" / "ensurepip" / "_bundled").glob("pip-*.whl")
+        )
+        if not wheels:
+            problems.append("ensurepip's bundled pip wheel is missing")
+        stale = timestamp_pycs(prefix)
+        if stale:
+            problems.append(f"{len(stale)} .pyc files are timestamp-based, e.g. {stale[0]}")
+        if not (prefix / "include" / f"python{minor}" / "Python.h").is_file():
+            problems.append(f"include/python{minor}/Python.h is missing")
+        code = (
+            "import sys, " + ", ".join(VERIFY_MODULES) + "\n"
+            "print(sys.version.split()[0]); print(sys.prefix); print(ssl.OPENSSL_VERSION)"
+        )
+        probe = subprocess.run(
+            [str(python), "-I", "-c", code], capture_output=True, text=True, env=build_env()
+        )
+        if probe.returncode != 0:
+            problems.append(f"importing the stdlib failed:\n{probe.stderr.strip()}")
+            openssl = ""
+        else:
+            got_version, got_prefix, openssl = probe.stdout.strip().splitlines()
+            if got_version != version:
+                problems.append(f"the interpreter reports version {got_version}, not {version}")
+            if Path(got_prefix).resolve() != prefix.resolve():
+                problems.append(f"sys.prefix is {got_prefix}, not the unpacked {prefix}")
+        venv = Path(tmp) / "venv"
+        made = subprocess.run(
+            [str(python), "-I", "-m", "venv", "--without-pip", str(venv)],
+            capture_output=True,
+            text=True,
+            env=build_env(),
+        )
+        if made.returncode != 0:
+            problems.append(f"python -m venv --without-pip failed:\n{made.stderr.strip()}")
+        else:
+            ran = subprocess.run(
+                [
+                    str(venv / "bin" / "python"),
+                    "-c",
+                    "import sys; print(sys.prefix != sys.base_prefix)",
+                ],
+                capture_output=True,
+                text=True,
+                env=build_env(),
+            )
+            if ran.stdout.strip() != "True":
+                problems.append(f"the venv's python does not run as a venv: {ran.stderr.strip()}")
+        if problems:
+            raise RuntimeSourceInvalid(
+                str(archive), "the built archive does not work:\n" + "\n".join(problems)
+            )
+        return openssl
+
+
+# --- the whole thing -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Options:
+    source: str
+    output_dir: Path
+    jobs: int
+    url_base: str
+    work_dir: Path | None = None
+    expected_version: str | None = None
+    zstd: bool = False
+    keep_work_dir: bool = False
+
+
+def build(options: Options, log: Log) -> BuiltArchive:
+    arch = host_arch()
+    options.output_dir.mkdir(parents=True, exist_ok=True)
+    work_parent = options.work_dir
+    if work_parent is not None:
+        work_parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="cpython-build-", dir=work_parent))
+    start = time.monotonic()
+    try:
+        missing = missing_build_dependencies()
+        if missing:
+            raise RuntimeBuildDependenciesMissing(missing)
+        tarball = fetch_source(options.source, work)
+        source = inspect_source(tarball)
+        if options.expected_version and source.version != options.expected_version:
+            raise RuntimeSourceInvalid(
+                options.source,
+                f"it contains Python {source.version}, not {options.expected_version}",
+            )
+        name = archive_name(source.version, arch)
+        build_log = BuildLog(options.output_dir / f"{name.removesuffix('.tar.gz')}.build.log")
+        build_log.path.write_text("", encoding="utf-8")
+        log.header(f"Building CPython {source.version} for linux/{arch}")
+        log.info(f"Source: {source.tarball}")
+        log.info(f"Build log: {build_log.path}")
+        with log.timed("Unpacking the source"):
+            src_dir = unpack_source(source, work)
+        with log.timed("Running configure"):
+            configure(src_dir, build_log)
+        with log.timed(f"Running make -j{options.jobs}"):
+            make(src_dir, options.jobs, build_log)
+        staging = work / "staging"
+        with log.timed("Running make install"):
+            prefix = install(src_dir, staging, build_log)
+        with log.timed("Trimming, stripping and compiling the stdlib"):
+            removed = trim(prefix, source.minor)
+            ensure_python_links(prefix, source.minor)
+            relocate_scripts(prefix, source.minor)
+            stripped = strip_binaries(prefix)
+            compile_stdlib(prefix, source.minor, options.jobs, build_log)
+            log.detail(f"removed {len(removed)} paths, stripped {len(stripped)} ELF files")
+        archive = options.output_dir / name
+        with log.timed(f"Writing {archive.name}"):
+            sha256 = write_archive(prefix, archive)
+        if options.zstd and shutil.which("zstd"):
+            zst = archive.with_name(name.removesuffix(".gz") + ".zst")
+            with log.timed(f"Writing {zst.name}"):
+                write_zstd_archive(prefix, zst)
+        with log.timed("Verifying the archive from another directory"):
+            openssl = verify_archive(archive, source.version, source.minor)
+            log.detail(openssl)
+        size = archive.stat().st_size
+        log.info(
+            f"Built {archive} ({size / 1e6:.1f} MB) in {format_duration(time.monotonic() - start)}"
+        )
+        return BuiltArchive(source.version, arch, archive, sha256, size)
+    finally:
+        if not options.keep_work_dir:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def parse_args(argv: Sequence[str]) -> Options:
+    parser = argparse.ArgumentParser(
+        prog="python -m python_buildpack.runtime_builder",
+        description="Build a relocatable CPython archive from an upstream source release. "
+        "PGO (--enable-optimizations) and LTO are not used: they make the build ~5x slower.",
+    )
+    parser.add_argument("--version", help="X.Y.Z; the default source is python.org's tarball")
+    parser.add_argument("--source", help="path or URL of a Python-X.Y.Z.tar.* source release")
+    parser.add_argument("--output-dir", type=Path, required=True)
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    parser.add_argument(
+        "--url-base", default="", help="where the archive will be served, for the manifest entry"
+    )
+    parser.add_argument("--work-dir", type=Path, help="parent of the temporary build directory")
+    parser.add_argument("--zstd", action="store_true", help="also write a .tar.zst (needs zstd)")
+    parser.add_argument("--keep-work-dir", action="store_true")
+    args = parser.parse_args(argv)
+    if args.version and not VERSION_RE.match(args.version):
+        parser.error(f"--version must look like 3.13.5, not {args.version!r}")
+    if not args.source and not args.version:
+        parser.error("give --source or --version")
+    source = args.source or PYTHON_ORG_URL.format(version=args.version)
+    return Options(
+        source=source,
+        output_dir=args.output_dir.resolve(),
+        jobs=max(1, args.jobs),
+        url_base=args.url_base.rstrip("/"),
+        work_dir=args.work_dir.resolve() if args.work_dir else None,
+        expected_version=args.version,
+        zstd=args.zstd,
+        keep_work_dir=args.keep_work_dir,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    options = parse_args(sys.argv[1:] if argv is None else argv)
+    log = Log()
+    try:
+        built = build(options, log)
+    except UserError as error:
+        log.user_error(error)
+        return 1
+    base = options.url_base or options.output_dir.as_uri()
+    print()
+    print(manifest_entry(built.version, built.arch, f"{base}/{built.path.name}", built.sha256))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,217 @@
+"""The run image of the e2e tests: a minimal Debian 12 as a one-layer OCI image layout.
+
+`ensure_run_image()` runs `debootstrap --variant=minbase bookworm` once per machine with the
+run-time libraries a CPython built with `--enable-shared` links against, adds the `cnb` user
+(the build and run user, like a builder's stack), and writes the rootfs as an OCI layout with the
+CNB target labels the lifecycle reads (`io.buildpacks.base.distro.name`/`version`; os and
+architecture come from the config). Cached under `~/.cache/python-buildpack/run-image/<key>/`,
+where the key hashes everything that shapes the image. The unpacked `rootfs/` is kept next to
+`layout/`: it is exactly the image's only layer, so launches stack it as an overlay lower
+directory instead of unpacking 200 MB for every test.
+
+    python -m tests.harness.lifecycle_run_image
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.harness.lifecycle_install import CACHE_ROOT, file_lock
+from tests.harness.oci_layout import OciImage, read_image, write_image, write_layer_from_directory
+
+SUITE = "bookworm"
+DISTRO_NAME = "debian"
+DISTRO_VERSION = "12"
+RUN_IMAGE_REF = "python-buildpack/run:bookworm"
+RUN_IMAGE_ID = "python-buildpack.tests.run.bookworm"
+CNB_USER = "cnb"
+CNB_UID = 1001
+CNB_GID = 1001
+IMAGE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+DEFAULT_MIRROR = "http://deb.debian.org/debian"
+# What a CPython built with --enable-shared loads at run time on Debian 12 (ldd of its
+# extension modules), plus the data files a web app expects: CA certificates, time zones,
+# /etc/services. libzstd1 and libtinfo6 are already in minbase.
+PACKAGES = (
+    "ca-certificates",
+    "libbz2-1.0",
+    "libexpat1",
+    "libffi8",
+    "libgdbm-compat4",
+    "libgdbm6",
+    "liblzma5",
+    "libncursesw6",
+    "libreadline8",
+    "libsqlite3-0",
+    "libssl3",
+    "libuuid1",
+    "netbase",
+    "tzdata",
+    "zlib1g",
+)
+# bump when the way the image is made changes, so caches are rebuilt
+RECIPE_VERSION = 1
+
+
+class RunImageError(Exception):
+    """The run image could not be made."""
+
+
+@dataclass(frozen=True)
+class RunImage:
+    ref: str
+    layout: Path
+    rootfs: Path
+
+    @property
+    def image(self) -> OciImage:
+        return read_image(self.layout)
+
+    @property
+    def os(self) -> str:
+        return str(self.image.config["os"])
+
+    @property
+    def arch(self) -> str:
+        return str(self.image.config["architecture"])
+
+    def unpacked_layers(self) -> dict[str, Path]:
+        """Directories holding the image's layers already unpacked, by diff ID."""
+        return {self.image.diff_ids[0]: self.rootfs}
+
+
+def go_arch() -> str:
+    machine = platform.machine()
+    return {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm"}.get(machine, machine)
+
+
+def host_debian_mirror() -> str:
+    """The Debian mirror the host's apt uses (deb822 or one-line sources), else deb.debian.org."""
+    sources = [Path("/etc/apt/sources.list"), *sorted(Path("/etc/apt/sources.list.d").glob("*"))]
+    for source in sources:
+        try:
+            text = source.read_text()
+        except OSError:
+            continue
+        for uri in re.findall(r"^\s*URIs:\s*(\S+)", text, re.MULTILINE) + re.findall(
+            r"^\s*deb\s+(?:\[[^]]*\]\s+)?(\S+)\s+" + SUITE + r"\s", text, re.MULTILINE
+        ):
+            if uri.rstrip("/").endswith("/debian"):
+                return uri.rstrip("/")
+    return DEFAULT_MIRROR
+
+
+def _recipe_key() -> str:
+    recipe = {
+        "suite": SUITE,
+        "packages": PACKAGES,
+        "uid": CNB_UID,
+        "gid": CNB_GID,
+        "arch": go_arch(),
+        "ref": RUN_IMAGE_REF,
+        "recipe": RECIPE_VERSION,
+    }
+    return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _debootstrap(rootfs: Path, mirror: str) -> None:
+    argv = [
+        "debootstrap",
+        "--variant=minbase",
+        f"--include={','.join(PACKAGES)}",
+        SUITE,
+        str(rootfs),
+        mirror,
+    ]
+    env = {"PATH": IMAGE_PATH, "HOME": "/root", "LANG": "C.UTF-8"}
+    proc = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise RunImageError(
+            f"`{' '.join(argv)}` failed with exit code {proc.returncode}:\n{proc.stdout}{proc.stderr}"
+        )
+
+
+def _finish_rootfs(rootfs: Path) -> None:
+    """What a run image build does after installing packages: drop apt's caches and the device
+    nodes (the container runtime provides /dev), add the unprivileged user."""
+    for cache in ("var/cache/apt/archives", "var/lib/apt/lists"):
+        for entry in (rootfs / cache).glob("*"):
+            if entry.is_file() and entry.name != "lock":
+                entry.unlink()
+    for entry in (rootfs / "var/cache/apt").glob("*.bin"):
+        entry.unlink()
+    for entry in (rootfs / "dev").iterdir():
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+    (rootfs / "etc/machine-id").write_text("")
+    with (rootfs / "etc/passwd").open("a") as passwd:
+        passwd.write(f"{CNB_USER}:x:{CNB_UID}:{CNB_GID}:CNB user:/home/{CNB_USER}:/bin/sh\n")
+    with (rootfs / "etc/group").open("a") as group:
+        group.write(f"{CNB_USER}:x:{CNB_GID}:\n")
+    with (rootfs / "etc/shadow").open("a") as shadow:
+        shadow.write(f"{CNB_USER}:*:19000:0:99999:7:::\n")
+    home = rootfs / "home" / CNB_USER
+    home.mkdir(mode=0o755)
+    os.chown(home, CNB_UID, CNB_GID)
+
+
+def _image_config(layer_created: str) -> dict[str, object]:
+    return {
+        "created": layer_created,
+        "architecture": go_arch(),
+        "os": "linux",
+        "config": {
+            "User": f"{CNB_UID}:{CNB_GID}",
+            "Env": [f"PATH={IMAGE_PATH}", f"CNB_USER_ID={CNB_UID}", f"CNB_GROUP_ID={CNB_GID}"],
+            "WorkingDir": "/",
+            "Labels": {
+                "io.buildpacks.base.distro.name": DISTRO_NAME,
+                "io.buildpacks.base.distro.version": DISTRO_VERSION,
+                "io.buildpacks.base.id": RUN_IMAGE_ID,
+            },
+        },
+        "history": [{"created": layer_created, "created_by": f"debootstrap --variant=minbase {SUITE}"}],
+    }
+
+
+def ensure_run_image() -> RunImage:
+    """The cached run image, made on first use (debootstrap ~25-90 s, layer ~10 s)."""
+    root = CACHE_ROOT / "run-image"
+    final = root / f"{SUITE}-{_recipe_key()}"
+    run_image = RunImage(RUN_IMAGE_REF, final / "layout", final / "rootfs")
+    if (final / "layout" / "index.json").is_file():
+        return run_image
+    with file_lock(root / ".lock"):
+        if (final / "layout" / "index.json").is_file():
+            return run_image
+        root.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=root))
+        try:
+            _debootstrap(staging / "rootfs", host_debian_mirror())
+            _finish_rootfs(staging / "rootfs")
+            (staging / "layout").mkdir()
+            layer = write_layer_from_directory(staging / "layout", staging / "rootfs")
+            write_image(
+                staging / "layout", [layer], _image_config("1980-01-01T00:00:01Z"), ref_name=SUITE
+            )
+            staging.chmod(0o755)
+            staging.rename(final)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    return run_image
+
+
+if __name__ == "__main__":
+    image = ensure_run_image()
+    print(image.layout, image.image.manifest_digest)

@@ -1,0 +1,122 @@
+"""Run `bin/detect` and `bin/build` as subprocesses, the way the lifecycle calls them.
+
+The environment is built from scratch (like a build image's), not inherited from the host: this
+machine exports pip settings and has a pip config that a real build never sees.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+DEV_VENV_BIN = REPO / ".venv" / "bin"
+SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def clean_env(extra: Mapping[str, str] | None = None, *, path: str | None = None) -> dict[str, str]:
+    """A minimal environment like a build image's, with the dev venv's python3 on PATH."""
+    env = {
+        "PATH": path if path is not None else f"{DEV_VENV_BIN}:{SYSTEM_PATH}",
+        "HOME": os.environ.get("HOME", "/root"),
+        "LANG": "C.UTF-8",
+        "PIP_CONFIG_FILE": "/dev/null",
+    }
+    env.update(extra or {})
+    return env
+
+
+@dataclass
+class PhaseResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+@dataclass
+class Workspace:
+    """The directories of one buildpack run: app, platform, layers, plan files."""
+
+    root: Path
+    buildpack_dir: Path = REPO
+    target: dict[str, str] = field(
+        default_factory=lambda: {
+            "CNB_TARGET_OS": "linux",
+            "CNB_TARGET_ARCH": "amd64",
+            "CNB_TARGET_DISTRO_NAME": "debian",
+            "CNB_TARGET_DISTRO_VERSION": "12",
+        }
+    )
+
+    def __post_init__(self) -> None:
+        for sub in ("app", "platform/env", "layers", "plan"):
+            (self.root / sub).mkdir(parents=True, exist_ok=True)
+
+    @property
+    def app(self) -> Path:
+        return self.root / "app"
+
+    @property
+    def platform(self) -> Path:
+        return self.root / "platform"
+
+    @property
+    def layers(self) -> Path:
+        return self.root / "layers"
+
+    @property
+    def build_plan(self) -> Path:
+        return self.root / "plan" / "plan.toml"
+
+    @property
+    def buildpack_plan(self) -> Path:
+        return self.root / "plan" / "buildpack-plan.toml"
+
+    def copy_app(self, source: Path) -> None:
+        shutil.copytree(source, self.app, dirs_exist_ok=True)
+
+    def set_platform_env(self, name: str, value: str) -> None:
+        (self.platform / "env" / name).write_text(value)
+
+    def detect(self, env: Mapping[str, str] | None = None, path: str | None = None) -> PhaseResult:
+        cnb = {
+            "CNB_BUILDPACK_DIR": str(self.buildpack_dir),
+            "CNB_PLATFORM_DIR": str(self.platform),
+            "CNB_BUILD_PLAN_PATH": str(self.build_plan),
+            **self.target,
+        }
+        return self._run("detect", {**cnb, **(env or {})}, path)
+
+    def build(
+        self, env: Mapping[str, str] | None = None, plan: str | None = None, path: str | None = None
+    ) -> PhaseResult:
+        if plan is not None or not self.buildpack_plan.exists():
+            self.buildpack_plan.write_text(plan if plan is not None else "")
+        cnb = {
+            "CNB_BUILDPACK_DIR": str(self.buildpack_dir),
+            "CNB_PLATFORM_DIR": str(self.platform),
+            "CNB_LAYERS_DIR": str(self.layers),
+            "CNB_BP_PLAN_PATH": str(self.buildpack_plan),
+            **self.target,
+        }
+        return self._run("build", {**cnb, **(env or {})}, path)
+
+    def _run(self, phase: str, cnb_env: Mapping[str, str], path: str | None) -> PhaseResult:
+        proc = subprocess.run(
+            [str(self.buildpack_dir / "bin" / phase)],
+            cwd=self.app,
+            env=clean_env(cnb_env, path=path),
+            capture_output=True,
+            text=True,
+            timeout=1800,
+            check=False,
+        )
+        return PhaseResult(proc.returncode, proc.stdout, proc.stderr)

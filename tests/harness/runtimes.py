@@ -1,0 +1,210 @@
+"""Relocatable CPython archives for the tests, built once per machine and cached.
+
+`ensure_runtimes()` finds the CPython releases Debian's source packages carry (see
+`cpython_sources`), builds each with `python_buildpack.runtime_builder` unless
+`~/.cache/python-buildpack/runtimes/python-X.Y.Z-linux-<arch>.tar.gz` and its `.json` metadata
+already exist, and returns them. A file lock makes parallel test workers wait for one builder
+instead of building the same version twice (a build takes ~2.5 minutes on 2 cores).
+
+    python -m tests.harness.runtimes [--rebuild] [--manifest PATH --base-url URL]
+
+The set of versions can be narrowed with PYTHON_BUILDPACK_TEST_VERSIONS=3.13.5,3.11.2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import fcntl
+import json
+import os
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import tomli_w
+
+from python_buildpack import runtime_builder
+from python_buildpack.output import Log, format_duration
+
+from .cpython_sources import CACHE, CachedSource, fetch_sources, sha256_file, version_key
+
+RUNTIMES_DIR = CACHE / "runtimes"
+LOCK_FILE = CACHE / "runtimes.lock"
+VERSIONS_ENV = "PYTHON_BUILDPACK_TEST_VERSIONS"
+# End of life of each minor: five years after its October release (PEP 602).
+MINOR_EOL: dict[str, datetime.date] = {
+    "3.10": datetime.date(2026, 10, 31),
+    "3.11": datetime.date(2027, 10, 31),
+    "3.12": datetime.date(2028, 10, 31),
+    "3.13": datetime.date(2029, 10, 31),
+    "3.14": datetime.date(2030, 10, 31),
+}
+
+
+@dataclass(frozen=True)
+class BuiltRuntime:
+    version: str
+    arch: str
+    archive_path: Path
+    sha256: str
+
+    @property
+    def minor(self) -> str:
+        return ".".join(self.version.split(".")[:2])
+
+    @property
+    def filename(self) -> str:
+        return self.archive_path.name
+
+
+@contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """An exclusive lock shared by every process on the machine (pytest-xdist workers too)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def metadata_path(archive: Path) -> Path:
+    return archive.with_name(archive.name.removesuffix(".tar.gz") + ".json")
+
+
+def load_cached(version: str, arch: str, cache_dir: Path = RUNTIMES_DIR) -> BuiltRuntime | None:
+    """The cached archive of `version`, if it is complete and matches its recorded sha256.
+
+    The sha256 is recomputed only when the archive's size or mtime changed since it was recorded,
+    so a cache hit costs a stat, not a hash of 40 MB.
+    """
+    archive = cache_dir / runtime_builder.archive_name(version, arch)
+    meta_file = metadata_path(archive)
+    if not archive.is_file() or not meta_file.is_file():
+        return None
+    try:
+        meta = json.loads(meta_file.read_text())
+        stat = archive.stat()
+        changed = (meta["size"], meta["mtime_ns"]) != (stat.st_size, stat.st_mtime_ns)
+        if changed and sha256_file(archive) != meta["sha256"]:
+            return None
+        return BuiltRuntime(version, arch, archive, str(meta["sha256"]))
+    except (ValueError, KeyError, OSError):
+        return None
+
+
+def build_runtime(source: CachedSource, arch: str, cache_dir: Path = RUNTIMES_DIR) -> BuiltRuntime:
+    """Build `source` with the runtime builder; its log goes to `<archive>.log`."""
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    archive = cache_dir / runtime_builder.archive_name(source.version, arch)
+    log_path = archive.with_name(archive.name.removesuffix(".tar.gz") + ".log")
+    options = runtime_builder.Options(
+        source=str(source.tarball),
+        output_dir=cache_dir,
+        jobs=os.cpu_count() or 1,
+        url_base="",
+        expected_version=source.version,
+    )
+    print(f"Building CPython {source.version} (log: {log_path})", file=sys.stderr, flush=True)
+    start = time.monotonic()
+    with log_path.open("w", encoding="utf-8") as log_file:
+        built = runtime_builder.build(options, Log(out=log_file, err=log_file))
+    seconds = time.monotonic() - start
+    stat = built.path.stat()
+    meta = {
+        "version": built.version,
+        "arch": built.arch,
+        "sha256": built.sha256,
+        "size": stat.st_size,
+        "mtime_ns": stat.st_mtime_ns,
+        "build_seconds": round(seconds, 1),
+        "source": {
+            "tarball": source.tarball.name,
+            "sha256": source.sha256,
+            "debian": f"{source.package}={source.debian_version} ({source.suite})",
+        },
+    }
+    metadata_path(built.path).write_text(json.dumps(meta, indent=2) + "\n")
+    print(
+        f"Built CPython {source.version} in {format_duration(seconds)} "
+        f"({stat.st_size / 1e6:.1f} MB)",
+        file=sys.stderr,
+        flush=True,
+    )
+    return BuiltRuntime(built.version, built.arch, built.path, built.sha256)
+
+
+def wanted_versions() -> set[str] | None:
+    value = os.environ.get(VERSIONS_ENV, "").strip()
+    return {v.strip() for v in value.split(",") if v.strip()} or None
+
+
+def ensure_runtimes(*, rebuild: bool = False) -> list[BuiltRuntime]:
+    """Every test runtime, built if not cached yet; sorted by version, oldest first."""
+    arch = runtime_builder.host_arch()
+    wanted = wanted_versions()
+    with file_lock(LOCK_FILE):
+        sources = fetch_sources(list(MINOR_EOL))
+        if wanted is not None:
+            missing = wanted - {s.version for s in sources}
+            if missing:
+                raise RuntimeError(
+                    f"{VERSIONS_ENV} asks for {', '.join(sorted(missing))}, but only "
+                    f"{', '.join(s.version for s in sources)} have sources here"
+                )
+            sources = [s for s in sources if s.version in wanted]
+        runtimes = []
+        for source in sorted(sources, key=lambda s: version_key(s.version)):
+            cached = None if rebuild else load_cached(source.version, arch)
+            runtimes.append(cached or build_runtime(source, arch))
+    return runtimes
+
+
+def manifest_data(runtimes: Sequence[BuiltRuntime], base_url: str) -> dict[str, object]:
+    base = base_url.rstrip("/")
+    return {
+        "minors": [{"version": minor, "eol": eol} for minor, eol in MINOR_EOL.items()],
+        "releases": [
+            {
+                "version": r.version,
+                "os": "linux",
+                "arch": r.arch,
+                "libc": "gnu",
+                "url": f"{base}/{r.filename}",
+                "sha256": r.sha256,
+            }
+            for r in sorted(runtimes, key=lambda r: version_key(r.version), reverse=True)
+        ],
+    }
+
+
+def write_test_manifest(runtimes: Sequence[BuiltRuntime], base_url: str, path: Path) -> Path:
+    """Write a python-versions.toml listing `runtimes` as served from `base_url`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(tomli_w.dumps(manifest_data(runtimes, base_url)), encoding="utf-8")
+    return path
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.harness.runtimes")
+    parser.add_argument("--rebuild", action="store_true", help="ignore cached archives")
+    parser.add_argument("--manifest", type=Path, help="also write a manifest here")
+    parser.add_argument("--base-url", default=RUNTIMES_DIR.as_uri())
+    args = parser.parse_args(argv)
+    runtimes = ensure_runtimes(rebuild=args.rebuild)
+    for r in runtimes:
+        size = r.archive_path.stat().st_size / 1e6
+        print(f"{r.version:10} {r.arch:6} {size:6.1f} MB  {r.sha256}  {r.archive_path}")
+    if args.manifest:
+        write_test_manifest(runtimes, args.base_url, args.manifest)
+        print(f"Wrote {args.manifest}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

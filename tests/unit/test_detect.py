@@ -1,0 +1,51 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from python_buildpack import detect
+from python_buildpack.errors import AppDirUnreadable
+
+
+@pytest.mark.parametrize("name", detect.PYTHON_APP_FILES)
+def test_each_python_file_marks_a_python_app(tmp_path: Path, name: str) -> None:
+    (tmp_path / name).write_text("")
+    assert detect.python_app_files(tmp_path) == [name]
+
+
+def test_every_package_manager_file_is_detected() -> None:
+    for name in ("requirements.txt", "pyproject.toml", "uv.lock", "poetry.lock", "Pipfile.lock"):
+        assert name in detect.PYTHON_APP_FILES
+
+
+def test_directories_named_like_app_files_do_not_count(tmp_path: Path) -> None:
+    (tmp_path / "requirements.txt").mkdir()
+    (tmp_path / "README.md").write_text("# hi")
+    assert detect.python_app_files(tmp_path) == []
+
+
+def test_unreadable_app_dir_is_a_user_error(tmp_path: Path) -> None:
+    with pytest.raises(AppDirUnreadable, match="missing"):
+        detect.python_app_files(tmp_path / "missing")
+
+
+def test_plan_requires_what_it_provides_with_a_provide_only_alternative() -> None:
+    plan = detect.build_plan()
+    provided = [p["name"] for p in plan["provides"]]  # type: ignore[attr-defined]
+    required = [r["name"] for r in plan["requires"]]  # type: ignore[attr-defined]
+    assert provided == required == ["cpython", "pip", "venv"]
+    (alternative,) = plan["or"]  # type: ignore[misc]
+    assert "requires" not in alternative
+    assert [p["name"] for p in alternative["provides"]] == provided
+
+
+def test_detect_path_does_not_import_pydantic() -> None:
+    code = (
+        "import sys, python_buildpack.detect, python_buildpack.cnb.context;"
+        "print('pydantic' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -1,0 +1,499 @@
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import shutil
+import subprocess
+import sys
+import tarfile
+import threading
+import time
+import types
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from python_buildpack import download as download_module
+from python_buildpack.download import download, extract_tar, redact_url
+from python_buildpack.errors import (
+    ArchiveCorrupt,
+    ArchiveNotFound,
+    ChecksumMismatch,
+    DownloadFailed,
+    UnsafeArchive,
+    ZstdUnavailable,
+)
+from python_buildpack.output import Log
+
+BODY = b"python archive bytes " * 50_000  # ~1 MB, more than one read chunk
+BODY_SHA = hashlib.sha256(BODY).hexdigest()
+
+# path -> list of behaviours, one consumed per request (the last one repeats)
+Behaviour = Callable[[BaseHTTPRequestHandler], None]
+
+
+def ok(body: bytes = BODY) -> Behaviour:
+    def respond(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
+
+    return respond
+
+
+def status(code: int) -> Behaviour:
+    def respond(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_error(code)
+
+    return respond
+
+
+def drop_after(nbytes: int) -> Behaviour:
+    """Promise the whole body, send part of it, then hang up."""
+
+    def respond(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Length", str(len(BODY)))
+        handler.end_headers()
+        handler.wfile.write(BODY[:nbytes])
+        handler.wfile.flush()
+        handler.close_connection = True
+
+    return respond
+
+
+def chunked_drop(handler: BaseHTTPRequestHandler) -> None:
+    handler.send_response(200)
+    handler.send_header("Transfer-Encoding", "chunked")
+    handler.end_headers()
+    handler.wfile.write(b"1000\r\n" + b"x" * 100)
+    handler.wfile.flush()
+    handler.close_connection = True
+
+
+def slow(handler: BaseHTTPRequestHandler) -> None:
+    time.sleep(1.0)
+    ok()(handler)
+
+
+class Server:
+    def __init__(self) -> None:
+        self.routes: dict[str, list[Behaviour]] = {}
+        self.requests: list[tuple[str, str | None]] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                server.requests.append((self.path, self.headers.get("Authorization")))
+                behaviours = server.routes.get(self.path) or [status(404)]
+                behaviour = behaviours.pop(0) if len(behaviours) > 1 else behaviours[0]
+                behaviour(self)
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def count(self, path: str) -> int:
+        return sum(1 for p, _ in self.requests if p == path)
+
+
+@pytest.fixture
+def server() -> Iterator[Server]:
+    srv = Server()
+    thread = threading.Thread(target=srv.httpd.serve_forever, daemon=True)
+    thread.start()
+    yield srv
+    srv.httpd.shutdown()
+    srv.httpd.server_close()
+
+
+@pytest.fixture
+def log_output() -> io.StringIO:
+    return io.StringIO()
+
+
+@pytest.fixture
+def log(log_output: io.StringIO) -> Log:
+    return Log(out=log_output, err=log_output)
+
+
+def fetch(url: str, dest: Path, log: Log, sha: str = BODY_SHA, **kwargs: float) -> Path:
+    return download(url, dest, sha, log, retry_delay=0.01, timeout=5.0, **kwargs)  # type: ignore[arg-type]
+
+
+# --- download ---------------------------------------------------------------------------------
+
+
+def test_download_success(server: Server, tmp_path: Path, log: Log) -> None:
+    server.routes["/a.tar.gz"] = [ok()]
+    dest = tmp_path / "dl" / "python.tar.gz"
+    assert fetch(f"{server.base}/a.tar.gz", dest, log) == dest
+    assert dest.read_bytes() == BODY
+    assert [p.name for p in dest.parent.iterdir()] == ["python.tar.gz"]
+
+
+def test_checksum_is_case_insensitive(server: Server, tmp_path: Path, log: Log) -> None:
+    server.routes["/a"] = [ok()]
+    fetch(f"{server.base}/a", tmp_path / "a", log, sha=BODY_SHA.upper())
+    assert (tmp_path / "a").exists()
+
+
+@pytest.mark.parametrize("code", [404, 403])
+def test_missing_archive_is_not_retried(
+    server: Server, tmp_path: Path, log: Log, log_output: io.StringIO, code: int
+) -> None:
+    server.routes["/gone"] = [status(code)]
+    with pytest.raises(ArchiveNotFound) as info:
+        fetch(f"{server.base}/gone", tmp_path / "a", log)
+    assert f"{server.base}/gone" in info.value.render()
+    assert f"HTTP {code}" in info.value.render()
+    assert server.count("/gone") == 1
+    assert "retrying" not in log_output.getvalue()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_checksum_mismatch(server: Server, tmp_path: Path, log: Log) -> None:
+    server.routes["/a"] = [ok(b"something else")]
+    wrong = hashlib.sha256(b"something else").hexdigest()
+    with pytest.raises(ChecksumMismatch) as info:
+        fetch(f"{server.base}/a", tmp_path / "a", log)
+    message = info.value.render()
+    assert f"expected sha256: {BODY_SHA}" in message
+    assert f"actual sha256:   {wrong}" in message
+    assert f"{server.base}/a" in message
+    assert list(tmp_path.iterdir()) == []  # no partial or wrong file left behind
+
+
+def test_dropped_connection_is_retried(
+    server: Server, tmp_path: Path, log: Log, log_output: io.StringIO
+) -> None:
+    server.routes["/a"] = [drop_after(1000), ok()]
+    dest = fetch(f"{server.base}/a", tmp_path / "a", log)
+    assert dest.read_bytes() == BODY
+    assert server.count("/a") == 2
+    logged = log_output.getvalue()
+    assert "Download failed (the connection closed after 1000 of" in logged
+    assert "retrying in 0.01s (attempt 2 of 3)" in logged
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a"]
+
+
+def test_dropped_chunked_connection_is_retried(server: Server, tmp_path: Path, log: Log) -> None:
+    server.routes["/a"] = [chunked_drop, ok()]
+    assert fetch(f"{server.base}/a", tmp_path / "a", log).read_bytes() == BODY
+
+
+def test_server_errors_are_retried_with_backoff(
+    server: Server, tmp_path: Path, log: Log, log_output: io.StringIO
+) -> None:
+    server.routes["/a"] = [status(503), status(500), ok()]
+    delays: list[float] = []
+    download(
+        f"{server.base}/a", tmp_path / "a", BODY_SHA, log, retry_delay=0.5, sleep=delays.append
+    )
+    assert delays == [0.5, 1.0]
+    logged = log_output.getvalue()
+    assert "Download failed (HTTP 503 Service Unavailable), retrying in 0.5s (attempt 2 of 3)" in (
+        logged
+    )
+    assert "retrying in 1s (attempt 3 of 3)" in logged
+
+
+def test_retries_exhausted(server: Server, tmp_path: Path, log: Log) -> None:
+    server.routes["/a"] = [status(502)]
+    with pytest.raises(DownloadFailed) as info:
+        fetch(f"{server.base}/a", tmp_path / "a", log, attempts=4)
+    assert server.count("/a") == 4
+    assert "after 4 attempts: HTTP 502" in info.value.render()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_connection_refused_is_retried(tmp_path: Path, log: Log, log_output: io.StringIO) -> None:
+    # A port that was just free: nothing listens there.
+    probe = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
+    port = probe.server_address[1]
+    probe.server_close()
+    with pytest.raises(DownloadFailed) as info:
+        fetch(f"http://127.0.0.1:{port}/a", tmp_path / "a", log, attempts=2)
+    assert "Connection refused" in info.value.render()
+    assert "(attempt 2 of 2)" in log_output.getvalue()
+
+
+def test_timeout(server: Server, tmp_path: Path, log: Log) -> None:
+    server.routes["/slow"] = [slow]
+    with pytest.raises(DownloadFailed) as info:
+        download(f"{server.base}/slow", tmp_path / "a", BODY_SHA, log, attempts=1, timeout=0.2)
+    assert "timed out" in info.value.render()
+
+
+def test_credentials_become_basic_auth_and_are_redacted(
+    server: Server, tmp_path: Path, log: Log
+) -> None:
+    server.routes["/a"] = [ok()]
+    url = server.base.replace("http://", "http://user:p%40ss@") + "/a"
+    fetch(url, tmp_path / "a", log)
+    expected = "Basic " + base64.b64encode(b"user:p@ss").decode()
+    assert server.requests == [("/a", expected)]
+
+    server.routes["/missing"] = [status(404)]
+    with pytest.raises(ArchiveNotFound) as info:
+        fetch(url.replace("/a", "/missing"), tmp_path / "b", log)
+    message = info.value.render()
+    assert "p%40ss" not in message and "user" not in message
+    assert "http://***@127.0.0.1:" in message
+
+
+def test_redact_url() -> None:
+    assert redact_url("https://u:secret@mirror.example/x.tgz") == "https://***@mirror.example/x.tgz"
+    assert redact_url("https://token@mirror.example/x") == "https://***@mirror.example/x"
+    assert redact_url("https://mirror.example/a@b") == "https://mirror.example/a@b"
+
+
+def test_file_url(tmp_path: Path, log: Log) -> None:
+    source = tmp_path / "mirror dir" / "cpython-3.13.5+2025.tar.gz"
+    source.parent.mkdir()
+    source.write_bytes(BODY)
+    url = "file://" + str(source).replace(" ", "%20").replace("+", "%2B")
+    dest = tmp_path / "out" / "python.tar.gz"
+    assert fetch(url, dest, log).read_bytes() == BODY
+
+
+def test_file_url_missing_and_mismatch(tmp_path: Path, log: Log) -> None:
+    with pytest.raises(ArchiveNotFound) as info:
+        fetch(f"file://{tmp_path}/nope.tgz", tmp_path / "out", log)
+    assert "nope.tgz" in info.value.render()
+    (tmp_path / "bad.tgz").write_bytes(b"bad")
+    with pytest.raises(ChecksumMismatch):
+        fetch(f"file://{tmp_path}/bad.tgz", tmp_path / "dl" / "out", log)
+    assert list((tmp_path / "dl").iterdir()) == []
+
+
+def test_unsupported_scheme(tmp_path: Path, log: Log) -> None:
+    with pytest.raises(DownloadFailed, match="Unable to download Python"):
+        fetch("ftp://example.com/a.tgz", tmp_path / "a", log)
+
+
+# --- extraction -------------------------------------------------------------------------------
+
+
+def add_file(tar: tarfile.TarFile, name: str, data: bytes = b"x", mode: int = 0o644) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    info.mode = mode
+    info.mtime = 1_700_000_000
+    tar.addfile(info, io.BytesIO(data))
+
+
+def add_special(tar: tarfile.TarFile, name: str, kind: bytes, linkname: str = "") -> None:
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.linkname = linkname
+    info.mode = 0o755
+    tar.addfile(info)
+
+
+def make_tar(path: Path, build: Callable[[tarfile.TarFile], None], mode: str = "w:gz") -> Path:
+    with tarfile.open(path, mode) as tar:
+        build(tar)
+    return path
+
+
+def python_tree(tar: tarfile.TarFile) -> None:
+    add_special(tar, "python/", tarfile.DIRTYPE)
+    add_special(tar, "python/bin", tarfile.DIRTYPE)
+    add_file(tar, "python/bin/python3.13", b"#!elf", mode=0o755)
+    add_special(tar, "python/bin/python3", tarfile.SYMTYPE, "python3.13")
+    add_special(tar, "python/bin/python", tarfile.SYMTYPE, "./python3")
+    add_file(tar, "python/lib/python3.13/os.py", b"import sys\n")  # no directory entry
+    add_special(tar, "python/lib/libpython3.13.so", tarfile.LNKTYPE, "python/bin/python3.13")
+    add_file(tar, "./python/include/Python.h", b"/* header */", mode=0o4755)
+
+
+def assert_python_tree(dest: Path) -> None:
+    assert (dest / "bin" / "python3.13").read_bytes() == b"#!elf"
+    assert (dest / "bin" / "python3").readlink() == Path("python3.13")
+    assert (dest / "bin" / "python").resolve() == (dest / "bin" / "python3.13").resolve()
+    assert (dest / "lib" / "python3.13" / "os.py").read_text() == "import sys\n"
+    assert (dest / "lib" / "libpython3.13.so").stat().st_ino == (
+        dest / "bin" / "python3.13"
+    ).stat().st_ino
+    assert (dest / "bin" / "python3.13").stat().st_mode & 0o777 == 0o755
+    assert (dest / "include" / "Python.h").stat().st_mode & 0o7777 == 0o755  # setuid dropped
+    assert int((dest / "lib" / "python3.13" / "os.py").stat().st_mtime) == 1_700_000_000
+    assert not (dest / "python").exists()
+
+
+@pytest.mark.parametrize("name", ["python.tar.gz", "python.tgz", "no-suffix"])
+def test_extract_gzip_strips_top(tmp_path: Path, name: str) -> None:
+    archive = make_tar(tmp_path / name, python_tree)
+    dest = tmp_path / "layer"
+    extract_tar(archive, dest)
+    assert_python_tree(dest)
+
+
+def test_extract_without_strip(tmp_path: Path) -> None:
+    def tree(tar: tarfile.TarFile) -> None:
+        add_file(tar, "./bin/python3", b"elf")
+        add_file(tar, "lib/x.py")
+
+    dest = tmp_path / "layer"
+    extract_tar(make_tar(tmp_path / "a.tar.gz", tree), dest, strip_top=None)
+    assert (dest / "bin" / "python3").read_bytes() == b"elf"
+    assert (dest / "lib" / "x.py").exists()
+
+
+def test_extract_zstd_with_command(tmp_path: Path) -> None:
+    assert shutil.which("zstd"), "the zstd command is part of the system dependencies"
+    plain = make_tar(tmp_path / "python.tar", python_tree, mode="w")
+    subprocess.run(
+        ["zstd", "-q", "--long", str(plain), "-o", str(tmp_path / "python.tar.zst")], check=True
+    )
+    dest = tmp_path / "layer"
+    extract_tar(tmp_path / "python.tar.zst", dest)
+    assert_python_tree(dest)
+
+
+def test_extract_zstd_with_python_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without the command, a zstandard-compatible module is used (here a stand-in)."""
+    plain = make_tar(tmp_path / "python.tar", python_tree, mode="w")
+    compressed = tmp_path / "python.tar.zst"
+    subprocess.run(["zstd", "-q", str(plain), "-o", str(compressed)], check=True)
+    calls: list[int] = []
+
+    class Decompressor:
+        def __init__(self, max_window_size: int) -> None:
+            calls.append(max_window_size)
+
+        def stream_reader(self, raw: io.BufferedReader) -> io.BytesIO:
+            data = subprocess.run(["zstd", "-d", "-c"], input=raw.read(), capture_output=True)
+            return io.BytesIO(data.stdout)
+
+    fake = types.ModuleType("zstandard")
+    fake.ZstdDecompressor = Decompressor  # type: ignore[attr-defined]
+    monkeypatch.setattr(download_module.shutil, "which", lambda name: None)
+    monkeypatch.setitem(sys.modules, "compression.zstd", None)
+    monkeypatch.setitem(sys.modules, "zstandard", fake)
+    dest = tmp_path / "layer"
+    extract_tar(compressed, dest)
+    assert_python_tree(dest)
+    assert calls == [2**31]
+
+
+def test_zstd_unavailable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    plain = make_tar(tmp_path / "python.tar", python_tree, mode="w")
+    compressed = tmp_path / "python.tar.zst"
+    subprocess.run(["zstd", "-q", str(plain), "-o", str(compressed)], check=True)
+    monkeypatch.setattr(download_module.shutil, "which", lambda name: None)
+    monkeypatch.setitem(sys.modules, "compression.zstd", None)
+    monkeypatch.setitem(sys.modules, "zstandard", None)
+    with pytest.raises(ZstdUnavailable) as info:
+        extract_tar(compressed, tmp_path / "layer")
+    assert "Install zstd" in info.value.render()
+
+
+def test_corrupt_zstd(tmp_path: Path) -> None:
+    bad = tmp_path / "python.tar.zst"
+    bad.write_bytes(b"\x28\xb5\x2f\xfd" + b"garbage" * 10)
+    with pytest.raises(ArchiveCorrupt):
+        extract_tar(bad, tmp_path / "layer")
+
+
+def test_corrupt_and_truncated_gzip(tmp_path: Path) -> None:
+    bad = tmp_path / "a.tar.gz"
+    bad.write_bytes(b"not an archive at all")
+    with pytest.raises(ArchiveCorrupt):
+        extract_tar(bad, tmp_path / "layer")
+    good = make_tar(tmp_path / "b.tar.gz", lambda tar: add_file(tar, "python/big", BODY))
+    truncated = tmp_path / "c.tar.gz"
+    truncated.write_bytes(good.read_bytes()[:2000])
+    with pytest.raises(ArchiveCorrupt):
+        extract_tar(truncated, tmp_path / "layer2")
+
+
+@pytest.mark.parametrize(
+    ("build", "reason"),
+    [
+        (lambda tar: add_file(tar, "python/../../evil"), "'..' path component"),
+        (lambda tar: add_file(tar, "../evil"), "'..' path component"),
+        (lambda tar: add_file(tar, "/etc/evil"), "absolute path"),
+        (
+            lambda tar: add_special(tar, "python/bin/sh", tarfile.SYMTYPE, "/bin/sh"),
+            "symbolic link to an absolute path",
+        ),
+        (
+            lambda tar: add_special(tar, "python/lib/up", tarfile.SYMTYPE, "../../.."),
+            "symbolic link that leads outside",
+        ),
+        (
+            lambda tar: add_special(tar, "python/x", tarfile.LNKTYPE, "../etc/passwd"),
+            "'..' path component",
+        ),
+        (lambda tar: add_special(tar, "python/dev", tarfile.CHRTYPE), "device file"),
+        (lambda tar: add_special(tar, "python/blk", tarfile.BLKTYPE), "device file"),
+        (lambda tar: add_special(tar, "python/fifo", tarfile.FIFOTYPE), "named pipe"),
+    ],
+)
+def test_unsafe_members_are_rejected(
+    tmp_path: Path, build: Callable[[tarfile.TarFile], None], reason: str
+) -> None:
+    archive = make_tar(tmp_path / "evil.tar.gz", build)
+    dest = tmp_path / "a" / "layer"
+    with pytest.raises(UnsafeArchive) as info:
+        extract_tar(archive, dest)
+    assert reason in info.value.render()
+    assert not (tmp_path / "evil").exists() and not (tmp_path / "a" / "evil").exists()
+
+
+def test_writing_through_an_escaping_symlink_is_impossible(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+
+    def build(tar: tarfile.TarFile) -> None:
+        # Each link looks harmless on its own; together they lead to dest's parent.
+        add_special(tar, "python/a", tarfile.SYMTYPE, "b/..")
+        add_special(tar, "python/b", tarfile.SYMTYPE, ".")
+        add_file(tar, "python/a/outside/pwned", b"!")
+
+    dest = tmp_path / "layer"
+    with pytest.raises(UnsafeArchive):
+        extract_tar(make_tar(tmp_path / "evil.tar.gz", build), dest)
+    assert list(outside.iterdir()) == []
+
+
+def test_chained_symlinks_escaping_are_caught_at_the_end(tmp_path: Path) -> None:
+    def build(tar: tarfile.TarFile) -> None:
+        add_special(tar, "python/a", tarfile.SYMTYPE, "b/..")
+        add_special(tar, "python/b", tarfile.SYMTYPE, ".")
+
+    with pytest.raises(UnsafeArchive) as info:
+        extract_tar(make_tar(tmp_path / "evil.tar.gz", build), tmp_path / "layer")
+    assert "python/a" in info.value.render()
+
+
+def test_members_outside_the_top_directory(tmp_path: Path) -> None:
+    archive = make_tar(tmp_path / "a.tar.gz", lambda tar: add_file(tar, "other/file"))
+    with pytest.raises(ArchiveCorrupt) as info:
+        extract_tar(archive, tmp_path / "layer")
+    assert "under 'python/'" in info.value.render()
+
+
+def test_existing_symlink_is_replaced_not_followed(tmp_path: Path) -> None:
+    target = tmp_path / "victim"
+    target.write_text("keep")
+    dest = tmp_path / "layer"
+    dest.mkdir()
+    (dest / "f").symlink_to(target)
+    extract_tar(
+        make_tar(tmp_path / "a.tar.gz", lambda tar: add_file(tar, "python/f", b"new")), dest
+    )
+    assert target.read_text() == "keep"
+    assert not (dest / "f").is_symlink()
+    assert (dest / "f").read_bytes() == b"new"

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import pytest
+
+from python_buildpack.errors import (
+    InvalidPlatformEnv,
+    MisspelledRequirementsFile,
+    MultiplePackageManagerFiles,
+    NoPackageManagerFile,
+    PackageManagerFileMissing,
+    UnsupportedPackageManager,
+)
+from python_buildpack.package_managers import Tool, choose_package_manager
+
+
+def test_requirements_txt_is_pip() -> None:
+    manager = choose_package_manager({"requirements.txt", "app.py"}, {})
+    assert (manager.tool, manager.file) == (Tool.PIP, "requirements.txt")
+
+
+def test_requirements_txt_wins_over_a_plain_pyproject() -> None:
+    manager = choose_package_manager({"requirements.txt", "pyproject.toml"}, {})
+    assert manager.file == "requirements.txt"
+
+
+def test_pyproject_alone_is_the_pep621_path() -> None:
+    manager = choose_package_manager({"pyproject.toml"}, {})
+    assert (manager.tool, manager.file) == (Tool.PIP, "pyproject.toml")
+
+
+def test_several_lock_files_list_them_and_the_way_out() -> None:
+    with pytest.raises(MultiplePackageManagerFiles) as info:
+        choose_package_manager({"requirements.txt", "poetry.lock", "pyproject.toml"}, {})
+    text = info.value.render()
+    assert "requirements.txt (pip)" in text
+    assert "poetry.lock (Poetry)" in text
+    assert "BP_PYTHON_PACKAGE_MANAGER" in text
+
+
+def test_the_env_var_chooses_among_several() -> None:
+    files = {"requirements.txt", "poetry.lock", "pyproject.toml"}
+    manager = choose_package_manager(files, {"BP_PYTHON_PACKAGE_MANAGER": "pip"})
+    assert manager.file == "requirements.txt"
+
+
+def test_the_env_var_must_name_a_known_tool_present_in_the_app() -> None:
+    with pytest.raises(InvalidPlatformEnv, match="BP_PYTHON_PACKAGE_MANAGER"):
+        choose_package_manager({"requirements.txt"}, {"BP_PYTHON_PACKAGE_MANAGER": "conda"})
+    with pytest.raises(InvalidPlatformEnv, match="no file for Poetry"):
+        choose_package_manager({"requirements.txt"}, {"BP_PYTHON_PACKAGE_MANAGER": "poetry"})
+
+
+def test_pipfile_without_lock_says_to_lock() -> None:
+    with pytest.raises(PackageManagerFileMissing, match="pipenv lock"):
+        choose_package_manager({"Pipfile"}, {})
+
+
+def test_misspelt_requirements_is_named() -> None:
+    with pytest.raises(MisspelledRequirementsFile, match="requirments.txt"):
+        choose_package_manager({"requirments.txt", "app.py"}, {})
+
+
+def test_no_package_manager_file() -> None:
+    with pytest.raises(NoPackageManagerFile) as info:
+        choose_package_manager({"manage.py"}, {})
+    assert "requirements.txt" in info.value.render()
+
+
+def test_lock_file_without_pyproject() -> None:
+    with pytest.raises(PackageManagerFileMissing, match="pyproject.toml"):
+        choose_package_manager({"uv.lock"}, {})
+
+
+@pytest.mark.parametrize(("lock", "tool"), [("uv.lock", "uv"), ("poetry.lock", "Poetry")])
+def test_tools_not_yet_supported_say_so(lock: str, tool: str) -> None:
+    with pytest.raises(UnsupportedPackageManager, match=tool):
+        choose_package_manager({lock, "pyproject.toml"}, {})

@@ -1,0 +1,573 @@
+from __future__ import annotations
+
+import hashlib
+import json
+import unicodedata
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from python_buildpack.distributions import Manifest
+from python_buildpack.errors import (
+    ConfigFileUnreadable,
+    InvalidConfigFile,
+    NoPythonForTarget,
+    PythonVersionEmpty,
+    PythonVersionEol,
+    PythonVersionFreethreaded,
+    PythonVersionImplementation,
+    PythonVersionInvalid,
+    PythonVersionInvisibleCharacters,
+    PythonVersionMultiple,
+    PythonVersionNotAvailable,
+    PythonVersionPrerelease,
+    PythonVersionSystem,
+    PythonVersionUnknown,
+    RequiresPythonInvalid,
+    RequiresPythonUnsatisfiable,
+    RuntimeTxtInvalid,
+    UserError,
+)
+from python_buildpack.python_version import (
+    Notice,
+    RequestedVersion,
+    ResolvedPython,
+    VersionOrigin,
+    make_visible,
+    parse_python_version_file,
+    read_requested_version,
+    resolve_version,
+)
+
+TODAY = date(2026, 1, 15)
+
+
+def _release(version: str, arch: str = "amd64") -> dict[str, Any]:
+    return {
+        "version": version,
+        "os": "linux",
+        "arch": arch,
+        "libc": "gnu",
+        "url": f"https://example.com/cpython-{version}-{arch}.tar.gz",
+        "sha256": hashlib.sha256(f"{version}{arch}".encode()).hexdigest(),
+    }
+
+
+@pytest.fixture
+def manifest() -> Manifest:
+    return Manifest.from_data(
+        {
+            "minors": [
+                {"version": "3.10", "eol": date(2026, 10, 31)},
+                {"version": "3.11", "eol": date(2027, 10, 31)},
+                {"version": "3.12", "eol": date(2028, 10, 31)},
+                {"version": "3.13", "eol": date(2029, 10, 31)},
+                {"version": "3.14", "eol": date(2030, 10, 31)},
+                {"version": "3.15", "eol": date(2031, 10, 31)},
+            ],
+            "releases": [
+                _release("3.10.19"),
+                _release("3.11.14"),
+                _release("3.12.3"),
+                _release("3.12.11"),
+                _release("3.13.9"),
+                _release("3.13.9", "arm64"),
+                _release("3.14.2"),
+                _release("3.15.0b2"),
+            ],
+        }
+    )
+
+
+def requested(
+    text: str, origin: VersionOrigin = VersionOrigin.PYTHON_VERSION_FILE
+) -> RequestedVersion:
+    _, (major, minor, patch) = parse_python_version_file(text)
+    return RequestedVersion(origin, text, major, minor, patch)
+
+
+def rendered(error: UserError) -> str:
+    return f"{error.title}\n{error.render()}"
+
+
+# --- .python-version grammar ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("3.12", (3, 12, None)),
+        ("3.12.3\n", (3, 12, 3)),
+        ("  3.13 \t\n", (3, 13, None)),
+        ("3.13\r\n", (3, 13, None)),
+        ("# pinned for numpy\n\n3.11\n# trailing comment\n", (3, 11, None)),
+        ("\n\n   \n3.14.0\n\n", (3, 14, 0)),
+        ("4.0", (4, 0, None)),  # parses; resolution decides it is unknown
+    ],
+)
+def test_valid_python_version_files(content: str, expected: tuple[int, int, int | None]) -> None:
+    assert parse_python_version_file(content)[1] == expected
+
+
+version_numbers = st.integers(min_value=0, max_value=999)
+blank_or_comment = st.one_of(
+    st.just(""),
+    st.text(alphabet=" \t", max_size=3),
+    st.text(alphabet=st.characters(blacklist_categories=["Cs"], blacklist_characters="\n")).map(
+        lambda s: "#" + s
+    ),
+)
+
+
+@given(
+    major=version_numbers,
+    minor=version_numbers,
+    patch=st.one_of(st.none(), version_numbers),
+    before=st.lists(blank_or_comment, max_size=4),
+    after=st.lists(blank_or_comment, max_size=4),
+    padding=st.tuples(st.sampled_from(["", " ", "\t", "  "]), st.sampled_from(["", " ", "\r"])),
+)
+def test_any_valid_version_with_comments_parses(
+    major: int,
+    minor: int,
+    patch: int | None,
+    before: list[str],
+    after: list[str],
+    padding: tuple[str, str],
+) -> None:
+    version = f"{major}.{minor}" + ("" if patch is None else f".{patch}")
+    content = "\n".join([*before, padding[0] + version + padding[1], *after])
+    assert parse_python_version_file(content) == (version, (major, minor, patch))
+
+
+# Control characters other than the line breaks and tabs that are trimmed at the line's ends.
+control_chars = st.characters(whitelist_categories=["Cc"]).filter(lambda c: c not in "\t\n\r")
+
+
+@given(
+    version=st.sampled_from(["3.12", "3.13.1", "3.9"]),
+    char=control_chars,
+    position=st.integers(min_value=0, max_value=10),
+)
+def test_any_control_character_is_rejected_and_made_visible(
+    version: str, char: str, position: int
+) -> None:
+    position = min(position, len(version))
+    content = version[:position] + char + version[position:]
+    with pytest.raises(PythonVersionInvisibleCharacters) as info:
+        parse_python_version_file(content)
+    visible = f"<U+{ord(char):04X}>"
+    assert version[:position] + visible + version[position:] in info.value.render()
+    assert ".python-version" in info.value.render()
+
+
+def test_byte_order_mark_is_shown() -> None:
+    with pytest.raises(PythonVersionInvisibleCharacters) as info:
+        parse_python_version_file("\ufeff3.12\n")
+    message = rendered(info.value)
+    assert "<U+FEFF>3.12" in message
+    assert "without a byte order mark" in message
+
+
+@pytest.mark.parametrize("char", ["\u00ad", "\u200b", "\u00a0", "\x1b", "\x00", "\x0b"])
+def test_other_invisible_characters(char: str) -> None:
+    with pytest.raises(PythonVersionInvisibleCharacters) as info:
+        parse_python_version_file(f"3.{char}12")
+    assert f"3.<U+{ord(char):04X}>12" in info.value.render()
+
+
+def test_make_visible_keeps_printable_ascii() -> None:
+    assert make_visible("3.12 # ok") == "3.12 # ok"
+    assert make_visible("é\t") == "<U+00E9><U+0009>"
+    assert unicodedata.name("\ufeff") == "ZERO WIDTH NO-BREAK SPACE"
+
+
+@pytest.mark.parametrize(
+    ("content", "error", "words"),
+    [
+        ("", PythonVersionEmpty, ["No Python version in .python-version"]),
+        ("# 3.12\n\n", PythonVersionEmpty, ["comment"]),
+        ("3.12\n3.13\n", PythonVersionMultiple, ["3.12", "3.13", "exactly one"]),
+        ("3.12 3.11", PythonVersionMultiple, ["3.12", "3.11"]),
+        ("3.12rc1", PythonVersionPrerelease, ["'3.12rc1'", "pre-release"]),
+        ("3.14.0b2", PythonVersionPrerelease, ["'3.14.0b2'"]),
+        ("3.13-dev", PythonVersionPrerelease, ["'3.13-dev'"]),
+        ("pypy3.10-7.3.17", PythonVersionImplementation, ["'pypy3.10-7.3.17'", "CPython"]),
+        ("PyPy", PythonVersionImplementation, ["CPython"]),
+        ("graalpy-24.1", PythonVersionImplementation, ["CPython"]),
+        ("system", PythonVersionSystem, ["'system'"]),
+        ("3.13t", PythonVersionFreethreaded, ["'3.13t'", "free-threaded", "e.g. 3.13."]),
+        ("3.14.1t", PythonVersionFreethreaded, ["'3.14.1t'", "e.g. 3.14.1."]),
+        ("python-3.12.3", PythonVersionInvalid, ["'python-3.12.3'", "Did you mean 3.12.3?"]),
+        ("3.12.x", PythonVersionInvalid, ["Did you mean 3.12?"]),
+        ('"3.12"', PythonVersionInvalid, ["quotes"]),
+        ("3", PythonVersionInvalid, ["X.Y or X.Y.Z"]),
+        ("3.12.", PythonVersionInvalid, ["'3.12.'"]),
+        ("1.2.3.4", PythonVersionInvalid, ["'1.2.3.4'"]),
+        ("３.１２", PythonVersionInvalid, ["<U+FF13>.<U+FF11><U+FF12>"]),
+    ],
+)
+def test_specific_errors(content: str, error: type[UserError], words: list[str]) -> None:
+    with pytest.raises(error) as info:
+        parse_python_version_file(content)
+    message = rendered(info.value)
+    assert ".python-version" in message
+    for word in words:
+        assert word in message
+    assert info.value.fix  # every error says how to fix it
+
+
+# --- reading the sources ----------------------------------------------------------------------
+
+
+def write(app: Path, name: str, content: str | bytes) -> None:
+    path = app / name
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content, encoding="utf-8")
+
+
+def pyproject(requires_python: str) -> str:
+    return f'[project]\nname = "app"\nrequires-python = "{requires_python}"\n'
+
+
+def pipfile_lock(**requires: str) -> str:
+    return json.dumps({"_meta": {"requires": requires}, "default": {}})
+
+
+def test_nothing_requested(tmp_path: Path) -> None:
+    write(tmp_path, "requirements.txt", "flask\n")
+    write(tmp_path, "pyproject.toml", '[project]\nname = "app"\n')
+    write(tmp_path, "Pipfile.lock", json.dumps({"_meta": {}}))
+    assert read_requested_version(tmp_path, {}) is None
+
+
+def test_platform_env_wins_over_everything(tmp_path: Path) -> None:
+    write(tmp_path, ".python-version", "3.11")
+    write(tmp_path, "pyproject.toml", pyproject(">=3.12"))
+    req = read_requested_version(tmp_path, {"BP_PYTHON_VERSION": " 3.13.2 "})
+    assert req is not None
+    assert (req.origin, req.major, req.minor, req.patch) == (VersionOrigin.PLATFORM_ENV, 3, 13, 2)
+    assert req.origin.display == "BP_PYTHON_VERSION"
+    assert req.display == "3.13.2"
+
+
+def test_empty_platform_env_is_ignored(tmp_path: Path) -> None:
+    write(tmp_path, ".python-version", "3.11")
+    req = read_requested_version(tmp_path, {"BP_PYTHON_VERSION": ""})
+    assert req is not None
+    assert req.origin is VersionOrigin.PYTHON_VERSION_FILE
+
+
+def test_platform_env_errors_name_the_variable(tmp_path: Path) -> None:
+    with pytest.raises(PythonVersionPrerelease) as info:
+        read_requested_version(tmp_path, {"BP_PYTHON_VERSION": "3.13rc1"})
+    assert "BP_PYTHON_VERSION" in rendered(info.value)
+    with pytest.raises(PythonVersionMultiple):
+        read_requested_version(tmp_path, {"BP_PYTHON_VERSION": "3.12 3.13"})
+
+
+def test_python_version_file_wins_over_runtime_txt(tmp_path: Path) -> None:
+    write(tmp_path, ".python-version", "3.12\n")
+    write(tmp_path, "runtime.txt", "python-3.11.2")
+    req = read_requested_version(tmp_path, {})
+    assert req is not None
+    assert req.origin is VersionOrigin.PYTHON_VERSION_FILE
+    assert (req.major, req.minor, req.patch, req.raw) == (3, 12, None, "3.12")
+    assert [w.title for w in req.warnings] == ["runtime.txt is ignored"]
+
+
+@pytest.mark.parametrize(
+    ("content", "parsed"), [("python-3.12.3\n", (3, 12, 3)), ("python-3.12", (3, 12, None))]
+)
+def test_runtime_txt_is_accepted_with_a_deprecation_warning(
+    tmp_path: Path, content: str, parsed: tuple[int, int, int | None]
+) -> None:
+    write(tmp_path, "runtime.txt", content)
+    write(tmp_path, "pyproject.toml", pyproject(">=3.10"))
+    req = read_requested_version(tmp_path, {})
+    assert req is not None
+    assert req.origin is VersionOrigin.RUNTIME_TXT
+    assert (req.major, req.minor, req.patch) == parsed
+    (warning,) = req.warnings
+    assert "deprecated" in warning.title
+    assert ".python-version containing 3.12" in warning.body
+
+
+@pytest.mark.parametrize("content", ["3.12", "python3.12", "python-3", "python-3.12\npython-3.13"])
+def test_invalid_runtime_txt(tmp_path: Path, content: str) -> None:
+    write(tmp_path, "runtime.txt", content)
+    with pytest.raises(RuntimeTxtInvalid) as info:
+        read_requested_version(tmp_path, {})
+    assert "python-3.13" in info.value.render()
+
+
+def test_requires_python_wins_over_pipfile_lock(tmp_path: Path) -> None:
+    write(tmp_path, "pyproject.toml", pyproject(">=3.11, <3.13"))
+    write(tmp_path, "Pipfile.lock", pipfile_lock(python_version="3.10"))
+    req = read_requested_version(tmp_path, {})
+    assert req is not None
+    assert req.origin is VersionOrigin.REQUIRES_PYTHON
+    assert req.specifier == ">=3.11, <3.13"
+    assert req.display == ">=3.11, <3.13"
+    assert req.origin.display == "requires-python in pyproject.toml"
+
+
+@pytest.mark.parametrize(
+    ("requires", "parsed"),
+    [
+        ({"python_version": "3.12"}, (3, 12, None)),
+        ({"python_full_version": "3.12.3", "python_version": "3.12"}, (3, 12, 3)),
+    ],
+)
+def test_pipfile_lock(
+    tmp_path: Path, requires: dict[str, str], parsed: tuple[int, int, int | None]
+) -> None:
+    write(tmp_path, "Pipfile.lock", pipfile_lock(**requires))
+    req = read_requested_version(tmp_path, {})
+    assert req is not None
+    assert req.origin is VersionOrigin.PIPFILE_LOCK
+    assert (req.major, req.minor, req.patch) == parsed
+
+
+def test_invalid_pipfile_lock_json(tmp_path: Path) -> None:
+    write(tmp_path, "Pipfile.lock", "{not json")
+    with pytest.raises(InvalidConfigFile) as info:
+        read_requested_version(tmp_path, {})
+    assert "Pipfile.lock" in info.value.title
+
+
+def test_invalid_pyproject_names_the_line(tmp_path: Path) -> None:
+    write(tmp_path, "pyproject.toml", '[project]\nname = "app"\nrequires-python = >=3.12\n')
+    with pytest.raises(InvalidConfigFile) as info:
+        read_requested_version(tmp_path, {})
+    message = rendered(info.value)
+    assert "pyproject.toml" in message
+    assert "line 3" in message
+
+
+@pytest.mark.parametrize(
+    ("toml", "words"),
+    [
+        (pyproject("3.12"), ["'3.12'", "version specifier"]),
+        (pyproject(">=3.x"), ["'>=3.x'"]),
+        ("[project]\nrequires-python = 3.12\n", ["3.12", "must be a string"]),
+    ],
+)
+def test_invalid_requires_python(tmp_path: Path, toml: str, words: list[str]) -> None:
+    write(tmp_path, "pyproject.toml", toml)
+    with pytest.raises(RequiresPythonInvalid) as info:
+        read_requested_version(tmp_path, {})
+    for word in words:
+        assert word in rendered(info.value)
+
+
+def test_directory_is_treated_as_absent(tmp_path: Path) -> None:
+    (tmp_path / ".python-version").mkdir()
+    (tmp_path / "runtime.txt").mkdir()
+    write(tmp_path, "Pipfile.lock", pipfile_lock(python_version="3.11"))
+    req = read_requested_version(tmp_path, {})
+    assert req is not None
+    assert req.origin is VersionOrigin.PIPFILE_LOCK
+
+
+def test_undecodable_file_is_a_specific_error(tmp_path: Path) -> None:
+    write(tmp_path, ".python-version", b"3.12\xff\n")
+    with pytest.raises(ConfigFileUnreadable) as info:
+        read_requested_version(tmp_path, {})
+    message = rendered(info.value)
+    assert ".python-version" in message
+    assert "not valid UTF-8" in message
+    assert "0xff" in message
+
+
+def test_unreadable_file_is_a_specific_error(tmp_path: Path) -> None:
+    # A symlink loop fails to open with ELOOP even for root, unlike permission bits.
+    (tmp_path / ".python-version").symlink_to(tmp_path / ".python-version")
+    with pytest.raises(ConfigFileUnreadable) as info:
+        read_requested_version(tmp_path, {})
+    assert ".python-version" in info.value.title
+
+
+def test_bom_in_file_on_disk(tmp_path: Path) -> None:
+    write(tmp_path, ".python-version", "\ufeff3.13\n".encode())
+    with pytest.raises(PythonVersionInvisibleCharacters) as info:
+        read_requested_version(tmp_path, {})
+    assert "<U+FEFF>3.13" in info.value.render()
+
+
+# --- resolution -------------------------------------------------------------------------------
+
+
+def resolve(
+    manifest: Manifest, req: RequestedVersion | None, today: date = TODAY, arch: str = "amd64"
+) -> ResolvedPython:
+    return resolve_version(req, manifest, "linux", arch, today)
+
+
+def test_default_is_newest_stable_minor(manifest: Manifest) -> None:
+    resolved = resolve(manifest, None)
+    assert resolved.version == "3.14.2"  # 3.15 has only a beta
+    assert resolved.origin is VersionOrigin.DEFAULT
+    assert resolved.requested_display == "3.14"
+    assert resolved.notices == []
+    assert resolved.release.url.endswith("cpython-3.14.2-amd64.tar.gz")
+
+
+def test_default_depends_on_target(manifest: Manifest) -> None:
+    assert resolve(manifest, None, arch="arm64").version == "3.13.9"
+
+
+def test_minor_resolves_to_newest_patch(manifest: Manifest) -> None:
+    resolved = resolve(manifest, requested("3.12"))
+    assert resolved.version == "3.12.11"
+    assert resolved.requested_display == "3.12"
+    assert resolved.summary == "Python 3.12.11 (3.12 requested in .python-version)"
+
+
+def test_explicit_patch_in_manifest(manifest: Manifest) -> None:
+    assert resolve(manifest, requested("3.12.3")).version == "3.12.3"
+
+
+def test_explicit_patch_missing(manifest: Manifest) -> None:
+    with pytest.raises(PythonVersionNotAvailable) as info:
+        resolve(manifest, requested("3.12.5"))
+    message = rendered(info.value)
+    assert "Python 3.12.5 is not available" in message
+    assert "3.12.11" in message and "3.12.3" in message
+    assert "linux/amd64" in message
+
+
+def test_minor_missing_for_target(manifest: Manifest) -> None:
+    with pytest.raises(PythonVersionNotAvailable) as info:
+        resolve(manifest, requested("3.12"), arch="arm64")
+    assert "3.13 (3.13.9)" in info.value.render()
+
+
+@pytest.mark.parametrize("version", ["2.7", "3.0", "3.9", "3.9.18", "3.6.15"])
+def test_old_versions_are_eol(manifest: Manifest, version: str) -> None:
+    with pytest.raises(PythonVersionEol) as info:
+        resolve(manifest, requested(version))
+    message = rendered(info.value)
+    assert f"Python {version} has reached its end of life" in message
+    for supported in ["3.10 (3.10.19)", "3.11 (3.11.14)", "3.14 (3.14.2)"]:
+        assert supported in message
+    assert "3.15" not in message
+    assert "ideally 3.14" in message
+
+
+def test_minor_past_its_eol_date(manifest: Manifest) -> None:
+    after = date(2026, 11, 1)
+    with pytest.raises(PythonVersionEol) as info:
+        resolve(manifest, requested("3.10"), today=after)
+    message = rendered(info.value)
+    assert "on 2026-10-31" in message
+    assert "3.10 (" not in message  # no longer listed as supported
+    # The day of the eol itself still builds.
+    assert resolve(manifest, requested("3.10"), today=date(2026, 10, 31)).version == "3.10.19"
+
+
+@pytest.mark.parametrize("version", ["3.15", "3.16", "3.99.1", "4.0"])
+def test_unknown_future_versions(manifest: Manifest, version: str) -> None:
+    with pytest.raises(PythonVersionUnknown) as info:
+        resolve(manifest, requested(version))
+    message = rendered(info.value)
+    assert f"Python {version} is not known" in message
+    assert "3.14 (3.14.2)" in message
+
+
+def test_eol_within_six_months_warns(manifest: Manifest) -> None:
+    resolved = resolve(manifest, requested("3.10"), today=date(2026, 6, 1))
+    (notice,) = resolved.notices
+    assert notice.title == "Python 3.10 reaches its end of life on 2026-10-31"
+    assert "Upgrade the app to Python 3.14" in notice.body
+    assert ".python-version" in notice.body
+    assert resolve(manifest, requested("3.10"), today=date(2026, 4, 1)).notices == []
+
+
+def test_eol_warning_boundary(manifest: Manifest) -> None:
+    eol = date(2026, 10, 31)
+    assert resolve(manifest, requested("3.10"), today=eol - timedelta(days=183)).notices
+    assert not resolve(manifest, requested("3.10"), today=eol - timedelta(days=184)).notices
+
+
+def test_request_warnings_are_carried_over(manifest: Manifest) -> None:
+    req = RequestedVersion(
+        VersionOrigin.RUNTIME_TXT, "python-3.12", 3, 12, None, warnings=[Notice("t", "b")]
+    )
+    assert [n.title for n in resolve(manifest, req).notices] == ["t"]
+
+
+def spec(text: str) -> RequestedVersion:
+    return RequestedVersion(VersionOrigin.REQUIRES_PYTHON, text, specifier=text)
+
+
+@pytest.mark.parametrize(
+    ("specifier", "expected"),
+    [
+        (">=3.11", "3.14.2"),
+        (">=3.11,<3.13", "3.12.11"),
+        ("~=3.12.0", "3.12.11"),
+        ("==3.12.*", "3.12.11"),
+        ("==3.12.3", "3.12.3"),
+        ("<3.12", "3.11.14"),
+        (">=3.8", "3.14.2"),
+        ("!=3.14.*", "3.13.9"),
+    ],
+)
+def test_requires_python_picks_newest_supported(
+    manifest: Manifest, specifier: str, expected: str
+) -> None:
+    resolved = resolve(manifest, spec(specifier))
+    assert resolved.version == expected
+    assert resolved.origin is VersionOrigin.REQUIRES_PYTHON
+    assert resolved.requested_display == specifier
+
+
+def test_requires_python_skips_eol_minors(manifest: Manifest) -> None:
+    with pytest.raises(RequiresPythonUnsatisfiable):
+        resolve(manifest, spec("<3.11"), today=date(2026, 11, 1))
+    assert resolve(manifest, spec("<3.11"), today=TODAY).version == "3.10.19"
+
+
+@pytest.mark.parametrize("specifier", [">=3.15", "<3.10", "==3.12.5", ">=4"])
+def test_requires_python_unsatisfiable(manifest: Manifest, specifier: str) -> None:
+    with pytest.raises(RequiresPythonUnsatisfiable) as info:
+        resolve(manifest, spec(specifier))
+    message = rendered(info.value)
+    assert specifier in message
+    assert "3.12 (3.12.11)" in message
+
+
+def test_requires_python_eol_warning(manifest: Manifest) -> None:
+    resolved = resolve(manifest, spec("<3.11"), today=date(2026, 9, 1))
+    (notice,) = resolved.notices
+    assert "requires-python in pyproject.toml" in notice.body
+
+
+def test_no_release_for_target(manifest: Manifest) -> None:
+    with pytest.raises(NoPythonForTarget) as info:
+        resolve_version(None, manifest, "linux", "s390x", TODAY)
+    assert "linux/s390x" in info.value.title
+
+
+def test_read_then_resolve(tmp_path: Path, manifest: Manifest) -> None:
+    write(tmp_path, ".python-version", "# the app's Python\n3.13\n")
+    resolved = resolve(manifest, read_requested_version(tmp_path, {}))
+    assert resolved.version == "3.13.9"
+    assert resolved.origin is VersionOrigin.PYTHON_VERSION_FILE
+
+
+def test_shipped_manifest_resolves_every_minor() -> None:
+    shipped = Manifest.load(Path(__file__).resolve().parents[2] / "python-versions.toml")
+    today = date(2026, 6, 1)
+    for minor in ("3.10", "3.11", "3.12", "3.13", "3.14"):
+        for arch in ("amd64", "arm64"):
+            resolved = resolve_version(requested(minor), shipped, "linux", arch, today)
+            assert resolved.version.startswith(minor + ".")
+    assert resolve_version(None, shipped, "linux", "arm64", today).version.startswith("3.14.")
