@@ -13,6 +13,7 @@ import pytest
 
 from tests.harness.buildpack_dir import make_buildpack_dir
 from tests.harness.http_server import FileServer
+from tests.harness.package_index import PackageIndex, serve_package_index
 from tests.harness.runtimes import RUNTIMES_DIR, BuiltRuntime, ensure_runtimes
 
 
@@ -42,3 +43,8 @@ def runtime_by_minor(runtimes: list[BuiltRuntime], minor: str) -> BuiltRuntime:
     if not matching:
         raise LookupError(f"no test runtime for Python {minor}")
     return matching[-1]
+
+
+@pytest.fixture(scope="session")
+def package_index() -> Iterator[PackageIndex]:
+    yield from serve_package_index()

@@ -5,7 +5,7 @@ packages=(
 	# building relocatable CPython archives from upstream sources
 	build-essential pkg-config dpkg-dev libssl-dev zlib1g-dev libbz2-dev liblzma-dev
 	libffi-dev libsqlite3-dev libreadline-dev libncurses-dev libgdbm-dev libgdbm-compat-dev
-	uuid-dev libexpat1-dev libzstd-dev patchelf
+	uuid-dev libexpat1-dev libzstd-dev patchelf zstd
 	# end-to-end and image tests
 	git debootstrap umoci skopeo podman runc
 )

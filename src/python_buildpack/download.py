@@ -44,6 +44,7 @@ from .errors import (
     ZstdUnavailable,
 )
 from .output import Log
+from .redact import redact_urls
 
 _CHUNK = 1024 * 1024
 _NOT_FOUND_STATUSES = frozenset({401, 403, 404, 410})
@@ -60,12 +61,8 @@ class _Retryable(Exception):
 
 
 def redact_url(url: str) -> str:
-    """The URL with any `user:password@` replaced, safe to print."""
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"***@{host}"))
+    """The URL with its password (or lone token) masked, safe to print."""
+    return redact_urls(url)
 
 
 def _format_delay(seconds: float) -> str:

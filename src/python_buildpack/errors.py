@@ -324,7 +324,12 @@ class RequiresPythonUnsatisfiable(UserError):
 
 class PythonVersionEol(UserError):
     def __init__(
-        self, requested: str, source: str, eol: str | None, supported: Sequence[str]
+        self,
+        requested: str,
+        source: str,
+        eol: str | None,
+        supported: Sequence[str],
+        recommended: str | None = None,
     ) -> None:
         when = f" on {eol}" if eol else ""
         super().__init__(
@@ -333,7 +338,7 @@ class PythonVersionEol(UserError):
             "longer gets security fixes, and this buildpack no longer provides it. Supported "
             "versions:\n" + bullet_list(supported),
             f"Upgrade the app to a supported version and write it in {source}"
-            + (f", ideally {supported[-1]}." if supported else "."),
+            + (f", ideally {recommended}." if recommended else "."),
         )
 
 

@@ -429,7 +429,7 @@ def resolve_version(
     entry = manifest.minor_entry(minor)
     if minor < OLDEST_SUPPORTED_MINOR or (entry is not None and entry.eol < today):
         eol = entry.eol.isoformat() if entry else None
-        raise PythonVersionEol(display, origin.display, eol, shown)
+        raise PythonVersionEol(display, origin.display, eol, shown, newest_supported)
 
     newest_stable = manifest.newest_patch(minor, target)
     if newest_stable is None:

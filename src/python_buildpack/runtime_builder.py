@@ -172,8 +172,10 @@ def host_arch() -> str:
     try:
         return ARCHES[machine]
     except KeyError:
-        raise RuntimeSourceInvalid(
-            machine, f"the machine architecture {machine!r} is not supported"
+        raise UserError(
+            f"Unsupported architecture {machine!r}",
+            "Runtime archives are built for linux/amd64 (x86_64) and linux/arm64 (aarch64).",
+            "Run the builder on one of those machines.",
         ) from None
 
 

@@ -14,6 +14,7 @@ from tests.harness.phases import SYSTEM_PATH, Workspace, clean_env
 
 @pytest.fixture
 def ws(tmp_path: Path) -> Workspace:
+    # Detect needs no runtimes: the checkout itself is the buildpack.
     return Workspace(tmp_path)
 
 

@@ -21,6 +21,7 @@ import socket
 import threading
 import time
 import urllib.parse
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -51,6 +52,13 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # keep test output clean; requests are recorded instead
+
+    def end_headers(self) -> None:
+        # `path` is unset when the request line itself was malformed.
+        path = _normalise(getattr(self, "path", "/"))
+        for name, value in self.server.owner._headers_for(path).items():
+            self.send_header(name, value)
+        super().end_headers()
 
     def do_GET(self) -> None:
         if self._inject_faults():
@@ -102,8 +110,12 @@ class _Server(http.server.ThreadingHTTPServer):
 class FileServer:
     """Serve `root` on 127.0.0.1 at a random port while the `with` block runs."""
 
-    def __init__(self, root: Path | str) -> None:
+    def __init__(
+        self, root: Path | str, headers: Callable[[str], Mapping[str, str]] | None = None
+    ) -> None:
+        """`headers(path)` gives extra response headers for a request path (e.g. Cache-Control)."""
         self.root = Path(root)
+        self._headers = headers
         self._lock = threading.Lock()
         self._requests: list[Request] = []
         self._faults = _Faults()
@@ -200,6 +212,9 @@ class FileServer:
         """Wait `seconds` before answering each request of `path`."""
         with self._lock:
             self._faults.delays[_normalise(path)] = seconds
+
+    def _headers_for(self, path: str) -> Mapping[str, str]:
+        return self._headers(path) if self._headers is not None else {}
 
     def _fault_for(self, path: str) -> tuple[float, bool | None, bool]:
         """(delay, drop mode or None, 404) for this request; consumes one drop."""

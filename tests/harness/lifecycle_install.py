@@ -74,9 +74,13 @@ def file_lock(path: Path) -> Iterator[None]:
 
 
 def _go() -> str:
-    found = shutil.which("go") or ("/usr/local/go/bin/go" if Path("/usr/local/go/bin/go").exists() else None)
+    found = shutil.which("go") or (
+        "/usr/local/go/bin/go" if Path("/usr/local/go/bin/go").exists() else None
+    )
     if found is None:
-        raise LifecycleInstallError("`go` is not installed: it is needed to build the CNB lifecycle")
+        raise LifecycleInstallError(
+            "`go` is not installed: it is needed to build the CNB lifecycle"
+        )
     return found
 
 
@@ -91,16 +95,15 @@ def _run(argv: list[str], *, cwd: Path | None = None, env: dict[str, str]) -> st
     proc = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise LifecycleInstallError(
-            f"`{' '.join(argv)}` failed with exit code {proc.returncode}:\n{proc.stdout}{proc.stderr}"
+            f"`{' '.join(argv)}` failed with exit code {proc.returncode}:\n"
+            f"{proc.stdout}{proc.stderr}"
         )
     return proc.stdout
 
 
 def _build(version: str, dest: Path) -> None:
     go, env = _go(), _go_env()
-    module_dir = _run(
-        [go, "mod", "download", "-json", f"{LIFECYCLE_MODULE}@v{version}"], env=env
-    )
+    module_dir = _run([go, "mod", "download", "-json", f"{LIFECYCLE_MODULE}@v{version}"], env=env)
     source = Path(json.loads(module_dir)["Dir"])
     ldflags = " ".join(
         [
@@ -118,7 +121,9 @@ def _build(version: str, dest: Path) -> None:
         (dest / phase).symlink_to("lifecycle")
     reported = _run([str(dest / "lifecycle"), "-version"], env={"PATH": "/usr/bin:/bin"}).strip()
     if reported != version:
-        raise LifecycleInstallError(f"the built lifecycle reports version {reported!r}, not {version}")
+        raise LifecycleInstallError(
+            f"the built lifecycle reports version {reported!r}, not {version}"
+        )
 
 
 def ensure_lifecycle(version: str = LIFECYCLE_VERSION) -> LifecycleBinaries:

@@ -73,7 +73,9 @@ class Overlay:
             f"lowerdir={':'.join(str(p) for p in self.lowers)},"
             f"upperdir={self.upper},workdir={self.work}"
         )
-        return [f"mount -t overlay overlay -o {shlex.quote(options)} {shlex.quote(str(self.target))}"]
+        return [
+            f"mount -t overlay overlay -o {shlex.quote(options)} {shlex.quote(str(self.target))}"
+        ]
 
 
 @dataclass(frozen=True)

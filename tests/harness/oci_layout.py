@@ -16,7 +16,7 @@ import tarfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any, Protocol
 
 OCI_LAYOUT_VERSION = "1.0.0"
 MEDIA_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -128,7 +128,9 @@ def read_image(layout: Path, ref_name: str | None = None) -> OciImage:
     manifests: list[dict[str, Any]] = index.get("manifests") or []
     if ref_name is not None:
         manifests = [
-            m for m in manifests if (m.get("annotations") or {}).get(REF_NAME_ANNOTATION) == ref_name
+            m
+            for m in manifests
+            if (m.get("annotations") or {}).get(REF_NAME_ANNOTATION) == ref_name
         ]
     if not manifests:
         raise LayoutError(f"{layout}: no image manifest (ref name: {ref_name!r})")
@@ -159,10 +161,16 @@ class LayerBlob:
     diff_id: str
 
 
+class _Writable(Protocol):
+    def write(self, data: bytes, /) -> int: ...
+
+    def flush(self) -> None: ...
+
+
 class _HashingWriter:
     """A write-only file object that hashes and counts what passes through it."""
 
-    def __init__(self, target: IO[bytes]) -> None:
+    def __init__(self, target: _Writable) -> None:
         self._target = target
         self.sha256 = hashlib.sha256()
         self.size = 0
@@ -186,32 +194,44 @@ def _sorted_walk(root: Path) -> Iterator[Path]:
             yield base / name
 
 
-def write_layer_from_directory(layout: Path, root: Path, *, compresslevel: int = 1) -> LayerBlob:
-    """Tar `root` (owners, modes, links and device nodes kept; mtimes as they are) into a gzip
-    layer blob of `layout`. Entry names are relative (`usr/bin/sh`), like `docker save` writes."""
+def write_layer_from_directory(
+    layout: Path, root: Path, *, compresslevel: int | None = None
+) -> LayerBlob:
+    """Tar `root` (owners, modes, links and device nodes kept; mtimes as they are) into a layer
+    blob of `layout`, gzip-compressed when `compresslevel` is given. Entry names are relative
+    (`usr/bin/sh`), like `docker save` writes them."""
     staging = layout / "blobs" / "sha256" / ".layer.tmp"
     staging.parent.mkdir(parents=True, exist_ok=True)
     with staging.open("wb") as raw:
-        compressed = _HashingWriter(raw)
-        with gzip.GzipFile(fileobj=compressed, mode="wb", compresslevel=compresslevel, mtime=0) as gz:  # type: ignore[arg-type]
-            uncompressed = _HashingWriter(gz)  # type: ignore[arg-type]
-            with tarfile.open(fileobj=uncompressed, mode="w|", format=tarfile.PAX_FORMAT) as tar:  # type: ignore[call-overload]
-                for path in _sorted_walk(root):
-                    info = tar.gettarinfo(str(path), arcname=str(path.relative_to(root)))
-                    # user/group names come from the host's passwd, not the image's
-                    info.uname = info.gname = ""
-                    if info.isreg():
-                        with path.open("rb") as content:
-                            tar.addfile(info, content)
-                    else:
-                        tar.addfile(info)
-    digest = "sha256:" + compressed.sha256.hexdigest()
-    final = blob_path(layout, digest)
-    staging.replace(final)
+        stored = _HashingWriter(raw)
+        if compresslevel is None:
+            uncompressed = stored
+            _write_tar(uncompressed, root)
+        else:
+            with gzip.GzipFile(
+                fileobj=stored, mode="wb", compresslevel=compresslevel, mtime=0
+            ) as gz:
+                uncompressed = _HashingWriter(gz)
+                _write_tar(uncompressed, root)
+    digest = "sha256:" + stored.sha256.hexdigest()
+    staging.replace(blob_path(layout, digest))
+    media_type = MEDIA_LAYER_TAR if compresslevel is None else MEDIA_LAYER_GZIP
     return LayerBlob(
-        Descriptor(MEDIA_LAYER_GZIP, digest, compressed.size),
-        "sha256:" + uncompressed.sha256.hexdigest(),
+        Descriptor(media_type, digest, stored.size), "sha256:" + uncompressed.sha256.hexdigest()
     )
+
+
+def _write_tar(out: _HashingWriter, root: Path) -> None:
+    with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:  # type: ignore[call-overload]
+        for path in _sorted_walk(root):
+            info = tar.gettarinfo(str(path), arcname=str(path.relative_to(root)))
+            # user/group names would come from the host's passwd, not the image's
+            info.uname = info.gname = ""
+            if info.isreg():
+                with path.open("rb") as content:
+                    tar.addfile(info, content)
+            else:
+                tar.addfile(info)
 
 
 def write_image(
@@ -251,7 +271,7 @@ def _open_layer(path: Path, media_type: str) -> tarfile.TarFile:
 
 
 def _member_target(dest: Path, name: str) -> Path:
-    relative = Path(os.path.normpath(name.lstrip("/"))) if name.strip("/.") else Path(".")
+    relative = Path(os.path.normpath(name.lstrip("/"))) if name.strip("/.") else Path()
     if relative.is_absolute() or relative.parts[:1] == ("..",):
         raise LayoutError(f"layer entry {name!r} escapes the layer root")
     return dest / relative
@@ -303,7 +323,7 @@ def extract_layer(blob: Path, media_type: str, dest: Path) -> None:
             if member.islnk():
                 os.link(_member_target(dest, member.linkname), target)
             elif member.issym():
-                os.symlink(member.linkname, target)
+                target.symlink_to(member.linkname)
             elif member.isreg():
                 source = tar.extractfile(member)
                 assert source is not None
@@ -327,5 +347,5 @@ def extract_layer(blob: Path, media_type: str, dest: Path) -> None:
 def _apply_attributes(target: Path, member: tarfile.TarInfo) -> None:
     os.lchown(target, member.uid, member.gid)
     if not member.issym():
-        os.chmod(target, member.mode)
+        target.chmod(member.mode)
         os.utime(target, (member.mtime, member.mtime))

@@ -26,6 +26,10 @@ def clean_env(extra: Mapping[str, str] | None = None, *, path: str | None = None
         "LANG": "C.UTF-8",
         "PIP_CONFIG_FILE": "/dev/null",
     }
+    # This host reaches PyPI through a TLS-intercepting proxy whose CA only the system bundle
+    # has; a build image on such a network gets the same setting from its operator.
+    if "PIP_CERT" in os.environ:
+        env["PIP_CERT"] = os.environ["PIP_CERT"]
     env.update(extra or {})
     return env
 

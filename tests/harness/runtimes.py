@@ -165,28 +165,29 @@ def ensure_runtimes(*, rebuild: bool = False) -> list[BuiltRuntime]:
     return runtimes
 
 
-def manifest_data(runtimes: Sequence[BuiltRuntime], base_url: str) -> dict[str, object]:
-    base = base_url.rstrip("/")
+def release_table(runtime: BuiltRuntime, base_url: str) -> dict[str, str]:
     return {
-        "minors": [{"version": minor, "eol": eol} for minor, eol in MINOR_EOL.items()],
-        "releases": [
-            {
-                "version": r.version,
-                "os": "linux",
-                "arch": r.arch,
-                "libc": "gnu",
-                "url": f"{base}/{r.filename}",
-                "sha256": r.sha256,
-            }
-            for r in sorted(runtimes, key=lambda r: version_key(r.version), reverse=True)
-        ],
+        "version": runtime.version,
+        "os": "linux",
+        "arch": runtime.arch,
+        "libc": "gnu",
+        "url": f"{base_url.rstrip('/')}/{runtime.filename}",
+        "sha256": runtime.sha256,
     }
 
 
 def write_test_manifest(runtimes: Sequence[BuiltRuntime], base_url: str, path: Path) -> Path:
-    """Write a python-versions.toml listing `runtimes` as served from `base_url`."""
+    """Write a python-versions.toml listing `runtimes` (newest first) as served from `base_url`."""
+    # One `[[minors]]`/`[[releases]]` table each, as in the real manifest (tomli_w would write
+    # short tables as inline arrays: same data, harder to read in a failing test's tmp dir).
+    parts = [
+        f'[[minors]]\nversion = "{minor}"\neol = {eol.isoformat()}\n'
+        for minor, eol in MINOR_EOL.items()
+    ]
+    newest_first = sorted(runtimes, key=lambda r: version_key(r.version), reverse=True)
+    parts += [tomli_w.dumps({"releases": [release_table(r, base_url)]}) for r in newest_first]
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(tomli_w.dumps(manifest_data(runtimes, base_url)), encoding="utf-8")
+    path.write_text("\n".join(parts), encoding="utf-8")
     return path
 
 

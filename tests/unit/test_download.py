@@ -13,10 +13,10 @@ import types
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
-from python_buildpack import download as download_module
 from python_buildpack.download import download, extract_tar, redact_url
 from python_buildpack.errors import (
     ArchiveCorrupt,
@@ -109,7 +109,7 @@ class Server:
 @pytest.fixture
 def server() -> Iterator[Server]:
     srv = Server()
-    thread = threading.Thread(target=srv.httpd.serve_forever, daemon=True)
+    thread = threading.Thread(target=srv.httpd.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     yield srv
     srv.httpd.shutdown()
@@ -247,12 +247,14 @@ def test_credentials_become_basic_auth_and_are_redacted(
     with pytest.raises(ArchiveNotFound) as info:
         fetch(url.replace("/a", "/missing"), tmp_path / "b", log)
     message = info.value.render()
-    assert "p%40ss" not in message and "user" not in message
-    assert "http://***@127.0.0.1:" in message
+    assert "p%40ss" not in message and "p@ss" not in message
+    assert "http://user:***@127.0.0.1:" in message
 
 
 def test_redact_url() -> None:
-    assert redact_url("https://u:secret@mirror.example/x.tgz") == "https://***@mirror.example/x.tgz"
+    assert (
+        redact_url("https://u:secret@mirror.example/x.tgz") == "https://u:***@mirror.example/x.tgz"
+    )
     assert redact_url("https://token@mirror.example/x") == "https://***@mirror.example/x"
     assert redact_url("https://mirror.example/a@b") == "https://mirror.example/a@b"
 
@@ -300,7 +302,9 @@ def add_special(tar: tarfile.TarFile, name: str, kind: bytes, linkname: str = ""
     tar.addfile(info)
 
 
-def make_tar(path: Path, build: Callable[[tarfile.TarFile], None], mode: str = "w:gz") -> Path:
+def make_tar(
+    path: Path, build: Callable[[tarfile.TarFile], None], mode: Literal["w:gz", "w"] = "w:gz"
+) -> Path:
     with tarfile.open(path, mode) as tar:
         build(tar)
     return path
@@ -378,7 +382,7 @@ def test_extract_zstd_with_python_module(tmp_path: Path, monkeypatch: pytest.Mon
 
     fake = types.ModuleType("zstandard")
     fake.ZstdDecompressor = Decompressor  # type: ignore[attr-defined]
-    monkeypatch.setattr(download_module.shutil, "which", lambda name: None)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
     monkeypatch.setitem(sys.modules, "compression.zstd", None)
     monkeypatch.setitem(sys.modules, "zstandard", fake)
     dest = tmp_path / "layer"
@@ -391,7 +395,7 @@ def test_zstd_unavailable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     plain = make_tar(tmp_path / "python.tar", python_tree, mode="w")
     compressed = tmp_path / "python.tar.zst"
     subprocess.run(["zstd", "-q", str(plain), "-o", str(compressed)], check=True)
-    monkeypatch.setattr(download_module.shutil, "which", lambda name: None)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
     monkeypatch.setitem(sys.modules, "compression.zstd", None)
     monkeypatch.setitem(sys.modules, "zstandard", None)
     with pytest.raises(ZstdUnavailable) as info:

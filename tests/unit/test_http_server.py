@@ -9,6 +9,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
 from tests.harness.http_server import FileServer
 
 BODY = bytes(range(256)) * 64  # 16 KiB

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import string
 import unicodedata
 from datetime import date, timedelta
 from pathlib import Path
@@ -148,21 +149,20 @@ def test_any_valid_version_with_comments_parses(
 control_chars = st.characters(whitelist_categories=["Cc"]).filter(lambda c: c not in "\t\n\r")
 
 
-@given(
-    version=st.sampled_from(["3.12", "3.13.1", "3.9"]),
-    char=control_chars,
-    position=st.integers(min_value=0, max_value=10),
-)
+version_like = st.text(alphabet=string.ascii_letters + string.digits + ".-_", max_size=8)
+
+
+@given(prefix=version_like, char=control_chars, suffix=version_like)
 def test_any_control_character_is_rejected_and_made_visible(
-    version: str, char: str, position: int
+    prefix: str, char: str, suffix: str
 ) -> None:
-    position = min(position, len(version))
-    content = version[:position] + char + version[position:]
+    content = prefix + char + suffix
     with pytest.raises(PythonVersionInvisibleCharacters) as info:
         parse_python_version_file(content)
-    visible = f"<U+{ord(char):04X}>"
-    assert version[:position] + visible + version[position:] in info.value.render()
-    assert ".python-version" in info.value.render()
+    message = info.value.render()
+    assert f"{prefix}<U+{ord(char):04X}>{suffix}" in message
+    assert ".python-version" in message
+    assert char not in message
 
 
 def test_byte_order_mark_is_shown() -> None:
@@ -458,7 +458,7 @@ def test_old_versions_are_eol(manifest: Manifest, version: str) -> None:
     for supported in ["3.10 (3.10.19)", "3.11 (3.11.14)", "3.14 (3.14.2)"]:
         assert supported in message
     assert "3.15" not in message
-    assert "ideally 3.14" in message
+    assert message.endswith("ideally 3.14.")
 
 
 def test_minor_past_its_eol_date(manifest: Manifest) -> None:

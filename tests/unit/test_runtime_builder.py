@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import io
+import marshal
 import os
+import py_compile
 import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
 import pytest
-import tomllib
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:
+    import tomli as tomllib
 
 from python_buildpack import runtime_builder as rb
 from python_buildpack.errors import RuntimeBuildDependenciesMissing, RuntimeSourceInvalid
+from tests.harness.http_server import FileServer
 
 MINOR = "3.13"
 
@@ -101,6 +109,19 @@ def test_a_corrupt_tarball_is_rejected(tmp_path: Path) -> None:
     bad.write_bytes(b"this is not a tar archive at all")
     with pytest.raises(RuntimeSourceInvalid, match="not a readable tar archive"):
         rb.inspect_source(bad)
+
+
+def test_a_source_url_is_downloaded(tmp_path: Path) -> None:
+    served = tmp_path / "served"
+    served.mkdir()
+    write_tarball(served / "Python-3.12.4.tar.xz", {"Python-3.12.4/configure": b""})
+    (tmp_path / "work").mkdir()
+    with FileServer(served) as srv:
+        got = rb.fetch_source(srv.url_for("Python-3.12.4.tar.xz"), tmp_path / "work")
+        assert got == tmp_path / "work" / "Python-3.12.4.tar.xz"
+        assert rb.inspect_source(got).version == "3.12.4"
+        with pytest.raises(RuntimeSourceInvalid, match=r"download failed.*404"):
+            rb.fetch_source(srv.url_for("Python-3.99.0.tar.xz"), tmp_path / "work")
 
 
 def test_a_missing_source_file_is_a_clear_error(tmp_path: Path) -> None:
@@ -313,3 +334,33 @@ def test_timestamp_bytecode_is_detected(tmp_path: Path) -> None:
     (cache / "hashed.cpython-313.pyc").write_bytes(magic + (1).to_bytes(4, "little") + b"h" * 8)
     (cache / "stamped.cpython-313.pyc").write_bytes(magic + (0).to_bytes(4, "little") + b"t" * 8)
     assert rb.timestamp_pycs(tmp_path) == [Path("lib/__pycache__/stamped.cpython-313.pyc")]
+
+
+def test_stdlib_bytecode_is_hash_based_and_names_the_final_prefix(tmp_path: Path) -> None:
+    # A prefix whose interpreter is the one running the tests, so no CPython build is needed.
+    minor = f"{sys.version_info.major}.{sys.version_info.minor}"
+    prefix = tmp_path / "staging" / "python"
+    (prefix / "bin").mkdir(parents=True)
+    (prefix / "bin" / f"python{minor}").symlink_to(sys.executable)
+    stdlib = prefix / "lib" / f"python{minor}"
+    (stdlib / "pkg").mkdir(parents=True)
+    (stdlib / "pkg" / "__init__.py").write_text("def f():\n    return 1\n")
+    # A stale timestamp-based .pyc (as `make install` or an import leaves) must be replaced.
+    py_compile.compile(str(stdlib / "pkg" / "__init__.py"), doraise=True)
+    assert rb.timestamp_pycs(prefix)
+    rb.compile_stdlib(prefix, minor, 1, rb.BuildLog(tmp_path / "build.log"))
+    assert rb.timestamp_pycs(prefix) == []
+    (pyc,) = (stdlib / "pkg" / "__pycache__").glob("*.pyc")
+    code = marshal.loads(pyc.read_bytes()[16:])
+    assert code.co_filename == f"/python/lib/python{minor}/pkg/__init__.py"
+
+
+def test_zstd_archive_has_the_same_members(tmp_path: Path) -> None:
+    tree = make_fake_install(tmp_path / "python")
+    rb.write_archive(tree, tmp_path / "a.tar.gz", mtime=1)
+    rb.write_zstd_archive(tree, tmp_path / "a.tar.zst", mtime=1)
+    plain = subprocess.run(
+        ["zstd", "-d", "-c", str(tmp_path / "a.tar.zst")], capture_output=True, check=True
+    ).stdout
+    with tarfile.open(fileobj=io.BytesIO(plain)) as zst, tarfile.open(tmp_path / "a.tar.gz") as gz:
+        assert [m.get_info() for m in zst.getmembers()] == [m.get_info() for m in gz.getmembers()]

@@ -5,11 +5,16 @@ from __future__ import annotations
 import datetime
 import json
 import multiprocessing
+import sys
 import time
 from pathlib import Path
 
 import pytest
-import tomllib
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:
+    import tomli as tomllib
 from tests.harness import cpython_sources as cs
 from tests.harness import runtimes as rt
 
@@ -96,13 +101,14 @@ def fake_runtime(directory: Path, version: str, content: bytes = b"archive") -> 
     archive = directory / f"python-{version}-linux-amd64.tar.gz"
     archive.write_bytes(content)
     stat = archive.stat()
+    sha256 = cs.sha256_file(archive)
     meta = {
-        "sha256": cs.sha256_file(archive),
+        "sha256": sha256,
         "size": stat.st_size,
         "mtime_ns": stat.st_mtime_ns,
     }
     rt.metadata_path(archive).write_text(json.dumps(meta))
-    return rt.BuiltRuntime(version, "amd64", archive, meta["sha256"])
+    return rt.BuiltRuntime(version, "amd64", archive, sha256)
 
 
 def test_cached_archive_is_found_and_checked(tmp_path: Path) -> None:

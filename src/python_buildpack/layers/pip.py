@@ -97,6 +97,7 @@ def install_pip(
     pip_env = LayerEnv()
     pip_env.override(Scope.BUILD, "PYTHONUSERBASE", str(layer.path))
     pip_env.override(Scope.BUILD, "PIP_DISABLE_PIP_VERSION_CHECK", "1")
+    pip_env.default(Scope.BUILD, "PIP_ROOT_USER_ACTION", "ignore")
     if layer.is_empty:
         wheel = bundled_pip_wheel(python)
         command: list[str | Path] = [
@@ -109,6 +110,8 @@ def install_pip(
             "--no-input",
             "--no-warn-script-location",
             "--disable-pip-version-check",
+            # Builds run as root on some platforms; pip's warning about it is noise there.
+            "--root-user-action=ignore",
             "--quiet",
             "--require-hashes",
             "--requirement",

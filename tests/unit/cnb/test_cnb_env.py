@@ -127,6 +127,9 @@ def test_prepend_and_append_with_delimiter() -> None:
     # No dangling delimiter when there is nothing to join with.
     assert env.apply({}, Scope.BUILD) == {"PATH": "/layer/tools", "FLAGS": "-b"}
     assert env.apply({"PATH": ""}, Scope.BUILD)["PATH"] == "/layer/tools"
+    # An empty value still gets its delimiter, as in the lifecycle.
+    empty = LayerEnv().prepend(Scope.ALL, "P", "", delim=":").append(Scope.ALL, "A", "", delim=":")
+    assert empty.apply({"P": "x", "A": "y"}, Scope.BUILD) == {"P": ":x", "A": "y:"}
 
 
 def test_prepend_without_delimiter_glues_values() -> None:
@@ -299,11 +302,10 @@ def test_write_then_read_round_trips(
 @settings(max_examples=60, deadline=None)
 @given(name=names, value=values, existing=values, delim=st.sampled_from([":", " ", ";", ""]))
 def test_prepend_append_law(name: str, value: str, existing: str, delim: str) -> None:
+    # The lifecycle leaves out the delimiter only when the existing value is empty.
     env = LayerEnv().prepend(Scope.ALL, name, value, delim=delim)
     result = env.apply({name: existing}, Scope.BUILD)[name]
-    expected = delim.join(part for part in (value, existing) if part)
-    assert result == expected
+    assert result == (value + delim + existing if existing else value)
     env = LayerEnv().append(Scope.ALL, name, value, delim=delim)
-    assert env.apply({name: existing}, Scope.LAUNCH)[name] == delim.join(
-        part for part in (existing, value) if part
-    )
+    result = env.apply({name: existing}, Scope.LAUNCH)[name]
+    assert result == (existing + delim + value if existing else value)

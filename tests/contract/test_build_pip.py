@@ -1,0 +1,256 @@
+"""bin/build with pip: the `pip`, `pip-cache` and `venv` layers, against a local index."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from python_buildpack.cnb.models import LayerContentMetadata
+from python_buildpack.cnb.toml_io import load_toml
+from tests.harness.package_index import PackageIndex
+from tests.harness.phases import PhaseResult, Workspace
+
+
+@pytest.fixture
+def app(ws: Workspace, package_index: PackageIndex) -> Workspace:
+    (ws.app / ".python-version").write_text("3.13\n")
+    for name, value in package_index.pip_env.items():
+        ws.set_platform_env(name, value)
+    return ws
+
+
+def requirements(ws: Workspace, *lines: str) -> None:
+    (ws.app / "requirements.txt").write_text("\n".join(lines) + "\n")
+
+
+def build_ok(ws: Workspace) -> PhaseResult:
+    result = ws.build()
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def venv_python(ws: Workspace, code: str) -> str:
+    return subprocess.run(
+        [ws.layers / "venv" / "bin" / "python", "-c", code],
+        capture_output=True, text=True, check=True, env={"PATH": "/usr/bin:/bin"},
+    ).stdout.strip()
+
+
+def site_packages(ws: Workspace) -> set[str]:
+    (site,) = (ws.layers / "venv" / "lib").glob("python3.*/site-packages")
+    return {p.name.split("-")[0].lower() for p in site.iterdir() if p.suffix == ".dist-info"}
+
+
+def layer_toml(ws: Workspace, name: str) -> LayerContentMetadata:
+    return load_toml(ws.layers / f"{name}.toml", LayerContentMetadata, what=name)
+
+
+def test_fresh_install_then_reuse_without_pip(app: Workspace, package_index: PackageIndex) -> None:
+    requirements(app, *package_index.requirements("flask", "gunicorn"))
+    first = build_ok(app)
+    assert "[Installing pip]" in first.stdout and "Installing pip 26.3" in first.stdout
+    assert "Running 'pip install --requirement requirements.txt'" in first.stdout
+    assert venv_python(app, "import flask, gunicorn; print(flask.__name__)") == "flask"
+    # pip, setuptools and wheel stay out of the app's environment.
+    assert not {"pip", "setuptools", "wheel"} & site_packages(app)
+
+    venv = layer_toml(app, "venv")
+    assert venv.types.build and venv.types.launch and venv.types.cache
+    assert venv.metadata["reusable"] is True
+    pip = layer_toml(app, "pip")
+    assert pip.types.build and pip.types.cache and not pip.types.launch
+    assert (app.layers / "venv" / "env" / "VIRTUAL_ENV.override").read_text() == str(
+        app.layers / "venv"
+    )
+    assert (app.layers / "venv" / "env.build" / "PIP_PYTHON.override").exists()
+    assert layer_toml(app, "pip-cache").types.cache
+
+    with package_index.recording() as rec:
+        second = build_ok(app)
+    assert "Reusing the virtual environment from the previous build" in second.stdout
+    assert "Running 'pip install" not in second.stdout
+    assert rec.requests == []
+
+
+def test_changed_pin_rebuilds_and_removed_packages_disappear(
+    app: Workspace, package_index: PackageIndex
+) -> None:
+    requirements(app, "bp-test-alpha==1.0.0", "bp-test-beta==1.0.0")
+    build_ok(app)
+    assert site_packages(app) >= {"bp_test_alpha", "bp_test_beta"}
+
+    requirements(app, "bp-test-alpha==1.1.0")
+    with package_index.recording() as rec:
+        result = build_ok(app)
+    assert "Discarding the cached virtual environment since:" in result.stdout
+    assert "The requirements changed" in result.stdout
+    assert "bp_test_beta" not in site_packages(app)
+    assert venv_python(app, "import bp_test_alpha; print(bp_test_alpha.VERSION)") == "1.1.0"
+    # Only the new pin is downloaded; the pip layer and its cache are reused.
+    assert [p for p in rec.file_requests() if "alpha" in p] == [
+        p for p in rec.file_requests()
+    ]
+    assert "Using cached pip 26.3" in result.stdout
+
+
+def test_unpinned_requirements_always_rebuild(app: Workspace) -> None:
+    requirements(app, "bp-test-alpha>=1.0")
+    first = build_ok(app)
+    assert "not every installed package is pinned" in first.stdout
+    assert "bp-test-alpha>=1.0" in first.stdout
+    assert layer_toml(app, "venv").types.cache is False
+    second = build_ok(app)
+    assert "Running 'pip install" in second.stdout
+
+
+def test_transitive_dependencies_must_be_pinned_too(app: Workspace, package_index: PackageIndex) -> None:
+    requirements(app, f"flask=={package_index.pins['flask']}")
+    first = build_ok(app)
+    assert "(installed as a dependency)" in first.stdout
+    assert layer_toml(app, "venv").metadata["reusable"] is False
+
+
+def test_reuse_can_be_disabled(app: Workspace) -> None:
+    requirements(app, "bp-test-alpha==1.0.0")
+    build_ok(app)
+    app.set_platform_env("BP_PIP_REUSE_VENV", "false")
+    result = build_ok(app)
+    assert "BP_PIP_REUSE_VENV is false" in result.stdout
+    assert "Running 'pip install" in result.stdout
+
+
+def test_sdist_with_a_c_extension_compiles(app: Workspace) -> None:
+    requirements(app, "bp-test-cext==1.0.0")
+    build_ok(app)
+    assert venv_python(app, "import bp_test_cext; print(bp_test_cext.add(2, 3))") == "5"
+
+
+def test_editable_local_path(app: Workspace) -> None:
+    pkg = app.app / "localpkg"
+    (pkg / "localpkg").mkdir(parents=True)
+    (pkg / "localpkg" / "__init__.py").write_text("NAME = 'local'\n")
+    (pkg / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n'
+        '[project]\nname = "localpkg"\nversion = "0.1"\n'
+    )
+    requirements(app, "-e ./localpkg")
+    result = build_ok(app)
+    assert venv_python(app, "import localpkg; print(localpkg.NAME)") == "local"
+    assert "-e ./localpkg" in result.stdout  # named as the reason it is rebuilt each time
+
+
+def test_hash_mode(app: Workspace, package_index: PackageIndex) -> None:
+    (wheel,) = [
+        f for f in package_index.files_of("bp-test-alpha") if f.version == "1.0.0" and f.is_wheel
+    ]
+    requirements(app, f"bp-test-alpha==1.0.0 --hash=sha256:{wheel.sha256}")
+    build_ok(app)
+    assert layer_toml(app, "venv").metadata["reusable"] is True
+
+    requirements(app, "bp-test-alpha==1.0.0 --hash=sha256:" + "0" * 64)
+    result = app.build()
+    assert result.exit_code == 1
+    assert "THESE PACKAGES DO NOT MATCH THE HASHES" in result.output
+    assert "Installing requirements.txt with pip failed" in result.output
+
+
+def test_console_scripts_use_the_venv_python(app: Workspace) -> None:
+    requirements(app, "bp-test-script==1.0.0")
+    build_ok(app)
+    script = app.layers / "venv" / "bin" / "bp-test-script"
+    assert script.read_text().splitlines()[0] == f"#!{app.layers / 'venv' / 'bin' / 'python'}"
+    out = subprocess.run([script], capture_output=True, text=True, check=True).stdout
+    assert str(app.layers / "venv") in out
+
+
+def test_pyproject_only_app_installs_its_dependencies(app: Workspace) -> None:
+    (app.app / "pyproject.toml").write_text(
+        '[project]\nname = "app"\nversion = "1"\ndependencies = ["bp-test-alpha==1.1.0"]\n'
+    )
+    result = build_ok(app)
+    assert "the dependencies in pyproject.toml" in result.stdout
+    assert venv_python(app, "import bp_test_alpha; print(bp_test_alpha.VERSION)") == "1.1.0"
+    assert "app" not in site_packages(app)
+
+
+def test_forbidden_env_var_fails_before_any_layer(app: Workspace) -> None:
+    requirements(app, "bp-test-alpha==1.0.0")
+    app.set_platform_env("PYTHONPATH", "/somewhere")
+    result = app.build()
+    assert result.exit_code == 1
+    assert "PYTHONPATH" in result.output and "sys.path" in result.output
+    assert "Traceback" not in result.output
+    assert not any(app.layers.iterdir())
+
+
+def test_credentials_never_reach_the_log_or_launch_layers(
+    app: Workspace, package_index: PackageIndex
+) -> None:
+    secret = "s3cretPassw0rd"
+    port = package_index.server.port
+    app.set_platform_env("PIP_INDEX_URL", f"http://builder:{secret}@127.0.0.1:{port}/simple")
+    requirements(app, "bp-test-alpha==1.0.0", "bp-test-script==1.0.0")
+    result = build_ok(app)
+    assert secret not in result.output
+    for name in ("python", "venv"):
+        assert layer_toml(app, name).types.launch
+        for path in (app.layers / name).rglob("*"):
+            if path.is_file() and not path.is_symlink():
+                assert secret.encode() not in path.read_bytes(), path
+    assert secret not in (app.layers / "venv.toml").read_text()
+
+
+def test_pip_failure_keeps_pip_output_and_explains(app: Workspace) -> None:
+    requirements(app, "bp-test-does-not-exist==1.0")
+    result = app.build()
+    assert result.exit_code == 1
+    assert "No matching distribution found for bp-test-does-not-exist" in result.output
+    assert "Installing requirements.txt with pip failed" in result.output
+    assert "Traceback" not in result.output
+    # No metadata claims the half-built venv, so the next build cannot trust it.
+    assert not (app.layers / "venv.toml").exists()
+
+
+def test_pip_check_conflict_warns_or_fails(app: Workspace) -> None:
+    requirements(app, "bp-test-alpha==1.1.0", "bp-test-conflict==1.0.0")
+    app.set_platform_env("PIP_NO_DEPS", "1")
+    result = build_ok(app)
+    assert "The installed packages have conflicting requirements" in result.stdout
+    assert "bp-test-conflict 1.0.0 has requirement bp-test-alpha<1.1" in result.stdout
+
+    app.set_platform_env("BP_PIP_CHECK", "strict")
+    app.set_platform_env("BP_PIP_REUSE_VENV", "false")
+    result = app.build()
+    assert result.exit_code == 1
+    assert "BP_PIP_CHECK=strict" in result.output
+
+
+def test_committed_venv_is_ignored_with_a_warning(app: Workspace) -> None:
+    requirements(app, "bp-test-alpha==1.0.0")
+    (app.app / ".venv").mkdir()
+    (app.app / ".venv" / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    result = build_ok(app)
+    assert "Ignoring the .venv/ directory" in result.stdout
+
+
+def test_several_package_managers_is_an_error(app: Workspace) -> None:
+    requirements(app, "bp-test-alpha==1.0.0")
+    (app.app / "poetry.lock").write_text("")
+    (app.app / "pyproject.toml").write_text("[tool.poetry]\n")
+    result = app.build()
+    assert result.exit_code == 1
+    assert "requirements.txt (pip)" in result.output and "poetry.lock (Poetry)" in result.output
+    assert not any(app.layers.iterdir())
+
+
+def test_later_buildpacks_get_pip_aimed_at_the_venv(app: Workspace) -> None:
+    requirements(app, "bp-test-alpha==1.0.0")
+    build_ok(app)
+    env_build = app.layers / "venv" / "env.build"
+    assert (env_build / "PIP_PYTHON.override").read_text() == str(app.layers / "venv")
+    assert (app.layers / "pip-cache" / "env.build" / "PIP_CACHE_DIR.override").exists()
+    assert not (app.layers / "venv" / "env" / "PIP_PYTHON.override").exists()
+
+

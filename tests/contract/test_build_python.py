@@ -1,0 +1,186 @@
+"""bin/build and the `python` layer, against runtimes served from 127.0.0.1."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import subprocess
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from python_buildpack.cnb.models import LayerContentMetadata
+from python_buildpack.cnb.toml_io import load_toml, write_toml
+from tests.conftest import runtime_by_minor
+from tests.harness.buildpack_dir import make_buildpack_dir
+from tests.harness.http_server import FileServer
+from tests.harness.phases import Workspace
+from tests.harness.runtimes import RUNTIMES_DIR, BuiltRuntime
+
+
+def python_toml(ws: Workspace) -> LayerContentMetadata:
+    return load_toml(ws.layers / "python.toml", LayerContentMetadata, what="python layer")
+
+
+def pin(ws: Workspace, version: str) -> None:
+    (ws.app / ".python-version").write_text(version + "\n")
+    (ws.app / "requirements.txt").write_text("")
+
+
+def test_fresh_install_then_cached(ws: Workspace, runtimes: list[BuiltRuntime]) -> None:
+    runtime = runtime_by_minor(runtimes, "3.13")
+    pin(ws, runtime.minor)
+    first = ws.build()
+    assert first.exit_code == 0, first.output
+    assert "[Installing Python]" in first.stdout
+    assert f"Installing Python {runtime.version}" in first.stdout
+    assert f"3.13 requested in .python-version" in first.stdout
+
+    layer = python_toml(ws)
+    assert layer.types.launch and layer.types.build and layer.types.cache
+    assert layer.metadata["python_version"] == runtime.version
+    assert layer.metadata["archive_sha256"] == runtime.sha256
+    assert (ws.layers / "python" / "env" / "PYTHONUNBUFFERED.override").read_text() == "1"
+    assert (ws.layers / "python" / "env.build" / "SOURCE_DATE_EPOCH.default").read_text() == (
+        "315532801"
+    )
+
+    # The archive was built for /python; it runs from the layer's path all the same, and its
+    # build configuration points at where it is now.
+    python = ws.layers / "python" / "bin" / "python3"
+    out = subprocess.run(
+        [python, "-c", "import sys, sysconfig; print(sys.prefix); print(sysconfig.get_config_var('INCLUDEPY'))"],
+        capture_output=True, text=True, check=True, env={"PATH": "/usr/bin:/bin"},
+    ).stdout.split()
+    assert out == [str(ws.layers / "python"), str(ws.layers / "python" / "include" / "python3.13")]
+
+    second = ws.build()
+    assert second.exit_code == 0, second.output
+    assert f"Using cached Python {runtime.version}" in second.stdout
+    assert "Installing Python" not in second.stdout.replace("[Installing Python]", "")
+
+
+def test_changed_version_discards_with_the_reason(
+    ws: Workspace, runtimes: list[BuiltRuntime]
+) -> None:
+    old, new = runtime_by_minor(runtimes, "3.11"), runtime_by_minor(runtimes, "3.13")
+    pin(ws, old.version)
+    assert ws.build().exit_code == 0
+    pin(ws, new.version)
+    result = ws.build()
+    assert result.exit_code == 0, result.output
+    assert f"Discarding cached Python {old.version} since:" in result.stdout
+    assert f"The Python version changed from {old.version} to {new.version}" in result.stdout
+    assert python_toml(ws).metadata["python_version"] == new.version
+
+
+def test_changed_arch_and_distro_are_reasons(ws: Workspace, runtimes: list[BuiltRuntime]) -> None:
+    pin(ws, "3.13")
+    assert ws.build().exit_code == 0
+    # Pretend the cached layer came from an arm64 Ubuntu build.
+    toml = python_toml(ws)
+    toml.metadata.update(arch="arm64", distro_name="ubuntu", distro_version="24.04")
+    write_toml(ws.layers / "python.toml", toml)
+    result = ws.build()
+    assert result.exit_code == 0, result.output
+    assert "The CPU architecture changed from arm64 to amd64" in result.stdout
+    assert "The OS changed from ubuntu 24.04 to debian 12" in result.stdout
+
+
+def test_unreadable_metadata_discards(ws: Workspace) -> None:
+    pin(ws, "3.13")
+    assert ws.build().exit_code == 0
+    (ws.layers / "python.toml").write_text('[types]\nlaunch = true\n[metadata]\nversion = 3\n')
+    result = ws.build()
+    assert result.exit_code == 0, result.output
+    assert "Discarding cached Python since its layer metadata can't be read" in result.stdout
+
+
+def test_checksum_mismatch_names_both_sums(
+    ws: Workspace, runtimes: list[BuiltRuntime]
+) -> None:
+    wanted, other = runtime_by_minor(runtimes, "3.13"), runtime_by_minor(runtimes, "3.11")
+    pin(ws, wanted.version)
+    binding = ws.platform / "bindings" / "mirror"
+    binding.mkdir(parents=True)
+    (binding / "type").write_text("dependency-mapping")
+    (binding / wanted.sha256).write_text(other.archive_path.as_uri())
+    result = ws.build()
+    assert result.exit_code == 1, result.output
+    assert wanted.sha256 in result.output and other.sha256 in result.output
+    assert "Traceback" not in result.output
+    assert not (ws.layers / "python.toml").exists()
+
+
+def test_missing_archive_is_a_clear_error(ws: Workspace) -> None:
+    pin(ws, "3.13")
+    with FileServer(RUNTIMES_DIR / "nowhere") as empty:
+        ws.set_platform_env("BP_PYTHON_MIRROR", empty.url)
+        result = ws.build()
+    assert result.exit_code == 1
+    assert "404" in result.output or "not found" in result.output.lower()
+    assert "Traceback" not in result.output
+    assert not (ws.layers / "python.toml").exists()
+
+
+def test_a_dropped_connection_is_retried(ws: Workspace, runtimes: list[BuiltRuntime]) -> None:
+    runtime = runtime_by_minor(runtimes, "3.13")
+    pin(ws, runtime.version)
+    with FileServer(RUNTIMES_DIR) as mirror:
+        mirror.fail_once("/" + runtime.filename, mid_body=True)
+        ws.set_platform_env("BP_PYTHON_MIRROR", mirror.url)
+        result = ws.build()
+        assert mirror.count("/" + runtime.filename) == 2
+    assert result.exit_code == 0, result.output
+    assert "retrying" in result.stdout.lower()
+
+
+def _evil_archive(path: Path) -> str:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, data in (("python/bin/python3", b"#!/bin/sh\n"), ("python/../../evil", b"x")):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    path.write_bytes(buffer.getvalue())
+    return hashlib.sha256(buffer.getvalue()).hexdigest()
+
+
+def test_archive_escaping_the_layer_is_rejected(tmp_path: Path) -> None:
+    archives = tmp_path / "archives"
+    archives.mkdir()
+    evil = archives / "python-3.13.99-linux-amd64.tar.gz"
+    sha = _evil_archive(evil)
+    runtime = BuiltRuntime("3.13.99", "amd64", evil, sha)
+    with FileServer(archives) as server:
+        buildpack = make_buildpack_dir(tmp_path / "bp", [runtime], server.url)
+        ws = Workspace(tmp_path / "ws", buildpack_dir=buildpack)
+        pin(ws, "3.13.99")
+        result = ws.build()
+    assert result.exit_code == 1, result.output
+    assert "evil" in result.output
+    assert not (tmp_path / "evil").exists() and not (ws.root / "evil").exists()
+    assert not (ws.layers / "python.toml").exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("3.13\n3.11\n", "more than one"),
+        ("\ufeff3.13\n", "<U+FEFF>"),
+        ("3.9\n", "3.9"),
+        ("3.99\n", "3.99"),
+    ],
+)
+def test_bad_python_version_fails_before_any_layer(
+    ws: Workspace, content: str, expected: str
+) -> None:
+    (ws.app / ".python-version").write_text(content)
+    (ws.app / "requirements.txt").write_text("")
+    result = ws.build()
+    assert result.exit_code == 1
+    assert expected in result.output
+    assert ".python-version" in result.output
+    assert "Traceback" not in result.output
+    assert not any(ws.layers.iterdir())

@@ -1,0 +1,57 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from python_buildpack.errors import InvalidConfigFile
+from python_buildpack.pip_inputs import pip_inputs
+
+
+def test_requirements_txt(tmp_path: Path) -> None:
+    (tmp_path / "requirements.txt").write_text("flask==3.1.0\n")
+    inputs = pip_inputs(tmp_path, "requirements.txt", {}, install_project=False)
+    assert inputs.install_args == ["--requirement", "requirements.txt"]
+    assert inputs.deterministic and inputs.pinned_names == {"flask"}
+
+
+def test_pep621_dependencies(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "app"\nversion = "1"\ndependencies = ["Flask==3.1.0", "gunicorn>=23"]\n'
+    )
+    inputs = pip_inputs(tmp_path, "pyproject.toml", {}, install_project=False)
+    assert inputs.install_args == ["Flask==3.1.0", "gunicorn>=23"]
+    assert inputs.pinned_names == {"flask"}
+    assert not inputs.deterministic
+    assert "gunicorn>=23" in inputs.unpinned[0]
+
+
+def test_project_with_scripts_is_installed_itself(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "app"\nversion = "1"\n[project.scripts]\napp = "app:main"\n'
+    )
+    inputs = pip_inputs(tmp_path, "pyproject.toml", {}, install_project=False)
+    assert inputs.install_args == ["."] and inputs.installs_project
+    assert "[project.scripts]" in inputs.describe
+    assert not inputs.deterministic
+
+
+def test_install_project_flag(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "app"\nversion = "1"\n')
+    inputs = pip_inputs(tmp_path, "pyproject.toml", {}, install_project=True)
+    assert inputs.install_args == ["."]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("[project\n", "not valid TOML"),
+        ('[project]\nname = "a"\ndynamic = ["dependencies"]\n', "BP_PIP_INSTALL_PROJECT"),
+        ('[project]\nname = "a"\ndependencies = ["flask >>> 1"]\n', "not a valid requirement"),
+        ("[tool.black]\nline-length = 100\n", "no [project] table"),
+    ],
+)
+def test_bad_pyproject_is_explained(tmp_path: Path, text: str, expected: str) -> None:
+    (tmp_path / "pyproject.toml").write_text(text)
+    with pytest.raises(InvalidConfigFile, match=expected.replace("[", r"\[")):
+        pip_inputs(tmp_path, "pyproject.toml", {}, install_project=False)
