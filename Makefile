@@ -39,7 +39,7 @@ demo: $(STAMP) system-deps
 	$(PY) -m tests.harness.demo
 
 package: $(STAMP)
-	$(PY) tools/package.py
+	$(PY) tools/package.py $(PACKAGE_ARGS)
 
 bench: $(STAMP) system-deps
 	$(PY) bench/run.py

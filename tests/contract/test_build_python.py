@@ -35,7 +35,7 @@ def test_fresh_install_then_cached(ws: Workspace, runtimes: list[BuiltRuntime]) 
     assert first.exit_code == 0, first.output
     assert "[Installing Python]" in first.stdout
     assert f"Installing Python {runtime.version}" in first.stdout
-    assert f"3.13 requested in .python-version" in first.stdout
+    assert "3.13 requested in .python-version" in first.stdout
 
     layer = python_toml(ws)
     assert layer.types.launch and layer.types.build and layer.types.cache
@@ -50,8 +50,16 @@ def test_fresh_install_then_cached(ws: Workspace, runtimes: list[BuiltRuntime]) 
     # build configuration points at where it is now.
     python = ws.layers / "python" / "bin" / "python3"
     out = subprocess.run(
-        [python, "-c", "import sys, sysconfig; print(sys.prefix); print(sysconfig.get_config_var('INCLUDEPY'))"],
-        capture_output=True, text=True, check=True, env={"PATH": "/usr/bin:/bin"},
+        [
+            python,
+            "-c",
+            "import sys, sysconfig; print(sys.prefix); "
+            "print(sysconfig.get_config_var('INCLUDEPY'))",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PATH": "/usr/bin:/bin"},
     ).stdout.split()
     assert out == [str(ws.layers / "python"), str(ws.layers / "python" / "include" / "python3.13")]
 
@@ -91,15 +99,13 @@ def test_changed_arch_and_distro_are_reasons(ws: Workspace, runtimes: list[Built
 def test_unreadable_metadata_discards(ws: Workspace) -> None:
     pin(ws, "3.13")
     assert ws.build().exit_code == 0
-    (ws.layers / "python.toml").write_text('[types]\nlaunch = true\n[metadata]\nversion = 3\n')
+    (ws.layers / "python.toml").write_text("[types]\nlaunch = true\n[metadata]\nversion = 3\n")
     result = ws.build()
     assert result.exit_code == 0, result.output
     assert "Discarding cached Python since its layer metadata can't be read" in result.stdout
 
 
-def test_checksum_mismatch_names_both_sums(
-    ws: Workspace, runtimes: list[BuiltRuntime]
-) -> None:
+def test_checksum_mismatch_names_both_sums(ws: Workspace, runtimes: list[BuiltRuntime]) -> None:
     wanted, other = runtime_by_minor(runtimes, "3.13"), runtime_by_minor(runtimes, "3.11")
     pin(ws, wanted.version)
     binding = ws.platform / "bindings" / "mirror"

@@ -60,3 +60,63 @@ def cache_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def hello_buildpack() -> BuildpackRef:
     return BuildpackRef.from_dir(FIXTURE_BUILDPACKS / "hello")
+
+
+# --- python-buildpack under the lifecycle -----------------------------------------------------
+
+FIXTURE_APPS = Path(__file__).resolve().parents[1] / "fixtures" / "apps"
+BUILDPACK_ID = "python-buildpack/python"
+LAYERS = "/layers/python-buildpack_python"
+
+
+@pytest.fixture(scope="session")
+def packaged_buildpack(
+    tmp_path_factory: pytest.TempPathFactory, runtimes: list[Any], python_mirror: Any
+) -> BuildpackRef:
+    """The buildpack as shipped (its own runtime/ and vendor/), listing the test runtimes.
+
+    The lifecycle runs buildpacks as an unprivileged user on a build "image" with no Python of
+    its own to offer, exactly the case the packaged runtime exists for.
+    """
+    from tests.harness.buildpack_dir import make_buildpack_dir
+    from tests.harness.runtimes import BuiltRuntime
+    from tools.package import package_buildpack
+
+    runtime = max(
+        (r for r in runtimes if isinstance(r, BuiltRuntime) and r.minor == "3.13"),
+        key=lambda r: tuple(int(p) for p in r.version.split(".")),
+    )
+    work = tmp_path_factory.mktemp("package")
+    packaged = package_buildpack(runtime.arch, runtime.archive_path, work / "build")
+    bp_dir = make_buildpack_dir(
+        work / "python-buildpack", runtimes, python_mirror.url, source=packaged.dir, copy=True
+    )
+    return BuildpackRef.from_dir(bp_dir)
+
+
+@pytest.fixture
+def python_platform(
+    make_platform: PlatformFactory, packaged_buildpack: BuildpackRef, package_index: Any
+) -> Any:
+    """`python_platform(extra_buildpacks=(), env={})`: a platform whose builds install from the
+    local package index."""
+
+    def factory(extra: Sequence[BuildpackRef] = (), env: dict[str, str] | None = None) -> Platform:
+        return make_platform(
+            [packaged_buildpack, *extra], env={**package_index.pip_env, **(env or {})}
+        )
+
+    return factory
+
+
+@pytest.fixture
+def fixture_app(tmp_path: Path) -> Any:
+    """`fixture_app("flask_gunicorn")`: a writable copy of tests/fixtures/apps/<name>."""
+    import shutil
+
+    def copy(name: str) -> Path:
+        dest = tmp_path / "apps" / name
+        shutil.copytree(FIXTURE_APPS / name, dest)
+        return dest
+
+    return copy

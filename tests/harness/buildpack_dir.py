@@ -17,23 +17,33 @@ SHIPPED = ("bin", "src", "requirements", "buildpack.toml")
 
 
 def make_buildpack_dir(
-    dest: Path, runtimes: Sequence[BuiltRuntime], base_url: str, *, copy: bool = False
+    dest: Path,
+    runtimes: Sequence[BuiltRuntime],
+    base_url: str,
+    *,
+    source: Path = REPO,
+    copy: bool = False,
 ) -> Path:
-    """`dest` becomes a buildpack: links (or copies) of the shipped files plus a test manifest."""
+    """`dest` becomes a buildpack: links (or copies) of `source`'s files plus a test manifest.
+
+    `source` is this checkout (runs with a python3 from PATH) or a packaged buildpack (carries
+    its own runtime/ and vendor/).
+    """
     import shutil
 
     dest.mkdir(parents=True, exist_ok=True)
-    for name in SHIPPED:
-        source = REPO / name
+    names = [p.name for p in source.iterdir()] if source != REPO else list(SHIPPED)
+    for name in names:
+        if name == "python-versions.toml":
+            continue
+        source_path = source / name
         target = dest / name
         if copy:
-            if source.is_dir():
-                shutil.copytree(
-                    source, target, ignore=shutil.ignore_patterns("__pycache__"), symlinks=True
-                )
+            if source_path.is_dir():
+                shutil.copytree(source_path, target, symlinks=True)
             else:
-                shutil.copy2(source, target)
+                shutil.copy2(source_path, target)
         else:
-            target.symlink_to(source)
+            target.symlink_to(source_path)
     write_test_manifest(runtimes, base_url, dest / "python-versions.toml")
     return dest

@@ -44,7 +44,7 @@ def test_the_env_var_chooses_among_several() -> None:
 
 
 def test_the_env_var_must_name_a_known_tool_present_in_the_app() -> None:
-    with pytest.raises(InvalidPlatformEnv, match="BP_PYTHON_PACKAGE_MANAGER"):
+    with pytest.raises(InvalidPlatformEnv, match=r"BP_PYTHON_PACKAGE_MANAGER"):
         choose_package_manager({"requirements.txt"}, {"BP_PYTHON_PACKAGE_MANAGER": "conda"})
     with pytest.raises(InvalidPlatformEnv, match="no file for Poetry"):
         choose_package_manager({"requirements.txt"}, {"BP_PYTHON_PACKAGE_MANAGER": "poetry"})
@@ -56,7 +56,7 @@ def test_pipfile_without_lock_says_to_lock() -> None:
 
 
 def test_misspelt_requirements_is_named() -> None:
-    with pytest.raises(MisspelledRequirementsFile, match="requirments.txt"):
+    with pytest.raises(MisspelledRequirementsFile, match=r"requirments\.txt"):
         choose_package_manager({"requirments.txt", "app.py"}, {})
 
 
@@ -67,7 +67,7 @@ def test_no_package_manager_file() -> None:
 
 
 def test_lock_file_without_pyproject() -> None:
-    with pytest.raises(PackageManagerFileMissing, match="pyproject.toml"):
+    with pytest.raises(PackageManagerFileMissing, match=r"pyproject\.toml"):
         choose_package_manager({"uv.lock"}, {})
 
 

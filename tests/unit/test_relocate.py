@@ -9,7 +9,9 @@ def fake_python(root: Path, prefix: str, cc: str = "gcc -pthread") -> Path:
     lib = root / "lib" / "python3.13"
     lib.mkdir(parents=True)
     (lib / "__pycache__").mkdir()
-    (lib / "__pycache__" / "_sysconfigdata__linux_x86_64-linux-gnu.cpython-313.pyc").write_bytes(b"")
+    (lib / "__pycache__" / "_sysconfigdata__linux_x86_64-linux-gnu.cpython-313.pyc").write_bytes(
+        b""
+    )
     (lib / "_sysconfigdata__linux_x86_64-linux-gnu.py").write_text(
         "build_time_vars = {"
         f"'prefix': '{prefix}', 'INCLUDEPY': '{prefix}/include/python3.13', "

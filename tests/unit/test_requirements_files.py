@@ -50,7 +50,8 @@ def test_unpinned_lines_are_reported_with_location(tmp_path: Path) -> None:
 def test_hashes_pin_and_continuations_join(tmp_path: Path) -> None:
     root = write(
         tmp_path / "requirements.txt",
-        "flask==3.1.0 \\\n    --hash=sha256:aaaa \\\n    --hash=sha256:bbbb\nblinker --hash=sha256:c\n",
+        "flask==3.1.0 \\\n    --hash=sha256:aaaa \\\n    --hash=sha256:bbbb\n"
+        "blinker --hash=sha256:c\n",
     )
     result = read_requirements(root, tmp_path, {})
     assert result.fully_pinned

@@ -21,7 +21,7 @@ from ..config import BuildConfig
 from ..download import download, extract_tar
 from ..errors import BrokenPythonArchive
 from ..output import Log
-from ..relocate import relocate
+from ..relocate import relocate, sysconfigdata_files
 
 LAYER_NAME = "python"
 # 1980-01-01T00:00:01Z: the oldest date a zip (and so a wheel) can hold. With it set, pip and
@@ -140,9 +140,20 @@ def _fill(layer: Layer[PythonLayerMetadata], config: BuildConfig, log: Log) -> N
         if not (layer.path / "bin" / "python3").exists():
             raise BrokenPythonArchive(source.url, "it has no python/bin/python3")
         relocate(layer.path)
-        # A quick run catches an archive for another libc or CPU before pip fails obscurely.
+        # One run both proves the archive works here (another libc or CPU fails now rather than
+        # obscurely in pip) and compiles the rewritten sysconfig data. Its .pyc must be hash
+        # based: the lifecycle resets mtimes on export, so a timestamp .pyc would be rewritten
+        # by the next build's first import, changing the layer's digest for nothing.
         check = capture(
-            [layer.path / "bin" / "python3", "-c", "import sys, ssl, sqlite3, zlib"],
+            [
+                layer.path / "bin" / "python3",
+                "-c",
+                "import sys, ssl, zlib, py_compile\n"
+                "for path in sys.argv[1:]:\n"
+                "    py_compile.compile(path, doraise=True,"
+                " invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)",
+                *sysconfigdata_files(layer.path),
+            ],
             env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
         )
         if check.returncode != 0:

@@ -128,6 +128,7 @@ def install_dependencies(
         return VenvInstall(layer.path, venv_env.apply(env, Scope.BUILD, layer.path), True)
 
     _log_discard(layer, log)
+    log.info(f"Installing {inputs.describe}")
     with log.timed("Creating virtual environment"):
         result = run(
             [python.python, "-m", "venv", "--without-pip", layer.path], env=pip.build_env, log=log

@@ -1,0 +1,752 @@
+"""Package the buildpack with its own CPython: `make package`, or
+
+    python tools/package.py [--arch amd64|arm64] [--runtime-archive PATH] [--output-dir build]
+
+Build images do not promise a python3, so the packaged buildpack carries one. It produces
+`<output>/buildpack-<arch>/` (for the machine's own arch also `<output>/buildpack`, a symlink)
+and `<output>/python-buildpack-<version>-<arch>.cgz`, a reproducible gzip'd tar of that
+directory with `buildpack.toml` at its root (what `pack` accepts as a buildpack URI):
+
+    buildpack.toml python-versions.toml LICENSE README.md requirements/
+    bin/        detect, build, python-buildpack (the launcher prefers runtime/bin/python3)
+    src/        python_buildpack, precompiled
+    vendor/     pydantic, packaging, tomli-w, ... from requirements/buildpack.txt, precompiled
+    runtime/    CPython 3.13, trimmed to what the buildpack uses
+
+The runtime comes from `--runtime-archive` (any archive with PBS's `python/` layout), else the
+newest 3.13 of `python-versions.toml` for the arch, downloaded once into
+~/.cache/python-buildpack/buildpack-runtimes/ and sha256-checked.
+
+Why the bytecode is `unchecked-hash`: the lifecycle and the .cgz reset mtimes, which would make
+timestamp-based .pyc files stale; the buildpack directory is read-only to the build user, so
+stale bytecode would be recompiled in memory on every detect instead of being written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gzip
+import os
+import shutil
+import stat
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO / "src") not in sys.path:  # run as a script by a Python without the package
+    sys.path.insert(1, str(REPO / "src"))
+
+from python_buildpack.distributions import Manifest, Target  # noqa: E402
+from python_buildpack.download import download, extract_tar  # noqa: E402
+from python_buildpack.errors import UserError  # noqa: E402
+from python_buildpack.output import Log, format_duration  # noqa: E402
+from python_buildpack.runtime_builder import archive_mtime, host_arch, sha256_file  # noqa: E402
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+RUNTIME_MINOR = "3.13"
+CACHE_TAG = "cpython-313"
+# CNB/Go arch -> manylinux platform tag of the vendored wheels, and ELF e_machine of the runtime.
+WHEEL_PLATFORMS = {"amd64": "manylinux2014_x86_64", "arm64": "manylinux2014_aarch64"}
+ELF_MACHINES = {"amd64": 62, "arm64": 183}
+
+SHIPPED_FILES = ("buildpack.toml", "python-versions.toml", "LICENSE", "README.md")
+SHIPPED_DIRS = ("bin", "requirements")
+LAUNCHERS = ("detect", "build", "python-buildpack")
+VENDOR_REQUIREMENTS = Path("requirements") / "buildpack.txt"
+RUNTIME_CACHE = Path.home() / ".cache" / "python-buildpack" / "buildpack-runtimes"
+
+# What the buildpack never uses from the runtime, relative to it. Besides headers, docs and GUI
+# or test parts of the stdlib, this drops PBS's Tcl/Tk (the largest part of its lib/) and pip.
+TRIM_PATHS = ("include", "share", "lib/pkgconfig")
+TRIM_LIB_GLOBS = ("libtcl*", "libtk*", "tcl[0-9]*", "tk[0-9]*", "itcl*", "thread[0-9]*", "tdbc*")
+TRIM_STDLIB = (
+    "ensurepip",
+    "idlelib",
+    "tkinter",
+    "turtledemo",
+    "turtle.py",
+    "pydoc_data",
+    "lib2to3",
+    "test",
+    "__phello__",
+    "sqlite3",
+)
+TRIM_STDLIB_GLOBS = ("config-3.13-*", "site-packages/*")
+TRIM_DYNLOAD_GLOBS = (
+    "_tkinter*",
+    "_sqlite3*",
+    "_test*",
+    "_ctypes_test*",
+    "_xxtestfuzz*",
+    "xxlimited*",
+    "xxsubtype*",
+)
+KEEP_BIN = frozenset({"python3", f"python{RUNTIME_MINOR}"})
+KEEP_SITE_PACKAGES = frozenset({"README.txt"})
+
+# Standard modules the buildpack relies on, beyond what importing all of it pulls in (some are
+# imported lazily, or optionally as urllib does with ssl).
+REQUIRED_STDLIB = (
+    "ssl",
+    "hashlib",
+    "zlib",
+    "gzip",
+    "bz2",
+    "lzma",
+    "tarfile",
+    "zipfile",
+    "shutil",
+    "json",
+    "tomllib",
+    "urllib.request",
+    "http.client",
+    "subprocess",
+    "concurrent.futures",
+)
+VENDOR_IMPORTS = ("pydantic", "pydantic_core", "packaging.version", "tomli_w", "typing_extensions")
+
+CLEAN_PATH = "/usr/bin:/bin"
+# Network settings passed on to pip; everything else of the host's pip setup is left out.
+PIP_PASSTHROUGH = (
+    "PIP_INDEX_URL",
+    "PIP_EXTRA_INDEX_URL",
+    "PIP_CERT",
+    "PIP_TRUSTED_HOST",
+    "PIP_DEFAULT_TIMEOUT",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+)
+
+
+class PackageError(Exception):
+    """Packaging failed, or the package does not work."""
+
+
+@dataclass(frozen=True)
+class PackageResult:
+    dir: Path
+    archive: Path
+    size_bytes: int  # of the .cgz
+    dir_size_bytes: int = 0
+    runtime_version: str = ""
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    detect_seconds: float  # median of a few runs, requirements.txt app, clean env
+    checks: tuple[str, ...]  # what was checked, for the log
+
+
+# --- the steps ---------------------------------------------------------------------------------
+
+
+def buildpack_version(repo: Path = REPO) -> str:
+    data = tomllib.loads((repo / "buildpack.toml").read_text(encoding="utf-8"))
+    return str(data["buildpack"]["version"])
+
+
+def default_runtime_archive(arch: str, log: Log, repo: Path = REPO) -> Path:
+    """The newest 3.13 of the manifest for `arch`, downloaded once and checked."""
+    manifest = Manifest.load(repo / "python-versions.toml")
+    major, minor = RUNTIME_MINOR.split(".")
+    release = manifest.newest_patch((int(major), int(minor)), Target("linux", arch))
+    if release is None:
+        raise PackageError(f"python-versions.toml has no CPython {RUNTIME_MINOR} for linux/{arch}")
+    # The manifest URL's file name is percent-encoded (`%2B`); keep the cache name plain.
+    cached = RUNTIME_CACHE / release.filename.replace("%2B", "+")
+    if cached.is_file() and sha256_file(cached) == release.sha256:
+        log.info(f"Using cached CPython {release.version} ({cached})")
+        return cached
+    with log.timed(f"Downloading CPython {release.version} for {arch}"):
+        download(release.url, cached, release.sha256, log)
+    return cached
+
+
+def copy_sources(repo: Path, dest: Path) -> None:
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo")
+    for name in SHIPPED_FILES:
+        shutil.copy2(repo / name, dest / name)
+    for name in SHIPPED_DIRS:
+        shutil.copytree(repo / name, dest / name, ignore=ignore)
+    shutil.copytree(
+        repo / "src" / "python_buildpack", dest / "src" / "python_buildpack", ignore=ignore
+    )
+    missing = [name for name in LAUNCHERS if not os.access(dest / "bin" / name, os.X_OK)]
+    if missing:
+        raise PackageError(f"bin/{', bin/'.join(missing)} missing or not executable")
+
+
+def _remove(path: Path, removed: list[str], root: Path) -> None:
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.is_dir():
+        shutil.rmtree(path)
+    else:
+        return
+    removed.append(path.relative_to(root).as_posix())
+
+
+def trim_runtime(runtime: Path) -> list[str]:
+    """Remove what the buildpack never uses; returns the removed paths (relative)."""
+    removed: list[str] = []
+    stdlib = runtime / "lib" / f"python{RUNTIME_MINOR}"
+    for rel in TRIM_PATHS:
+        _remove(runtime / rel, removed, runtime)
+    for pattern in TRIM_LIB_GLOBS:
+        for path in sorted((runtime / "lib").glob(pattern)):
+            _remove(path, removed, runtime)
+    for name in TRIM_STDLIB:
+        _remove(stdlib / name, removed, runtime)
+    for pattern in TRIM_STDLIB_GLOBS:
+        for path in sorted(stdlib.glob(pattern)):
+            if path.name not in KEEP_SITE_PACKAGES:
+                _remove(path, removed, runtime)
+    for pattern in TRIM_DYNLOAD_GLOBS:
+        for path in sorted((stdlib / "lib-dynload").glob(pattern)):
+            _remove(path, removed, runtime)
+    for path in sorted((runtime / "bin").iterdir()):
+        if path.name not in KEEP_BIN:
+            _remove(path, removed, runtime)
+    # Static libraries, and bytecode for -O/-OO, which the launcher never passes.
+    for pattern in ("*.a", "*.opt-1.pyc", "*.opt-2.pyc"):
+        for path in sorted(runtime.rglob(pattern)):
+            _remove(path, removed, runtime)
+    # The bytecode of removed modules.
+    for cache in sorted(stdlib.rglob("__pycache__")):
+        for pyc in sorted(cache.glob("*.pyc")):
+            source = cache.parent / (pyc.name.split(".", 1)[0] + ".py")
+            if not source.exists():
+                _remove(pyc, removed, runtime)
+    return removed
+
+
+def check_runtime(runtime: Path, arch: str) -> None:
+    binary = runtime / "bin" / f"python{RUNTIME_MINOR}"
+    if not binary.is_file():
+        raise PackageError(
+            f"the runtime archive is not CPython {RUNTIME_MINOR}: it has no "
+            f"python/bin/python{RUNTIME_MINOR} (the vendored wheels are built for {CACHE_TAG})"
+        )
+    with binary.open("rb") as f:
+        header = f.read(20)
+    if header[:4] != b"\x7fELF":
+        raise PackageError(f"{binary} is not an ELF executable")
+    machine = int.from_bytes(header[18:20], "little")
+    if machine != ELF_MACHINES[arch]:
+        raise PackageError(f"the runtime archive is not for {arch} (ELF machine {machine})")
+    python3 = runtime / "bin" / "python3"
+    if not python3.exists():
+        python3.symlink_to(binary.name)
+
+
+def runtime_version(runtime: Path) -> str:
+    """X.Y.Z of the runtime, from its headers (read before trimming them), else by running it."""
+    header = runtime / "include" / f"python{RUNTIME_MINOR}" / "patchlevel.h"
+    if header.is_file():
+        for line in header.read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.startswith("#define PY_VERSION "):
+                return line.split(None, 2)[2].strip().strip('"')
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        result = subprocess.run(
+            [
+                str(runtime / "bin" / "python3"),
+                "-I",
+                "-c",
+                "import platform as p; print(p.python_version())",
+            ],
+            env={"PATH": CLEAN_PATH},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        if result.returncode == 0:
+            return result.stdout.strip()
+    return RUNTIME_MINOR
+
+
+def pip_env(environ: Mapping[str, str]) -> dict[str, str]:
+    env = {
+        "PATH": environ.get("PATH", CLEAN_PATH),
+        "HOME": environ.get("HOME", "/root"),
+        "LANG": "C.UTF-8",
+        # Global/user pip config (constraints, find-links) must not change what is vendored.
+        "PIP_CONFIG_FILE": os.devnull,
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    env.update({k: environ[k] for k in PIP_PASSTHROUGH if environ.get(k)})
+    return env
+
+
+def install_vendor(repo: Path, vendor: Path, arch: str, environ: Mapping[str, str]) -> None:
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--no-input",
+        "--target",
+        str(vendor),
+        "--no-compile",
+        "--only-binary=:all:",
+        "--implementation",
+        "cp",
+        "--python-version",
+        RUNTIME_MINOR,
+        "--abi",
+        "cp313",
+        "--platform",
+        WHEEL_PLATFORMS[arch],
+        "--require-hashes",
+        "-r",
+        str(repo / VENDOR_REQUIREMENTS),
+    ]
+    result = subprocess.run(command, env=pip_env(environ), capture_output=True, text=True)
+    if result.returncode != 0:
+        raise PackageError(
+            f"pip could not install {VENDOR_REQUIREMENTS} (exit status {result.returncode}):\n"
+            + (result.stderr or result.stdout).strip()
+        )
+    # Console scripts would point at the packaging host's Python.
+    shutil.rmtree(vendor / "bin", ignore_errors=True)
+
+
+def runs_here(python: Path) -> bool:
+    try:
+        result = subprocess.run(
+            [str(python), "-I", "-c", "import sys; print(sys.implementation.cache_tag)"],
+            env={"PATH": CLEAN_PATH},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    except OSError:
+        return False
+    return result.returncode == 0 and result.stdout.strip() == CACHE_TAG
+
+
+def compiler_for(runtime: Path, log: Log) -> Path | None:
+    """The runtime's python, or (packaging another arch) a host CPython 3.13: bytecode is the
+    same for every arch of a minor."""
+    own = runtime / "bin" / "python3"
+    if runs_here(own):
+        return own
+    found = shutil.which(f"python{RUNTIME_MINOR}")
+    if found and runs_here(Path(found)):
+        log.info(f"The runtime does not run here; compiling bytecode with {found}")
+        return Path(found)
+    log.warning(
+        "The buildpack's bytecode is not precompiled",
+        f"The runtime does not run on this machine and no python{RUNTIME_MINOR} is on PATH, so "
+        "detect and build will compile the buildpack's modules at each start (slower).",
+    )
+    return None
+
+
+def _pyc_is_unchecked_hash(pyc: Path) -> bool:
+    with pyc.open("rb") as f:
+        header = f.read(8)
+    return len(header) == 8 and int.from_bytes(header[4:8], "little") == 0b01
+
+
+def stdlib_needs_compiling(stdlib: Path) -> bool:
+    for source in stdlib.rglob("*.py"):
+        pyc = source.parent / "__pycache__" / f"{source.stem}.{CACHE_TAG}.pyc"
+        if not pyc.is_file() or not _pyc_is_unchecked_hash(pyc):
+            return True
+    return False
+
+
+def compile_tree(python: Path, strip: Path, prefix: str, paths: Sequence[Path]) -> None:
+    command = [
+        str(python),
+        "-I",
+        "-B",
+        "-m",
+        "compileall",
+        "-q",
+        "-f",
+        "-j0",
+        "--invalidation-mode",
+        "unchecked-hash",
+        # Paths recorded in the bytecode do not depend on where the package was built.
+        "-s",
+        str(strip),
+        "-p",
+        prefix,
+        *map(str, paths),
+    ]
+    result = subprocess.run(
+        command, env={"PATH": CLEAN_PATH, "LANG": "C.UTF-8"}, capture_output=True, text=True
+    )
+    if result.returncode != 0:
+        raise PackageError(
+            f"compileall failed (exit status {result.returncode}):\n"
+            + (result.stdout + result.stderr).strip()
+        )
+
+
+def import_check(package_dir: Path) -> None:
+    """Import every buildpack module and what it needs with the runtime, as the launcher runs
+    it: proof that trimming kept enough."""
+    code = (
+        "import sys, importlib, pkgutil; sys.path[:0] = sys.argv[1:3]\n"
+        "import python_buildpack as p\n"
+        "for m in pkgutil.walk_packages(p.__path__, 'python_buildpack.'):\n"
+        "    importlib.import_module(m.name)\n"
+        "for name in sys.argv[3:]:\n"
+        "    importlib.import_module(name)\n"
+        "import hashlib; hashlib.sha256(b'')\n"
+        "print(sys.version.split()[0])\n"
+    )
+    result = subprocess.run(
+        [
+            str(package_dir / "runtime" / "bin" / "python3"),
+            "-I",
+            "-B",
+            "-c",
+            code,
+            str(package_dir / "src"),
+            str(package_dir / "vendor"),
+            *REQUIRED_STDLIB,
+            *VENDOR_IMPORTS,
+        ],
+        env={"PATH": "/nonexistent", "PYTHONPATH": "/bad", "PYTHONHOME": "/bad"},
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        raise PackageError(
+            "the packaged runtime cannot import what the buildpack needs:\n" + result.stderr.strip()
+        )
+
+
+def normalise_modes(root: Path) -> None:
+    """Readable by everyone (the lifecycle runs buildpacks as another user), and the same on
+    every machine whatever the umask."""
+    root.chmod(0o755)
+    for path in iter_tree(root):
+        mode = path.lstat().st_mode
+        if stat.S_ISDIR(mode):
+            path.chmod(0o755)
+        elif stat.S_ISREG(mode):
+            path.chmod(0o755 if mode & 0o111 else 0o644)
+
+
+def iter_tree(root: Path) -> Iterator[Path]:
+    """Every path below `root` (not `root` itself), each directory before its contents, sorted."""
+    for child in sorted(root.iterdir(), key=lambda p: p.name):
+        yield child
+        if child.is_dir() and not child.is_symlink():
+            yield from iter_tree(child)
+
+
+def tree_size(root: Path) -> int:
+    return sum(p.lstat().st_size for p in iter_tree(root) if not p.is_dir() or p.is_symlink())
+
+
+def write_cgz(root: Path, archive: Path, mtime: int) -> None:
+    """`root`'s contents (buildpack.toml at the top) as a reproducible .tar.gz."""
+    partial = archive.with_name(archive.name + ".partial")
+    with (
+        partial.open("wb") as raw,
+        gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=6, mtime=mtime) as gz,
+        tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar,
+    ):
+        for path in iter_tree(root):
+            info = tar.gettarinfo(str(path), path.relative_to(root).as_posix())
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            info.mtime = mtime
+            if info.isreg():
+                with path.open("rb") as f:
+                    tar.addfile(info, f)
+            else:
+                tar.addfile(info)
+    partial.replace(archive)
+
+
+def _replace_dir(staging: Path, final: Path) -> None:
+    if final.is_symlink() or final.is_file():
+        final.unlink()
+    elif final.exists():
+        shutil.rmtree(final)
+    staging.rename(final)
+
+
+def _link_native(output_dir: Path, arch: str) -> None:
+    link = output_dir / "buildpack"
+    if link.is_symlink() or link.is_file():
+        link.unlink()
+    elif link.exists():
+        shutil.rmtree(link)
+    link.symlink_to(f"buildpack-{arch}")
+
+
+def package_buildpack(
+    arch: str,
+    runtime_archive: Path | None,
+    output_dir: Path,
+    *,
+    log: Log | None = None,
+    repo: Path = REPO,
+    environ: Mapping[str, str] | None = None,
+) -> PackageResult:
+    """Lay out `<output_dir>/buildpack-<arch>/` and its .cgz; see the module docstring."""
+    log = log or Log()
+    env = dict(os.environ if environ is None else environ)
+    if arch not in WHEEL_PLATFORMS:
+        raise PackageError(f"unsupported arch {arch!r}: use one of {', '.join(WHEEL_PLATFORMS)}")
+    version = buildpack_version(repo)
+    output_dir = output_dir.absolute()
+    output_dir.mkdir(parents=True, exist_ok=True)
+    archive_source = runtime_archive or default_runtime_archive(arch, log, repo)
+    final = output_dir / f"buildpack-{arch}"
+    staging = Path(tempfile.mkdtemp(prefix=f".buildpack-{arch}.", dir=output_dir))
+    try:
+        with log.timed(f"Unpacking the runtime from {archive_source}"):
+            extract_tar(archive_source, staging / "runtime")
+            check_runtime(staging / "runtime", arch)
+            python_version = runtime_version(staging / "runtime")
+            removed = trim_runtime(staging / "runtime")
+            log.detail(f"trimmed {len(removed)} paths")
+        copy_sources(repo, staging)
+        with log.timed(f"Vendoring {VENDOR_REQUIREMENTS} for {WHEEL_PLATFORMS[arch]}"):
+            install_vendor(repo, staging / "vendor", arch, env)
+        compiler = compiler_for(staging / "runtime", log)
+        if compiler is not None:
+            with log.timed("Compiling bytecode"):
+                stdlib = staging / "runtime" / "lib" / f"python{RUNTIME_MINOR}"
+                if stdlib_needs_compiling(stdlib):
+                    compile_tree(compiler, staging / "runtime", "/python", [stdlib])
+                compile_tree(compiler, staging, "/", [staging / "src", staging / "vendor"])
+        normalise_modes(staging)
+        if runs_here(staging / "runtime" / "bin" / "python3"):
+            import_check(staging)
+        _replace_dir(staging, final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    if arch == _native_arch():
+        _link_native(output_dir, arch)
+    archive = output_dir / f"python-buildpack-{version}-{arch}.cgz"
+    with log.timed(f"Writing {archive.name}"):
+        write_cgz(final, archive, archive_mtime())
+    return PackageResult(
+        dir=final,
+        archive=archive,
+        size_bytes=archive.stat().st_size,
+        dir_size_bytes=tree_size(final),
+        runtime_version=python_version,
+    )
+
+
+def _native_arch() -> str | None:
+    try:
+        return host_arch()
+    except UserError:
+        return None
+
+
+# --- checks -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DetectRun:
+    returncode: int
+    stdout: str
+    stderr: str
+    plan: str  # the build plan written, "" if none
+    seconds: float
+
+
+def run_detect(
+    package_dir: Path,
+    app_dir: Path,
+    *,
+    extra_env: Mapping[str, str] | None = None,
+    path: str = CLEAN_PATH,
+    user: int | None = None,
+) -> DetectRun:
+    """`bin/detect` of a packaged buildpack the way the lifecycle runs it, with a clean env."""
+    work = Path(tempfile.mkdtemp(prefix="detect-"))
+    try:
+        platform = work / "platform"
+        platform.mkdir()
+        plan = work / "plan.toml"
+        env = {
+            "PATH": path,
+            "CNB_BUILDPACK_DIR": str(package_dir),
+            "CNB_PLATFORM_DIR": str(platform),
+            "CNB_BUILD_PLAN_PATH": str(plan),
+            "CNB_TARGET_OS": "linux",
+            "CNB_TARGET_ARCH": _native_arch() or "amd64",
+            **(extra_env or {}),
+        }
+        command = [str(package_dir / "bin" / "detect"), str(platform), str(plan)]
+        if user is not None:
+            work.chmod(0o777)
+            command = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", *command]
+        start = time.perf_counter()
+        result = subprocess.run(command, cwd=app_dir, env=env, capture_output=True, text=True)
+        seconds = time.perf_counter() - start
+        return DetectRun(
+            result.returncode,
+            result.stdout,
+            result.stderr,
+            plan.read_text(encoding="utf-8") if plan.exists() else "",
+            seconds,
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _expect(run: DetectRun, code: int, what: str) -> None:
+    if run.returncode != code:
+        raise PackageError(
+            f"{what}: bin/detect exited {run.returncode}, expected {code}\n"
+            f"stdout:\n{run.stdout}\nstderr:\n{run.stderr}"
+        )
+
+
+def _others_can_reach(path: Path) -> bool:
+    return all(parent.stat().st_mode & stat.S_IXOTH for parent in [path, *path.parents])
+
+
+def _snapshot(root: Path) -> dict[str, tuple[int, int]]:
+    """Each path's mtime and size, so that a file rewritten in place shows too."""
+    stats = {p: p.lstat() for p in iter_tree(root)}
+    return {p.relative_to(root).as_posix(): (s.st_mtime_ns, s.st_size) for p, s in stats.items()}
+
+
+def check_modes(package_dir: Path) -> list[str]:
+    """Paths another user could not read (or enter, or run)."""
+    bad = []
+    for path in iter_tree(package_dir):
+        if path.is_symlink():
+            continue
+        mode = path.stat().st_mode
+        needs = stat.S_IROTH
+        if path.is_dir() or mode & stat.S_IXUSR:
+            needs |= stat.S_IXOTH
+        if mode & needs != needs:
+            bad.append(path.relative_to(package_dir).as_posix())
+    return bad
+
+
+def verify_package(package_dir: Path, *, runs: int = 5) -> CheckReport:
+    """Run the packaged buildpack as the lifecycle would; raise PackageError if it misbehaves."""
+    checks = []
+    bad_modes = check_modes(package_dir)
+    if bad_modes:
+        raise PackageError("not readable by other users: " + ", ".join(bad_modes[:10]))
+    checks.append("every file readable, every directory and executable enterable by all users")
+    before = _snapshot(package_dir)
+    with tempfile.TemporaryDirectory(prefix="package-check-") as tmp:
+        root = Path(tmp)
+        root.chmod(0o755)
+        app, empty = root / "app", root / "empty"
+        app.mkdir()
+        empty.mkdir()
+        (app / "requirements.txt").write_text("flask\n", encoding="utf-8")
+
+        run = run_detect(package_dir, app, path="/nonexistent")
+        _expect(run, 0, "an app with requirements.txt, no python3 on PATH")
+        if "cpython" not in run.plan:
+            raise PackageError(f"bin/detect passed but wrote no build plan:\n{run.plan}")
+        checks.append("detect passes for a requirements.txt app with no python3 on PATH")
+        _expect(run_detect(package_dir, empty, path="/nonexistent"), 100, "an empty app")
+        checks.append("detect fails (100) for an empty app")
+        junk = {"PYTHONPATH": "/bad", "PYTHONHOME": "/bad", "PYTHONSTARTUP": "/bad"}
+        _expect(run_detect(package_dir, app, extra_env=junk), 0, "PYTHONPATH/PYTHONHOME set")
+        checks.append("detect ignores PYTHONPATH=/bad PYTHONHOME=/bad")
+        if os.geteuid() == 0 and shutil.which("setpriv") and _others_can_reach(package_dir):
+            run = run_detect(package_dir, app, user=1001)
+            _expect(run, 0, "run as uid 1001")
+            checks.append("detect passes as uid 1001")
+        timings = [run_detect(package_dir, app).seconds for _ in range(runs)]
+    after = _snapshot(package_dir)
+    if after != before:
+        changed = sorted(k for k in after.keys() | before.keys() if after.get(k) != before.get(k))
+        raise PackageError(
+            "running detect wrote into the buildpack (bytecode not precompiled?): "
+            + ", ".join(changed[:10])
+        )
+    checks.append("detect writes nothing into the buildpack")
+    return CheckReport(statistics.median(timings), tuple(checks))
+
+
+# --- CLI --------------------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python tools/package.py", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument(
+        "--arch", choices=sorted(WHEEL_PLATFORMS), default=_native_arch() or "amd64"
+    )
+    parser.add_argument(
+        "--runtime-archive",
+        type=Path,
+        help="a CPython 3.13 archive with a python/ top directory (default: the newest 3.13 "
+        "of python-versions.toml, downloaded)",
+    )
+    parser.add_argument("--output-dir", type=Path, default=REPO / "build")
+    args = parser.parse_args(argv)
+    log = Log()
+    start = time.monotonic()
+    try:
+        result = package_buildpack(args.arch, args.runtime_archive, args.output_dir, log=log)
+    except UserError as error:
+        log.user_error(error)
+        if args.runtime_archive is None:
+            log.info("Pass --runtime-archive PATH to package with a CPython 3.13 archive at hand.")
+        return 1
+    except PackageError as error:
+        log.info(f"\npackaging failed: {error}")
+        return 1
+    seconds = time.monotonic() - start
+    log.info(
+        f"\nPackaged python-buildpack with CPython {result.runtime_version} for {args.arch} "
+        f"in {format_duration(seconds)}"
+    )
+    log.detail(f"{result.dir}: {result.dir_size_bytes / 1e6:.1f} MB")
+    log.detail(f"{result.archive}: {result.size_bytes / 1e6:.1f} MB")
+    if args.arch != _native_arch():
+        log.info(f"Not running the {args.arch} package on this machine.")
+        return 0
+    try:
+        report = verify_package(result.dir)
+    except PackageError as error:
+        log.info(f"\nthe package does not work: {error}")
+        return 1
+    log.info("Checks:")
+    for check in report.checks:
+        log.detail(check)
+    log.info(f"detect takes {report.detect_seconds * 1000:.0f} ms (median, clean env)")
+    return 0
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(BrokenPipeError):
+        sys.exit(main())
