@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: test unit contract e2e image lint demo package bench system-deps clean
+.PHONY: test unit contract e2e image lint demo package system-deps clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -19,8 +19,8 @@ system-deps:
 	bash tools/install-system-deps.sh
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests bench tools
-	$(VENV)/bin/ruff format --check src tests bench tools
+	$(VENV)/bin/ruff check src tests tools examples
+	$(VENV)/bin/ruff format --check src tests tools examples
 	$(VENV)/bin/mypy src
 
 unit: $(STAMP)
@@ -40,9 +40,6 @@ demo: $(STAMP) system-deps
 
 package: $(STAMP)
 	$(PY) tools/package.py $(PACKAGE_ARGS)
-
-bench: $(STAMP) system-deps
-	$(PY) bench/run.py
 
 clean:
 	rm -rf build $(VENV) .pytest_cache .mypy_cache .ruff_cache
