@@ -10,6 +10,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 
+from .cnb import CnbError
 from .errors import UserError
 from .output import Log
 
@@ -35,6 +36,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_build(rest, log)
     except UserError as error:
         log.user_error(error)
+        return EXIT_ERROR
+    except CnbError as error:
+        log.user_error(
+            UserError(
+                "The platform did not follow the buildpack contract",
+                str(error),
+                "The buildpack needs a CNB platform (pack, kpack, a builder image's lifecycle) "
+                "that supports Buildpack API 0.10. If you run bin/detect or bin/build by hand, "
+                "set the CNB_* variables the spec lists.",
+            )
+        )
         return EXIT_ERROR
     except ModuleNotFoundError as error:
         if error.name and error.name.split(".")[0] in RUNTIME_DEPENDENCIES:

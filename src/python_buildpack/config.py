@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -24,10 +25,12 @@ from .distributions import (
     read_dependency_mappings,
 )
 from .env_checks import check_environment
+from .errors import InvalidPlatformEnv
 from .output import Log
 from .package_managers import PackageManager, choose_package_manager
+from .procfile import Procfile, read_procfile
 from .python_version import ResolvedPython, read_requested_version, resolve_version
-from .settings import choice, flag
+from .settings import choice, flag, text
 
 MANIFEST_FILE = "python-versions.toml"
 IGNORED_VENV_DIRS = (".venv", "venv")
@@ -37,6 +40,13 @@ class PipCheck(enum.Enum):
     WARN = "warn"
     STRICT = "strict"
     OFF = "off"
+
+
+class PipInstallerKind(enum.Enum):
+    """What installs a pip app's requirements: pip, or uv's faster pip interface."""
+
+    PIP = "pip"
+    UV = "uv"
 
 
 @dataclass(frozen=True)
@@ -55,6 +65,14 @@ class BuildConfig:
     # The environment commands start from: the lifecycle's (which already carries the platform
     # env and earlier buildpacks' build env) plus the platform env files, which win.
     environ: Mapping[str, str]
+    # Launch processes: the app's Procfile (validated here, before any layer), the web command
+    # from BP_LAUNCH_COMMAND, and whether Django's collectstatic runs.
+    procfile: Procfile | None = None
+    launch_command: str | None = None
+    collectstatic: bool = True
+    # BP_PIP_INSTALLER (pip apps only) and BP_POETRY_GROUPS (Poetry groups beyond `main`).
+    pip_installer: PipInstallerKind = PipInstallerKind.PIP
+    poetry_groups: tuple[str, ...] = ()
 
     @property
     def arch(self) -> str:
@@ -92,6 +110,9 @@ def decide(
     mirror = mirror_from_env(settings)
     mappings = read_dependency_mappings(context.platform_dir, base_env)
     source = archive_url(python.release, mirror, mappings)
+    procfile = read_procfile(context.app_dir)
+    launch_command = text(settings, "BP_LAUNCH_COMMAND")
+    collectstatic = not flag(settings, "BP_DISABLE_COLLECTSTATIC", False)
 
     log.header("Reading the app's configuration")
     log.info(f"Package manager: {package_manager.describe}")
@@ -121,4 +142,29 @@ def decide(
         pip_check=choice(settings, "BP_PIP_CHECK", PipCheck, PipCheck.WARN),
         install_project=flag(settings, "BP_PIP_INSTALL_PROJECT", False),
         environ=base_env,
+        procfile=procfile,
+        launch_command=launch_command,
+        collectstatic=collectstatic,
+        pip_installer=choice(settings, "BP_PIP_INSTALLER", PipInstallerKind, PipInstallerKind.PIP),
+        poetry_groups=poetry_groups(settings),
     )
+
+
+GROUP_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")
+
+
+def poetry_groups(settings: Mapping[str, str]) -> tuple[str, ...]:
+    """`BP_POETRY_GROUPS=dev,docs`: the Poetry groups installed besides `main`."""
+    raw = text(settings, "BP_POETRY_GROUPS")
+    if raw is None:
+        return ()
+    groups = [group.strip() for group in raw.replace(" ", ",").split(",") if group.strip()]
+    invalid = [group for group in groups if not GROUP_NAME.match(group)]
+    if invalid:
+        raise InvalidPlatformEnv(
+            "BP_POETRY_GROUPS",
+            raw,
+            f"{', '.join(repr(g) for g in invalid)} is not a Poetry group name.",
+            "List group names separated by commas, e.g. BP_POETRY_GROUPS=dev,docs.",
+        )
+    return tuple(dict.fromkeys(g for g in groups if g != "main"))

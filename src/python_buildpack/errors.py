@@ -502,3 +502,74 @@ class PipCheckFailed(UserError):
             f"'pip check' found (and BP_PIP_CHECK=strict makes this an error):\n{problems}",
             "Change the pinned versions so they satisfy each other, or set BP_PIP_CHECK=warn.",
         )
+
+
+# --- launch processes and Django --------------------------------------------------------------
+
+
+class InvalidProcfile(UserError):
+    def __init__(self, line_number: int | None, line: str, reason: str) -> None:
+        if line_number:
+            title = f"Invalid Procfile (line {line_number})"
+            detail = (
+                f"Line {line_number} of the Procfile is not valid: {reason}.\n"
+                f"  {line_number} | {line.rstrip()}"
+            )
+        else:
+            title, detail = "Invalid Procfile", f"The Procfile is not valid: {reason}."
+        super().__init__(
+            title,
+            detail,
+            "Each line of the Procfile declares one process as '<process type>: <command>', "
+            "for example:\n"
+            "  web: gunicorn myapp.wsgi --bind 0.0.0.0:$PORT\n"
+            "  worker: python worker.py\n"
+            "Process types use only letters, digits, '.', '_' and '-'; the 'web' process is the "
+            "image's default. Blank lines and lines starting with '#' are ignored.",
+        )
+        self.line_number = line_number
+
+
+_COLLECTSTATIC_OPT_OUT = (
+    "To build without collecting static files (for example when the app runs collectstatic "
+    "itself at start-up), set BP_DISABLE_COLLECTSTATIC=1."
+)
+
+
+class DjangoConfigurationUnreadable(UserError):
+    def __init__(self, exit_code: int, output: str) -> None:
+        super().__init__(
+            "Unable to inspect the Django configuration",
+            "Before generating static files, the buildpack ran 'python manage.py help "
+            f"collectstatic' to check whether django.contrib.staticfiles is enabled, and it "
+            f"failed (exit status {exit_code}). Django said:\n\n{_indent(output)}",
+            "This is a problem in the app's code or settings (run 'python manage.py check' "
+            "locally to see it). Settings that read environment variables only set at run time "
+            "(SECRET_KEY, DATABASE_URL, ...) need a default, or the variable set in the build "
+            f"environment. {_COLLECTSTATIC_OPT_OUT}",
+        )
+
+
+class CollectstaticFailed(UserError):
+    def __init__(self, exit_code: int, output: str) -> None:
+        hint = ""
+        if "STATIC_ROOT" in output:
+            hint = (
+                "\n\nDjango needs the STATIC_ROOT setting, the directory collectstatic copies "
+                'files to, e.g. STATIC_ROOT = BASE_DIR / "staticfiles".'
+            )
+        super().__init__(
+            f"'python manage.py collectstatic --noinput' failed (exit status {exit_code})",
+            "The buildpack runs Django's collectstatic after installing the dependencies, since "
+            "django.contrib.staticfiles is in INSTALLED_APPS. Its output is above; it ended "
+            f"with:\n\n{_indent(output, lines=6)}{hint}",
+            "Fix the static files settings (STATIC_ROOT, STATICFILES_DIRS, STORAGES) or the "
+            "files they point at, and check it with 'python manage.py collectstatic --noinput' "
+            "locally. If the app serves no static files, remove django.contrib.staticfiles from "
+            f"INSTALLED_APPS. {_COLLECTSTATIC_OPT_OUT}",
+        )
+
+
+def _indent(output: str, lines: int = 40) -> str:
+    tail = output.strip().splitlines()[-lines:]
+    return "\n".join(f"  {line}" for line in tail) or "  (no output)"

@@ -54,14 +54,20 @@ def relocate(python_dir: Path, *, has_compiler: Any = shutil.which) -> str | Non
         for cached in (path.parent / "__pycache__").glob(path.stem + ".*.pyc"):
             cached.unlink()
     if old_prefix and old_prefix != new_prefix:
-        for pc_file in python_dir.glob("lib/pkgconfig/*.pc"):
+        for pc_file in _regular_files(python_dir, "lib/pkgconfig/*.pc"):
             _rewrite_prefix_line(pc_file, old_prefix, new_prefix)
-        for makefile in python_dir.glob("lib/python3.*/config-3.*/Makefile"):
+        for makefile in _regular_files(python_dir, "lib/python3.*/config-3.*/Makefile"):
             text = makefile.read_text(errors="surrogateescape")
             makefile.write_text(
                 _replace_prefix(text, old_prefix, new_prefix), errors="surrogateescape"
             )
     return old_prefix
+
+
+def _regular_files(root: Path, pattern: str) -> list[Path]:
+    # `python3.pc` is a link to `python-3.13.pc`: rewriting both would rewrite the file twice,
+    # and the new prefix may itself contain the old one (`/python` in `/layers/.../python`).
+    return sorted(p for p in root.glob(pattern) if p.is_file() and not p.is_symlink())
 
 
 def _read_build_time_vars(path: Path) -> dict[str, Any]:

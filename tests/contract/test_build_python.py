@@ -63,6 +63,17 @@ def test_fresh_install_then_cached(ws: Workspace, runtimes: list[BuiltRuntime]) 
     ).stdout.split()
     assert out == [str(ws.layers / "python"), str(ws.layers / "python" / "include" / "python3.13")]
 
+    # C extensions find the headers through pkg-config with the layer's build env.
+    pkg_config_path = (ws.layers / "python" / "env.build" / "PKG_CONFIG_PATH.prepend").read_text()
+    cflags = subprocess.run(
+        ["pkg-config", "--cflags", "python3"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PATH": "/usr/bin:/bin", "PKG_CONFIG_PATH": pkg_config_path},
+    ).stdout.split()
+    assert f"-I{ws.layers / 'python' / 'include' / 'python3.13'}" in cflags
+
     second = ws.build()
     assert second.exit_code == 0, second.output
     assert f"Using cached Python {runtime.version}" in second.stdout
@@ -81,6 +92,9 @@ def test_changed_version_discards_with_the_reason(
     assert f"Discarding cached Python {old.version} since:" in result.stdout
     assert f"The Python version changed from {old.version} to {new.version}" in result.stdout
     assert python_toml(ws).metadata["python_version"] == new.version
+    # pip and its wheel cache were made for the old Python: both go, each saying why.
+    assert "Discarding cached pip 26.3 since:" in result.stdout
+    assert "Discarding cached pip download/wheel cache since:" in result.stdout
 
 
 def test_changed_arch_and_distro_are_reasons(ws: Workspace, runtimes: list[BuiltRuntime]) -> None:

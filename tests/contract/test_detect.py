@@ -85,3 +85,29 @@ def test_no_python_to_run_the_buildpack_is_explained(ws: Workspace, tmp_path: Pa
 
 def test_system_path_constant_has_no_dev_venv() -> None:
     assert ".venv" not in SYSTEM_PATH
+
+
+def test_missing_platform_variables_are_a_clear_error(ws: Workspace) -> None:
+    (ws.app / "requirements.txt").write_text("")
+    proc = subprocess.run(
+        [str(ws.buildpack_dir / "bin" / "build")],
+        cwd=ws.app,
+        env=clean_env({"CNB_BUILDPACK_DIR": str(ws.buildpack_dir)}),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 1, output
+    assert "did not follow the buildpack contract" in output
+    assert "CNB_" in output
+    assert "Traceback" not in output
+
+
+def test_build_rejects_an_unreadable_buildpack_plan(ws: Workspace) -> None:
+    (ws.app / "requirements.txt").write_text("")
+    result = ws.build(plan="[[entries]\nname = ")
+    assert result.exit_code == 1, result.output
+    assert "Buildpack Plan" in result.output
+    assert "Traceback" not in result.output
+    assert not any(ws.layers.iterdir())

@@ -45,10 +45,11 @@ def test_flask_app_builds_runs_and_rebuilds_from_cache(
     app = fixture_app("flask_gunicorn")
     first = platform.build(app, image="flask", cache_dir=cache_dir)
 
-    assert (
-        "Detected a Python app" in first.logs["detector"]
-        or "python-buildpack/python" in (first.logs["detector"])
-    )
+    # Detection chose this buildpack alone, and it asked the plan for what it provides.
+    assert [bp["id"] for bp in first.group["group"]] == [BUILDPACK_ID]
+    assert BUILDPACK_ID in first.logs["detector"]
+    planned = {req["name"] for entry in first.plan["entries"] for req in entry["requires"]}
+    assert planned == {"cpython", "pip", "venv"}
     log = first.logs["builder"]
     for header in (
         "[Reading the app's configuration]",

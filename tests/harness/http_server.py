@@ -111,9 +111,14 @@ class FileServer:
     """Serve `root` on 127.0.0.1 at a random port while the `with` block runs."""
 
     def __init__(
-        self, root: Path | str, headers: Callable[[str], Mapping[str, str]] | None = None
+        self,
+        root: Path | str,
+        headers: Callable[[str], Mapping[str, str]] | None = None,
+        *,
+        port: int = 0,
     ) -> None:
-        """`headers(path)` gives extra response headers for a request path (e.g. Cache-Control)."""
+        """`headers(path)` gives extra response headers for a request path (e.g. Cache-Control);
+        `port` 0 is a random free port."""
         self.root = Path(root)
         self._headers = headers
         self._lock = threading.Lock()
@@ -125,7 +130,7 @@ class FileServer:
             def __init__(self, *args: Any, **kwargs: Any) -> None:
                 super().__init__(*args, directory=directory, **kwargs)
 
-        self._server = _Server(("127.0.0.1", 0), Handler)
+        self._server = _Server(("127.0.0.1", port), Handler)
         self._server.owner = self
         self._thread: threading.Thread | None = None
 

@@ -113,8 +113,25 @@ REAL_PACKAGES: dict[str, str] = {
     "h11": "0.16.0",
 }
 TARGET_PYTHONS: tuple[str, ...] = ("3.11", "3.13")
-# manylinux2014 is manylinux_2_17 (glibc 2.17): every build image we target is newer.
-PLATFORMS: tuple[str, ...] = ("manylinux2014_x86_64", "manylinux_2_17_x86_64")
+# manylinux2014 is manylinux_2_17 (glibc 2.17): every build image we target is newer (Debian 12
+# has glibc 2.36). Some of Poetry's dependencies (rapidfuzz, dulwich) only ship 2_27/2_28 wheels.
+PLATFORMS: tuple[str, ...] = (
+    "manylinux2014_x86_64",
+    "manylinux_2_17_x86_64",
+    "manylinux_2_28_x86_64",
+    "manylinux_2_34_x86_64",
+)
+# The package managers the buildpack installs from `requirements/<tool>.txt` (fully pinned and
+# hashed, with markers): the index carries each one's files for `TARGET_PYTHONS`, so builds in
+# tests install uv, Poetry and Pipenv from here rather than from PyPI.
+REPO_DIR = Path(__file__).resolve().parents[2]
+TOOL_REQUIREMENTS: tuple[str, ...] = ("uv", "poetry", "pipenv")
+# Lock files record their index URL (uv.lock, poetry.lock via [[tool.poetry.source]],
+# Pipfile.lock `_meta.sources`), so the fixture apps with committed lock files need the index on
+# a port that never changes (see `serve_locked_package_index`).
+LOCKED_PORT = 47913
+LOCKED_URL = f"http://127.0.0.1:{LOCKED_PORT}/simple"
+LOCKED_PORT_LOCK = CACHE / "package-index-locked-port.lock"
 
 FIXTURES_DIR = Path(__file__).resolve().parent.parent / "fixtures" / "packages"
 # Fixture directory → the formats the index carries for it.
@@ -133,7 +150,7 @@ INDEX_ROOT = CACHE / "package-index"
 LOCK_FILE = CACHE / "package-index.lock"
 MANIFEST = "index.json"
 # Part of the content key: bump it when the layout of the tree or the way files are built changes.
-LAYOUT_VERSION = 2
+LAYOUT_VERSION = 3
 # Wheel and sdist timestamps (1980-01-01, the oldest a zip can hold) for reproducible builds.
 SOURCE_DATE_EPOCH = 315532800
 CLEAN_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -176,12 +193,61 @@ def content_key(fixtures_dir: Path = FIXTURES_DIR) -> str:
         "pythons": TARGET_PYTHONS,
         "platforms": PLATFORMS,
         "test_packages": TEST_PACKAGES,
+        "tools": {python: tool_pins(python) for python in TARGET_PYTHONS},
     }
     digest.update(json.dumps(spec, sort_keys=True).encode())
     for path in sorted(p for p in fixtures_dir.rglob("*") if _is_source(p, fixtures_dir)):
         digest.update(b"\0" + path.relative_to(fixtures_dir).as_posix().encode() + b"\0")
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
+
+
+def _marker_environment(python: str) -> dict[str, str]:
+    return {
+        "python_version": python,
+        "python_full_version": python + ".0",
+        "sys_platform": "linux",
+        "platform_system": "Linux",
+        "platform_machine": "x86_64",
+        "os_name": "posix",
+        "implementation_name": "cpython",
+        "platform_python_implementation": "CPython",
+        "extra": "",
+    }
+
+
+def tool_pins(python: str, tools: Sequence[str] = TOOL_REQUIREMENTS) -> dict[str, str]:
+    """`{name: version}` of what `requirements/<tool>.txt` installs on `python` (Linux x86_64)."""
+    pins: dict[str, str] = {}
+    for tool in tools:
+        text = (REPO_DIR / "requirements" / f"{tool}.txt").read_text()
+        for line in text.replace("\\\n", " ").splitlines():
+            line = line.split("#", 1)[0].strip()
+            if not line or line.startswith("-"):
+                continue
+            requirement = Requirement(line.split(" --hash", 1)[0].strip())
+            if requirement.marker is not None and not requirement.marker.evaluate(
+                _marker_environment(python)
+            ):
+                continue
+            (spec,) = requirement.specifier
+            name = canonicalize_name(requirement.name)
+            if pins.setdefault(name, spec.version) != spec.version:
+                raise PackageIndexError(f"{tool}.txt pins {name} twice for Python {python}")
+    return pins
+
+
+def all_pins() -> dict[str, str]:
+    """REAL_PACKAGES plus the tools' pins; a version both pin differently is an error."""
+    pins = dict(REAL_PACKAGES)
+    for python in TARGET_PYTHONS:
+        for name, version in tool_pins(python).items():
+            if pins.setdefault(name, version) != version:
+                raise PackageIndexError(
+                    f"{name}: REAL_PACKAGES (or another Python) pins {pins[name]}, "
+                    f"requirements/*.txt pins {version}: make them agree"
+                )
+    return pins
 
 
 def _is_source(path: Path, root: Path) -> bool:
@@ -229,7 +295,7 @@ def build_tree(tree: Path, work: Path, log: Logger = _stderr) -> None:
     write_simple_index(tree, files)
     manifest = {
         "content_key": content_key(),
-        "pins": REAL_PACKAGES,
+        "pins": all_pins(),
         "pythons": TARGET_PYTHONS,
         "files": [asdict(f) for f in files],
     }
@@ -271,9 +337,22 @@ def download_real_packages(files_dir: Path, home: Path) -> list[IndexFile]:
                 f"pip download for Python {python} failed ({result.returncode}):\n"
                 + result.stdout + result.stderr
             )  # fmt: skip
+        # The tools' requirement files are complete (compiled, with markers): no resolving.
+        # (pip download fails if a pinned file is missing for this Python.)
+        tools = [f"{name}=={version}" for name, version in tool_pins(python).items()]
+        options = command[: -len(requirements)]
+        result = subprocess.run(
+            [*options, "--no-deps", *tools], env=env, capture_output=True, text=True, check=False
+        )
+        if result.returncode != 0:
+            raise PackageIndexError(
+                f"pip download of the tools for Python {python} failed ({result.returncode}):\n"
+                + result.stdout + result.stderr
+            )  # fmt: skip
     files = [describe_file(path, real=True) for path in sorted(files_dir.iterdir())]
+    pins = all_pins()
     unpinned = sorted(
-        f"{f.project}=={f.version}" for f in files if REAL_PACKAGES.get(f.project) != f.version
+        f"{f.project}=={f.version}" for f in files if pins.get(f.project) != f.version
     )
     if unpinned:
         raise PackageIndexError(
@@ -462,7 +541,7 @@ class Recording:
 class PackageIndex:
     """The index tree served over HTTP on 127.0.0.1 (a random port) while started."""
 
-    def __init__(self, tree: Path) -> None:
+    def __init__(self, tree: Path, port: int = 0) -> None:
         self.tree = tree
         manifest = json.loads((tree / MANIFEST).read_text())
         self.files: list[IndexFile] = [
@@ -471,12 +550,14 @@ class PackageIndex:
         ]
         self.pins: dict[str, str] = dict(manifest["pins"])
         self.build_seconds: float | None = manifest.get("build_seconds")
-        self.server = FileServer(tree, headers=cache_headers)
+        self.server = FileServer(tree, headers=cache_headers, port=port)
 
     @classmethod
-    def start(cls, *, rebuild: bool = False) -> PackageIndex:
-        """Build (or reuse) the cached tree and start serving it; use it as a context manager."""
-        index = cls(ensure_index(rebuild=rebuild))
+    def start(cls, *, rebuild: bool = False, port: int = 0) -> PackageIndex:
+        """Build (or reuse) the cached tree and start serving it; use it as a context manager.
+
+        `port` 0 is a random free port; see `serve_locked_package_index` for a fixed one."""
+        index = cls(ensure_index(rebuild=rebuild), port=port)
         index.server.start()
         return index
 
@@ -571,13 +652,27 @@ def serve_package_index() -> Iterator[PackageIndex]:
         yield index
 
 
+def serve_locked_package_index() -> Iterator[PackageIndex]:
+    """The body of a fixture for apps with committed lock files: the index on `LOCKED_PORT`.
+
+    Only one test session at a time can listen there, so the fixture holds a file lock while it
+    serves (a concurrent session waits). Module-scoped fixtures keep that wait short.
+    """
+    with file_lock(LOCKED_PORT_LOCK), PackageIndex.start(port=LOCKED_PORT) as index:
+        yield index
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rebuild", action="store_true", help="build the tree again")
     parser.add_argument("--serve", action="store_true", help="serve it until interrupted")
+    parser.add_argument(
+        "--locked-port", action="store_true", help=f"serve on port {LOCKED_PORT} (lock files)"
+    )
     args = parser.parse_args(argv)
     started = time.monotonic()
-    with PackageIndex.start(rebuild=args.rebuild) as index:
+    port = LOCKED_PORT if args.locked_port else 0
+    with PackageIndex.start(rebuild=args.rebuild, port=port) as index:
         print(f"tree: {index.tree}")
         print(f"ready in {time.monotonic() - started:.2f} s (cold build: {index.build_seconds} s)")
         for name, version in sorted(index.pins.items()):

@@ -23,6 +23,7 @@ def fake_python(root: Path, prefix: str, cc: str = "gcc -pthread") -> Path:
     pc = root / "lib" / "pkgconfig"
     pc.mkdir(parents=True)
     (pc / "python-3.13.pc").write_text(f"prefix={prefix}\nlibdir=${{prefix}}/lib\n")
+    (pc / "python3.pc").symlink_to("python-3.13.pc")
     return root
 
 
@@ -36,7 +37,8 @@ def load(root: Path) -> dict[str, object]:
 
 
 def test_prefix_is_rewritten_everywhere_it_is_a_path(tmp_path: Path) -> None:
-    root = fake_python(tmp_path / "layers" / "python", "/install")
+    # The new prefix ends like the old one: a second rewrite of any file would show.
+    root = fake_python(tmp_path / "layers" / "install", "/install")
     assert recorded_prefix(root) == "/install"
     assert relocate(root, has_compiler=lambda name: True) == "/install"
     values = load(root)

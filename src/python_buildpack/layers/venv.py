@@ -1,10 +1,12 @@
 """The `venv` layer: a PEP 405 virtual environment holding the app's dependencies.
 
-Build + launch, and cached when its contents are fully determined by its inputs: then an
-unchanged app reuses it without running pip at all. Otherwise it is rebuilt from scratch, never
-installed over (pip does not remove packages that were dropped from the requirements), with the
-`pip-cache` layer making that fast. The layer name sorts after `python`, so the lifecycle puts
-`venv/bin` ahead of `python/bin` on PATH.
+Every package manager fills this same layer: the venv is always made by our `python`
+(`python -m venv --without-pip`), then an `Installer` (pip, uv, Poetry or Pipenv; see
+`python_buildpack.installers`) installs into it. Build + launch, and cached when its contents are
+fully determined by its inputs: then an unchanged app reuses it without running the installer at
+all. Otherwise it is rebuilt from scratch, never installed over (pip does not remove packages
+that were dropped from the requirements), with the installer's cache layer making that fast. The
+layer name sorts after `python`, so the lifecycle puts `venv/bin` ahead of `python/bin` on PATH.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from packaging.utils import canonicalize_name
 from pydantic import BaseModel, ConfigDict
@@ -19,13 +22,10 @@ from pydantic import BaseModel, ConfigDict
 from ..cnb.env import LayerEnv, Scope
 from ..cnb.layers import Cause, Layer, Layers, LayerState
 from ..cnb.models import LayerTypes
-from ..commands import capture, run
-from ..config import BuildConfig, PipCheck
-from ..errors import CommandFailed, PipCheckFailed, PipInstallFailed
+from ..commands import run
+from ..config import BuildConfig
+from ..errors import CommandFailed
 from ..output import Log
-from ..pip_inputs import pip_inputs
-from ..redact import secrets_in_env
-from .pip import PipInstall
 from .python import PythonInstall
 
 LAYER_NAME = "venv"
@@ -53,47 +53,84 @@ class VenvInstall:
     reused: bool
 
 
-FIELD_NAMES = {
-    "package_manager": "The package manager",
-    "inputs_digest": "The requirements",
-    "python_version": "The Python version",
-    "tool_version": "The pip version",
-    "arch": "The CPU architecture",
-    "distro_name": "The OS",
-    "distro_version": "The OS version",
-}
+class Installer(Protocol):
+    """What fills the venv: one per package manager (`python_buildpack.installers`)."""
+
+    @property
+    def package_manager(self) -> str:
+        """The name recorded in the layer metadata: a change of it discards the venv."""
+
+    @property
+    def display(self) -> str:
+        """For the log: 'pip', 'uv', 'Poetry', ..."""
+
+    @property
+    def tool_version(self) -> str: ...
+
+    @property
+    def inputs_digest(self) -> str:
+        """A digest of everything the installed packages are determined by."""
+
+    @property
+    def describe(self) -> str:
+        """For the log: what is installed, e.g. 'requirements.txt' or 'uv.lock'."""
+
+    def reuse_blockers(self) -> list[str]:
+        """Reasons not to reuse a venv even when the metadata is unchanged (none for locks)."""
+
+    def install(self, venv: Path, env: dict[str, str], log: Log) -> bool:
+        """Install into the (empty) `venv` with `env` (the venv active); return whether the
+        result is fully pinned, so the next build with the same inputs may reuse it."""
 
 
-def changes(old: VenvMetadata, new: VenvMetadata) -> list[str]:
+def changes(old: VenvMetadata, new: VenvMetadata, display: str = "pip") -> list[str]:
     reasons = []
-    for name, label in FIELD_NAMES.items():
-        before, after = getattr(old, name), getattr(new, name)
-        if before != after:
-            if name == "inputs_digest":
-                reasons.append(f"{label} changed")
-            else:
-                reasons.append(f"{label} changed from {before} to {after}")
+    if old.package_manager != new.package_manager:
+        reasons.append(
+            f"The package manager changed from {old.package_manager} to {new.package_manager}"
+        )
+    elif old.inputs_digest != new.inputs_digest:
+        reasons.append(f"The {'requirements' if display == 'pip' else 'lock file'} changed")
+    if old.python_version != new.python_version:
+        reasons.append(
+            f"The Python version changed from {old.python_version} to {new.python_version}"
+        )
+    if old.package_manager == new.package_manager and old.tool_version != new.tool_version:
+        reasons.append(
+            f"The {display} version changed from {old.tool_version} to {new.tool_version}"
+        )
+    if old.arch != new.arch:
+        reasons.append(f"The CPU architecture changed from {old.arch} to {new.arch}")
+    if old.distro_name != new.distro_name:
+        reasons.append(f"The OS changed from {old.distro_name} to {new.distro_name}")
+    if old.distro_version != new.distro_version:
+        reasons.append(f"The OS version changed from {old.distro_version} to {new.distro_version}")
     if not old.reusable:
         reasons.append("The previous install was not fully pinned")
     return reasons
 
 
+def venv_env(path: Path) -> LayerEnv:
+    env = LayerEnv()
+    env.override(Scope.ALL, "VIRTUAL_ENV", str(path))
+    # Later buildpacks' `pip install` goes into the app's venv too.
+    env.override(Scope.BUILD, "PIP_PYTHON", str(path))
+    return env
+
+
 def install_dependencies(
     config: BuildConfig,
     python: PythonInstall,
-    pip: PipInstall,
+    installer: Installer,
     env: dict[str, str],
     log: Log,
 ) -> VenvInstall:
-    log.header("Installing dependencies using pip")
-    inputs = pip_inputs(
-        config.app_dir, config.package_manager.file, config.environ, config.install_project
-    )
+    log.header(f"Installing dependencies using {installer.display}")
     metadata = VenvMetadata(
-        package_manager="pip",
-        inputs_digest=inputs.digest,
+        package_manager=installer.package_manager,
+        inputs_digest=installer.inputs_digest,
         python_version=python.version,
-        tool_version=pip.version,
+        tool_version=installer.tool_version,
         arch=config.target.arch,
         distro_name=config.target.distro_name or "unknown",
         distro_version=config.target.distro_version or "unknown",
@@ -101,12 +138,7 @@ def install_dependencies(
     )
 
     def keep(old: VenvMetadata) -> list[str]:
-        reasons = changes(old, metadata)
-        if not config.reuse_venv:
-            reasons.append("BP_PIP_REUSE_VENV is false")
-        if not inputs.deterministic:
-            reasons.append("Not every requirement is pinned to one version")
-        return reasons
+        return changes(old, metadata, installer.display) + installer.reuse_blockers()
 
     layer = Layers(config.layers_dir).cached_layer(
         LAYER_NAME,
@@ -114,72 +146,39 @@ def install_dependencies(
         metadata_model=VenvMetadata,
         keep=keep,
     )
-    venv_env = LayerEnv()
-    venv_env.override(Scope.ALL, "VIRTUAL_ENV", str(layer.path))
-    # Later buildpacks' `pip install` goes into the app's venv too.
-    venv_env.override(Scope.BUILD, "PIP_PYTHON", str(layer.path))
+    layer_env = venv_env(layer.path)
 
     if layer.state is LayerState.RESTORED and (layer.path / "pyvenv.cfg").is_file():
         log.info(
             "Reusing the virtual environment from the previous build: "
-            f"{inputs.describe}, Python {python.version} and pip {pip.version} are unchanged"
+            f"{installer.describe}, Python {python.version} and {installer.display} "
+            f"{installer.tool_version} are unchanged"
         )
-        layer.complete(metadata.model_copy(update={"reusable": True}), env=venv_env)
-        return VenvInstall(layer.path, venv_env.apply(env, Scope.BUILD, layer.path), True)
+        layer.complete(metadata.model_copy(update={"reusable": True}), env=layer_env)
+        return VenvInstall(layer.path, layer_env.apply(env, Scope.BUILD, layer.path), True)
 
     _log_discard(layer, log)
-    log.info(f"Installing {inputs.describe}")
+    log.info(f"Installing {installer.describe}")
+    create_venv(python, layer.path, env, log)
+    install_env = layer_env.apply(env, Scope.BUILD, layer.path)
+    reusable = installer.install(layer.path, install_env, log)
+    layer.complete(
+        metadata.model_copy(update={"reusable": reusable}),
+        env=layer_env,
+        types=LayerTypes(build=True, launch=True, cache=reusable),
+    )
+    return VenvInstall(layer.path, install_env, False)
+
+
+def create_venv(python: PythonInstall, path: Path, env: dict[str, str], log: Log) -> None:
+    """A venv made by our python, with no pip: the package managers install into it from
+    outside, so none of them picks (or downloads) an interpreter of its own."""
     with log.timed("Creating virtual environment"):
-        result = run(
-            [python.python, "-m", "venv", "--without-pip", layer.path], env=pip.build_env, log=log
-        )
+        result = run([python.python, "-m", "venv", "--without-pip", path], env=env, log=log)
     if not result.ok:
         raise CommandFailed(
             "python -m venv", result.exit_code, "Creating the virtual environment failed.", ""
         )
-
-    install_env = {**pip.build_env, **venv_env.apply({}, Scope.BUILD)}
-    install_env.update((k, v) for k, v in env.items() if k == "PIP_CACHE_DIR")
-    secrets = secrets_in_env(install_env)
-    command: list[str | Path] = [
-        python.python,
-        "-m",
-        "pip",
-        "--python",
-        layer.path,
-        "install",
-        "--no-input",
-        "--progress-bar",
-        "off",
-        *inputs.install_args,
-    ]
-    shown = "pip install " + " ".join(inputs.install_args[:6])
-    with log.timed(f"Running '{shown}{' …' if len(inputs.install_args) > 6 else ''}'"):
-        result = run(command, env=install_env, cwd=config.app_dir, log=log, redact=secrets)
-    if not result.ok:
-        raise PipInstallFailed(inputs.describe, result.exit_code)
-
-    _pip_check(config, python, layer.path, install_env, log)
-    installed = installed_distributions(layer.path)
-    unpinned_installed = sorted(installed - inputs.pinned_names)
-    reusable = inputs.deterministic and not unpinned_installed
-    if reusable:
-        log.info("Every installed package is pinned: the next build can reuse this environment")
-    elif config.reuse_venv:
-        why = inputs.unpinned or [
-            f"{name} (installed as a dependency)" for name in unpinned_installed
-        ]
-        log.info(
-            "The next build will reinstall the dependencies (from the pip cache), since not "
-            "every installed package is pinned to one version, e.g.:"
-        )
-        log.detail("\n".join(why[:5]))
-    layer.complete(
-        metadata.model_copy(update={"reusable": reusable}),
-        env=venv_env,
-        types=LayerTypes(build=True, launch=True, cache=reusable),
-    )
-    return VenvInstall(layer.path, venv_env.apply(env, Scope.BUILD, layer.path), False)
 
 
 def _log_discard(layer: Layer[VenvMetadata], log: Log) -> None:
@@ -203,23 +202,3 @@ def installed_distributions(venv: Path) -> set[str]:
 def _site_packages(venv: Path) -> Iterable[Path]:
     for site in venv.glob("lib/python3.*/site-packages"):
         yield from site.iterdir()
-
-
-def _pip_check(
-    config: BuildConfig, python: PythonInstall, venv: Path, env: dict[str, str], log: Log
-) -> None:
-    if config.pip_check is PipCheck.OFF:
-        return
-    check = capture([python.python, "-m", "pip", "--python", venv, "check"], env=env)
-    if check.returncode == 0:
-        return
-    problems = (check.stdout + check.stderr).strip()
-    if config.pip_check is PipCheck.STRICT:
-        raise PipCheckFailed(problems)
-    log.warning(
-        "The installed packages have conflicting requirements",
-        "'pip check' found:\n"
-        + problems
-        + "\n\nThe app may fail at run time. Fix the versions in your requirements, or set "
-        "BP_PIP_CHECK=strict to make this an error (off to silence it).",
-    )

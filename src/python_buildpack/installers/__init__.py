@@ -1,0 +1,66 @@
+"""The package managers that fill the `venv` layer, and the layers each one needs first.
+
+    installer, env = prepare_installer(config, python, pip, env, log)
+    venv = install_dependencies(config, python, installer, env, log)
+
+pip needs nothing more (the `pip` and `pip-cache` layers exist for every app); uv, Poetry and
+Pipenv get their tool layer, then their cache layer where they have their own cache (Pipenv's
+installs go through pip, so `pip-cache` serves it). `BP_PIP_INSTALLER=uv` adds the uv layers to
+a pip app.
+"""
+
+from __future__ import annotations
+
+from ..config import BuildConfig, PipInstallerKind
+from ..layers.pip import PipInstall
+from ..layers.python import PythonInstall
+from ..layers.tool import DISPLAY, install_tool
+from ..layers.tool_cache import prepare_tool_cache
+from ..layers.venv import Installer
+from ..output import Log
+from ..package_managers import Tool
+from ..pip_inputs import pip_inputs
+from .pip import PipInstaller
+from .pipenv import PipenvInstaller
+from .poetry import PoetryInstaller
+from .uv import UvInstaller
+
+
+def prepare_installer(
+    config: BuildConfig,
+    python: PythonInstall,
+    pip: PipInstall,
+    env: dict[str, str],
+    log: Log,
+) -> tuple[Installer, dict[str, str]]:
+    """Install the tool layers the app's package manager needs; return it and the build env."""
+    tool = config.package_manager.tool
+    if tool is Tool.PIP:
+        inputs = pip_inputs(
+            config.app_dir, config.package_manager.file, config.environ, config.install_project
+        )
+        if config.pip_installer is PipInstallerKind.PIP:
+            return PipInstaller(config, python, inputs, pip.version), env
+        uv = install_tool(config, "uv", python, pip, pip.build_env, log)
+        _, env = prepare_tool_cache(config, "uv", "uv", env, log)
+        return PipInstaller(config, python, inputs, pip.version, uv.executable, uv.version), env
+
+    installed = install_tool(config, tool.value, python, pip, pip.build_env, log)
+    display = DISPLAY[tool.value]
+    if tool is Tool.UV:
+        _, env = prepare_tool_cache(config, "uv", display, env, log)
+        return UvInstaller(
+            config, python, installed, display, "uv.lock", ["pyproject.toml", "uv.toml"]
+        ), env
+    if tool is Tool.POETRY:
+        _, env = prepare_tool_cache(config, "poetry", display, env, log)
+        return PoetryInstaller(
+            config,
+            python,
+            installed,
+            display,
+            "poetry.lock",
+            ["pyproject.toml", "poetry.toml"],
+            options=[f"groups={','.join(config.poetry_groups)}"],
+        ), env
+    return PipenvInstaller(config, python, installed, display, "Pipfile.lock", ["Pipfile"]), env

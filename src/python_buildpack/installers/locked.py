@@ -1,0 +1,124 @@
+"""What the lock-file package managers (uv, Poetry, Pipenv) share.
+
+A lock file pins every package, so the venv it gives is reusable as long as the lock file, the
+project file it was made from, the tool and the Python version are unchanged. The project file is
+part of the digest on purpose: the tools only check that the lock file is current when they run,
+so a changed `pyproject.toml` (or `Pipfile`) must make them run again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..commands import Result, display, run
+from ..config import BuildConfig
+from ..errors import ConfigFileUnreadable, LockFileOutdated, PackageManagerInstallFailed
+from ..layers.python import PythonInstall
+from ..layers.tool import ToolInstall
+from ..output import Log
+from ..redact import secrets_in_env
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+
+@dataclass
+class LockFileInstaller:
+    config: BuildConfig
+    python: PythonInstall
+    tool: ToolInstall
+    display: str
+    lock_file: str
+    # Files the lock file is made from, or that change what the tool installs (when present).
+    inputs: Sequence[str]
+    # Choices that change what is installed (groups, installing the project itself).
+    options: Sequence[str] = field(default_factory=list)
+
+    @property
+    def package_manager(self) -> str:
+        return self.tool.name
+
+    @property
+    def tool_version(self) -> str:
+        return self.tool.version
+
+    @property
+    def describe(self) -> str:
+        return self.lock_file
+
+    @property
+    def inputs_digest(self) -> str:
+        digest = hashlib.sha256()
+        for name in sorted({self.lock_file, *self.inputs}):
+            path = self.config.app_dir / name
+            if path.is_file():
+                digest.update(f"\0{name}\0".encode())
+                digest.update(_read_bytes(path))
+        digest.update("\0".join(self.options).encode())
+        return digest.hexdigest()
+
+    def reuse_blockers(self) -> list[str]:
+        return []
+
+    def run_tool(
+        self,
+        command: Sequence[str | Path],
+        env: dict[str, str],
+        log: Log,
+        *,
+        outdated_marker: str,
+        fix_command: str,
+        manifest: str,
+    ) -> Result:
+        """Run the tool in the app dir; its failure is an error naming the command (and, when
+        the tool says the lock file is stale, the command that refreshes it)."""
+        shown = display([self.tool.name, *command[1:]])
+        with log.timed(f"Running '{shown}'"):
+            result = run(
+                command, env=env, cwd=self.config.app_dir, log=log, redact=secrets_in_env(env)
+            )
+        if result.ok:
+            return result
+        if outdated_marker in result.output:
+            raise LockFileOutdated(self.display, self.lock_file, manifest, fix_command)
+        raise PackageManagerInstallFailed(
+            self.display, shown, result.exit_code, self.lock_file, self.python.version
+        )
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise ConfigFileUnreadable(path.name, error.strerror or str(error)) from error
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """`pyproject.toml` as a dict ({} when absent); invalid TOML is for the tool to report."""
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigFileUnreadable(path.name, str(error)) from error
+    except tomllib.TOMLDecodeError:
+        return {}
+
+
+def has_scripts(pyproject: dict[str, Any]) -> bool:
+    """Whether the project declares console scripts (PEP 621, or Poetry's own table): then
+    the project itself is installed, so they exist in the venv."""
+    project = pyproject.get("project")
+    tool = pyproject.get("tool")
+    poetry = tool.get("poetry") if isinstance(tool, dict) else None
+    return bool(
+        (isinstance(project, dict) and (project.get("scripts") or project.get("gui-scripts")))
+        or (isinstance(poetry, dict) and poetry.get("scripts"))
+    )

@@ -1,0 +1,146 @@
+"""The `uv`, `poetry` and `pipenv` layers: a package manager, for build time only.
+
+Each is a venv of its own, made by our `python`, into which the `pip` layer's pip installs the
+tool and its dependencies from `requirements/<tool>.txt` (every file pinned by hash). A venv
+rather than a `--user` install, so the tool's scripts work without PYTHONUSERBASE juggling (the
+pip layer owns that variable) and its dependencies can never leak into the app's venv. uv's wheel
+carries the static `uv` binary, which ends up in `bin/` like any script.
+
+Build + cache, never launch: the tool is not in the app image. The layer is reused while the
+pinned requirements, the Python version and the target are unchanged (Poetry's and Pipenv's
+dependencies include compiled wheels for the Python version and CPU).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict
+
+from ..cnb.layers import Cause, Layers, LayerState
+from ..cnb.models import LayerTypes
+from ..commands import run
+from ..config import BuildConfig
+from ..errors import CommandFailed
+from ..output import Log
+from ..redact import secrets_in_env
+from ..tool_versions import pinned_version, requirements_file
+from .pip import INDEX_OPTIONS, PipInstall
+from .python import PythonInstall
+
+DISPLAY = {"uv": "uv", "poetry": "Poetry", "pipenv": "Pipenv"}
+
+
+class ToolLayerMetadata(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    tool_version: str
+    requirements_sha256: str
+    python_version: str
+    arch: str
+    distro_name: str
+    distro_version: str
+
+
+@dataclass(frozen=True)
+class ToolInstall:
+    name: str
+    path: Path
+    version: str
+
+    @property
+    def executable(self) -> Path:
+        return self.path / "bin" / self.name
+
+
+def changes(old: ToolLayerMetadata, new: ToolLayerMetadata, display: str) -> list[str]:
+    reasons = []
+    if old.tool_version != new.tool_version:
+        reasons.append(f"The {display} version changed from {old.tool_version} to {new.tool_version}")
+    elif old.requirements_sha256 != new.requirements_sha256:
+        reasons.append(f"The pinned dependencies of {display} changed")
+    if old.python_version != new.python_version:
+        reasons.append(
+            f"The Python version changed from {old.python_version} to {new.python_version}"
+        )
+    if old.arch != new.arch:
+        reasons.append(f"The CPU architecture changed from {old.arch} to {new.arch}")
+    old_os = f"{old.distro_name} {old.distro_version}"
+    new_os = f"{new.distro_name} {new.distro_version}"
+    if old_os != new_os:
+        reasons.append(f"The OS changed from {old_os} to {new_os}")
+    return reasons
+
+
+def install_tool(
+    config: BuildConfig,
+    name: str,
+    python: PythonInstall,
+    pip: PipInstall,
+    env: dict[str, str],
+    log: Log,
+) -> ToolInstall:
+    display = DISPLAY[name]
+    log.header(f"Installing {display}")
+    version = pinned_version(config.buildpack_dir, name)
+    requirements = requirements_file(config.buildpack_dir, name)
+    metadata = ToolLayerMetadata(
+        tool_version=version,
+        requirements_sha256=hashlib.sha256(requirements.read_bytes()).hexdigest(),
+        python_version=python.version,
+        arch=config.target.arch,
+        distro_name=config.target.distro_name or "unknown",
+        distro_version=config.target.distro_version or "unknown",
+    )
+    layer = Layers(config.layers_dir).cached_layer(
+        name,
+        types=LayerTypes(build=True, cache=True),
+        metadata_model=ToolLayerMetadata,
+        keep=lambda old: changes(old, metadata, display),
+    )
+    tool = ToolInstall(name, layer.path, version)
+    if layer.state is LayerState.RESTORED and not tool.executable.is_file():
+        layer.discard(["its files are incomplete"], cause=Cause.CHANGED)
+    if layer.state is LayerState.RESTORED:
+        log.info(f"Using cached {display} {version}")
+        layer.complete(metadata)
+        return tool
+    if layer.cause is Cause.INVALID_METADATA:
+        log.info(f"Discarding cached {display} since its layer metadata can't be read")
+    elif layer.cause in (Cause.CHANGED, Cause.MISSING_CONTENTS):
+        old = layer.old_metadata
+        log.info(f"Discarding cached {display}{' ' + old.tool_version if old else ''} since:")
+        log.detail("\n".join(layer.reasons))
+
+    with log.timed(f"Installing {display} {version}"):
+        venv = run([python.python, "-m", "venv", "--without-pip", layer.path], env=env, log=log)
+        if not venv.ok:
+            raise CommandFailed(
+                "python -m venv", venv.exit_code, f"Creating the venv of {display} failed.", ""
+            )
+        command: list[str | Path] = [
+            python.python, "-m", "pip", "--python", layer.path, "install",
+            "--isolated", "--no-cache-dir", "--no-input", "--progress-bar", "off", "--quiet",
+            "--disable-pip-version-check", "--root-user-action=ignore",
+            "--require-hashes", "--requirement", requirements,
+        ]  # fmt: skip
+        # --isolated keeps user pip config out of the tool's install; the index settings the
+        # build may need (air-gapped mirrors) are passed on explicitly, as for pip itself.
+        for variable, option in INDEX_OPTIONS.items():
+            for value in config.environ.get(variable, "").split():
+                command += [option, value]
+        result = run(
+            command, env=pip.build_env, log=log, redact=secrets_in_env(config.environ)
+        )
+    if not result.ok:
+        raise CommandFailed(
+            f"pip install {name}=={version}",
+            result.exit_code,
+            f"Installing {display} into its build-time layer failed (see the output above).",
+            "If the build cannot reach PyPI, set PIP_INDEX_URL to a package index that has "
+            f"{name} {version} and its dependencies.",
+        )
+    layer.complete(metadata)
+    return tool

@@ -1,0 +1,302 @@
+"""`pack` (github.com/buildpacks/pack) for the image tests: the CLI, the lifecycle tarball a
+builder.toml refers to, and the commands the tests run.
+
+`ensure_pack()` builds the pinned release once per machine into
+`~/.cache/python-buildpack/pack/<version>/pack` (~2 min cold). As for the lifecycle
+(`tests/harness/lifecycle_install.py`), `go install …@v` is not an option here because the Go
+proxy answers 403 for the version list, so the module is fetched with `go mod download` and
+built inside it, with the version ldflag of pack's Makefile.
+
+Why 0.38.2: the newest release whose go.mod the checksum database knows here (v0.39.0 and
+v0.38.1 are refused with "verifying go.mod: 404"), and it speaks Platform API 0.15, the newest
+of the pinned lifecycle 0.21.14.
+
+`lifecycle_tarball()` lays the pinned lifecycle's binaries out the way pack reads a lifecycle
+URI (`[lifecycle] uri = "file://…"` in builder.toml): `lifecycle.toml` (its version and the
+Buildpack/Platform APIs it supports) at the root, and every binary one directory down
+(`lifecycle/analyzer`, …: pack keeps only the base names, under `/cnb/lifecycle/`).
+
+    with PodmanService.start(dir) as podman:
+        pack = Pack(ensure_pack(), podman, home=dir / "pack-home")
+        pack.create_builder(builder_toml, "localhost/x/builder:1")
+        result = pack.build("localhost/x/app:1", app_dir, builder=..., env={...})
+        result.log, result.seconds
+
+    python -m tests.harness.pack          # build pack, write the lifecycle tarball
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import subprocess
+import tarfile
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.harness.lifecycle_install import (
+    CACHE_ROOT,
+    SUPPORTED_BUILDPACK_APIS,
+    LifecycleBinaries,
+    _go,
+    _go_env,
+    _run,
+    ensure_lifecycle,
+    file_lock,
+)
+from tests.harness.lifecycle_run_image import go_arch
+from tests.harness.podman import PodmanService
+
+PACK_MODULE = "github.com/buildpacks/pack"
+PACK_VERSION = "0.38.2"
+# What lifecycle 0.21.14 supports (its api/apis.go); the builder advertises these to pack.
+SUPPORTED_PLATFORM_APIS = tuple(f"0.{minor}" for minor in range(7, 16))
+# The binaries pack checks for in a lifecycle tarball, plus the phases it may run.
+LIFECYCLE_ENTRIES = (
+    "lifecycle",
+    "launcher",
+    "analyzer",
+    "detector",
+    "restorer",
+    "builder",
+    "exporter",
+    "creator",
+    "rebaser",
+)
+PACK_TIMEOUT = 900
+
+
+class PackError(Exception):
+    """pack could not be built, or a pack command failed."""
+
+    def __init__(self, message: str, log: str = "") -> None:
+        super().__init__(message)
+        self.log = log
+
+
+def _build_pack(version: str, dest: Path) -> None:
+    go, env = _go(), _go_env()
+    module = json.loads(_run([go, "mod", "download", "-json", f"{PACK_MODULE}@v{version}"], env=env))
+    if "Error" in module:
+        raise PackError(f"the Go proxy does not serve {PACK_MODULE}@v{version}: {module['Error']}")
+    ldflags = f"-s -w -X '{PACK_MODULE}/pkg/client.Version={version}'"
+    _run(
+        [go, "build", "-trimpath", "-ldflags", ldflags, "-o", str(dest / "pack"), "."],
+        cwd=Path(module["Dir"]),
+        env=env,
+    )
+    with tempfile.TemporaryDirectory() as home:
+        reported = _run(
+            [str(dest / "pack"), "version"], env={"PATH": "/usr/bin:/bin", "HOME": home, "PACK_HOME": home}
+        ).strip()
+    if reported != version:
+        raise PackError(f"the built pack reports version {reported!r}, not {version}")
+
+
+def ensure_pack(version: str = PACK_VERSION) -> Path:
+    """The pinned pack binary, built on first use."""
+    root = CACHE_ROOT / "pack"
+    binary = root / version / "pack"
+    if binary.is_file():
+        return binary
+    with file_lock(root / f".{version}.lock"):
+        if binary.is_file():
+            return binary
+        staging = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=root))
+        try:
+            _build_pack(version, staging)
+            staging.chmod(0o755)
+            staging.rename(binary.parent)
+        except BaseException:
+            import shutil
+
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+    return binary
+
+
+def lifecycle_descriptor(version: str) -> str:
+    def toml_list(values: Sequence[str]) -> str:
+        return "[" + ", ".join(f'"{v}"' for v in values) + "]"
+
+    return (
+        "[apis]\n"
+        "[apis.buildpack]\n"
+        "deprecated = []\n"
+        f"supported = {toml_list(SUPPORTED_BUILDPACK_APIS)}\n"
+        "[apis.platform]\n"
+        "deprecated = []\n"
+        f"supported = {toml_list(SUPPORTED_PLATFORM_APIS)}\n"
+        "\n[lifecycle]\n"
+        f'version = "{version}"\n'
+    )
+
+
+def _write_lifecycle_tarball(binaries: LifecycleBinaries, dest: Path) -> None:
+    def entry(name: str, **fields: object) -> tarfile.TarInfo:
+        info = tarfile.TarInfo(name)
+        info.mtime = 315532801  # 1980-01-01, like pack's normalised layers
+        info.uid = info.gid = 0
+        for key, value in fields.items():
+            setattr(info, key, value)
+        return info
+
+    with (
+        dest.open("wb") as raw,
+        gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as gz,
+        tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar,
+    ):
+        descriptor = lifecycle_descriptor(binaries.version).encode()
+        tar.addfile(entry("lifecycle.toml", size=len(descriptor), mode=0o644), io.BytesIO(descriptor))
+        tar.addfile(entry("lifecycle", type=tarfile.DIRTYPE, mode=0o755))
+        for name in LIFECYCLE_ENTRIES:
+            path = binaries.phase(name)
+            if path.is_symlink():
+                target = path.readlink().name
+                tar.addfile(
+                    entry(f"lifecycle/{name}", type=tarfile.SYMTYPE, linkname=target, mode=0o755)
+                )
+            else:
+                with path.open("rb") as content:
+                    tar.addfile(
+                        entry(f"lifecycle/{name}", size=path.stat().st_size, mode=0o755), content
+                    )
+
+
+def lifecycle_tarball(binaries: LifecycleBinaries | None = None) -> Path:
+    """`~/.cache/python-buildpack/pack/lifecycle-v<version>+linux.<arch>.tgz`, written once."""
+    binaries = binaries or ensure_lifecycle()
+    root = CACHE_ROOT / "pack"
+    tarball = root / f"lifecycle-v{binaries.version}+linux.{go_arch()}.tgz"
+    if tarball.is_file():
+        return tarball
+    with file_lock(root / ".lifecycle.lock"):
+        if not tarball.is_file():
+            partial = tarball.with_name(tarball.name + ".partial")
+            _write_lifecycle_tarball(binaries, partial)
+            partial.replace(tarball)
+    return tarball
+
+
+@dataclass(frozen=True)
+class PackResult:
+    argv: tuple[str, ...]
+    log: str
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Pack:
+    binary: Path
+    podman: PodmanService
+    home: Path  # PACK_HOME: pack's config and caches, away from the host's ~/.pack
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {**self.podman.env, "PACK_HOME": str(self.home)}
+
+    def run(self, *args: str, check: bool = True, timeout: float = PACK_TIMEOUT) -> PackResult:
+        argv = (str(self.binary), "--no-color", *args)
+        self.home.mkdir(parents=True, exist_ok=True)
+        start = time.monotonic()
+        proc = subprocess.run(
+            argv,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        seconds = time.monotonic() - start
+        if check and proc.returncode != 0:
+            raise PackError(
+                f"`pack {' '.join(args)}` failed with exit code {proc.returncode}:\n{proc.stdout}",
+                proc.stdout,
+            )
+        return PackResult(argv, proc.stdout, seconds)
+
+    def package_buildpack(self, buildpack: Path, output: Path) -> PackResult:
+        """`pack buildpack package --format file` of a buildpack directory or .cgz."""
+        config = output.with_suffix(".package.toml")
+        config.write_text(f'[buildpack]\nuri = "{buildpack}"\n', encoding="utf-8")
+        return self.run(
+            "buildpack", "package", str(output), "--config", str(config), "--format", "file"
+        )
+
+    def create_builder(self, config: Path, name: str) -> PackResult:
+        return self.run(
+            "builder", "create", name, "--config", str(config), "--pull-policy", "never"
+        )
+
+    def build(
+        self,
+        image: str,
+        app: Path,
+        *,
+        builder: str,
+        env: Mapping[str, str] | None = None,
+        network: str = "host",
+        clear_cache: bool = False,
+        trust_builder: bool = True,
+        check: bool = True,
+    ) -> PackResult:
+        args = [
+            "build",
+            image,
+            "--path",
+            str(app),
+            "--builder",
+            builder,
+            "--pull-policy",
+            "never",
+            "--network",
+            network,
+            "--timestamps",
+        ]
+        args.append("--trust-builder" if trust_builder else "--trust-builder=false")
+        for key, value in (env or {}).items():
+            args += ["--env", f"{key}={value}"]
+        if clear_cache:
+            args.append("--clear-cache")
+        return self.run(*args, check=check)
+
+
+def builder_toml(
+    *,
+    buildpack_uri: str,
+    buildpack_id: str,
+    buildpack_version: str,
+    build_image: str,
+    run_image: str,
+    lifecycle_uri: str,
+) -> str:
+    """A builder.toml with one buildpack in one group, our base images and a local lifecycle."""
+    return (
+        'description = "python-buildpack test builder (Debian 12, no python3 on the build '
+        'image)"\n\n'
+        "[[buildpacks]]\n"
+        f'uri = "{buildpack_uri}"\n\n'
+        "[[order]]\n"
+        "[[order.group]]\n"
+        f'id = "{buildpack_id}"\n'
+        f'version = "{buildpack_version}"\n\n'
+        "[build]\n"
+        f'image = "{build_image}"\n\n'
+        "[[run.images]]\n"
+        f'image = "{run_image}"\n\n'
+        "[lifecycle]\n"
+        f'uri = "{lifecycle_uri}"\n\n'
+        "[[targets]]\n"
+        'os = "linux"\n'
+        f'arch = "{go_arch()}"\n'
+    )
+
+
+if __name__ == "__main__":
+    print(ensure_pack())
+    print(lifecycle_tarball())
