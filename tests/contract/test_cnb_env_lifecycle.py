@@ -20,14 +20,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from python_buildpack.cnb.env import ProcessScope, Scope, read_layer_env
+from tests.harness.cache import CACHE_ROOT
 from tests.harness.lifecycle_install import LIFECYCLE_VERSION, ensure_lifecycle
 
-CACHE = (
-    Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
-    / "python-buildpack"
-    / "cnb-envcheck"
-    / LIFECYCLE_VERSION
-)
+CACHE = CACHE_ROOT / "cnb-envcheck" / LIFECYCLE_VERSION
 
 CHECKER = r"""
 package main

@@ -24,7 +24,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-CACHE = Path(os.environ.get("PYTHON_BUILDPACK_CACHE", Path.home() / ".cache" / "python-buildpack"))
+from .cache import CACHE_ROOT
+
+CACHE = CACHE_ROOT
 SOURCES_DIR = CACHE / "sources"
 AVAILABLE_FILE = SOURCES_DIR / "available.json"
 DEB_SRC_FILE = Path("/etc/apt/sources.list.d/python-buildpack-deb-src.sources")

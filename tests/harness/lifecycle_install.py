@@ -19,16 +19,15 @@ Its supported APIs (from `api/apis.go`): Platform 0.7–0.15, Buildpack 0.7–0.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from .cache import CACHE_ROOT, file_lock
 
 LIFECYCLE_MODULE = "github.com/buildpacks/lifecycle"
 LIFECYCLE_VERSION = "0.21.14"
@@ -36,8 +35,6 @@ LIFECYCLE_VERSION = "0.21.14"
 PLATFORM_API = "0.15"
 SUPPORTED_BUILDPACK_APIS = ("0.7", "0.8", "0.9", "0.10", "0.11", "0.12")
 PHASES = ("analyzer", "detector", "restorer", "builder", "exporter", "creator", "rebaser")
-
-CACHE_ROOT = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "python-buildpack"
 
 
 class LifecycleInstallError(Exception):
@@ -59,18 +56,6 @@ class LifecycleBinaries:
 
     def phase(self, name: str) -> Path:
         return self.directory / name
-
-
-@contextmanager
-def file_lock(path: Path) -> Iterator[None]:
-    """Serialise a cache fill between parallel test workers."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _go() -> str:

@@ -15,13 +15,11 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import fcntl
 import json
 import os
 import sys
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +28,7 @@ import tomli_w
 from python_buildpack import runtime_builder
 from python_buildpack.output import Log, format_duration
 
+from .cache import file_lock
 from .cpython_sources import CACHE, CachedSource, fetch_sources, sha256_file, version_key
 
 RUNTIMES_DIR = CACHE / "runtimes"
@@ -59,18 +58,6 @@ class BuiltRuntime:
     @property
     def filename(self) -> str:
         return self.archive_path.name
-
-
-@contextmanager
-def file_lock(path: Path) -> Iterator[None]:
-    """An exclusive lock shared by every process on the machine (pytest-xdist workers too)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def metadata_path(archive: Path) -> Path:
