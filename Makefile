@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: test unit contract e2e image lint demo package system-deps clean
+.PHONY: test unit contract e2e image lint demo package system-deps clean bench
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -19,8 +19,8 @@ system-deps:
 	bash tools/install-system-deps.sh
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests tools examples
-	$(VENV)/bin/ruff format --check src tests tools examples
+	$(VENV)/bin/ruff check src tests tools examples bench
+	$(VENV)/bin/ruff format --check src tests tools examples bench
 	$(VENV)/bin/mypy src
 
 unit: $(STAMP)
@@ -32,11 +32,20 @@ contract: $(STAMP) system-deps
 e2e: $(STAMP) system-deps
 	$(PY) -m pytest tests/e2e
 
+# pack + podman: builds the pinned pack and the build image on first use (~4 min), ~2.5 min warm
+image: $(STAMP) system-deps
+	$(PY) -m pytest tests/image
+
 test: $(STAMP) system-deps lint
 	$(PY) -m pytest tests
 
 demo: $(STAMP) system-deps
 	$(PY) -m tests.harness.demo
+
+# Build speed, image size, detect time and reproducibility (prints a table, writes
+# bench/results.json; BENCH_ARGS=--quick for one run of each scenario).
+bench: $(STAMP) system-deps
+	$(PY) bench/run.py $(BENCH_ARGS)
 
 package: $(STAMP)
 	$(PY) tools/package.py $(PACKAGE_ARGS)

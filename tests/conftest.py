@@ -13,7 +13,11 @@ import pytest
 
 from tests.harness.buildpack_dir import make_buildpack_dir
 from tests.harness.http_server import FileServer
-from tests.harness.package_index import PackageIndex, serve_package_index
+from tests.harness.package_index import (
+    PackageIndex,
+    serve_locked_package_index,
+    serve_package_index,
+)
 from tests.harness.runtimes import RUNTIMES_DIR, BuiltRuntime, ensure_runtimes
 
 
@@ -48,3 +52,9 @@ def runtime_by_minor(runtimes: list[BuiltRuntime], minor: str) -> BuiltRuntime:
 @pytest.fixture(scope="session")
 def package_index() -> Iterator[PackageIndex]:
     yield from serve_package_index()
+
+
+@pytest.fixture(scope="module")
+def locked_package_index() -> Iterator[PackageIndex]:
+    """The index on its fixed port, for fixture apps whose committed lock files name it."""
+    yield from serve_locked_package_index()

@@ -8,6 +8,8 @@ packages=(
 	uuid-dev libexpat1-dev libzstd-dev patchelf zstd
 	# end-to-end and image tests
 	git debootstrap umoci skopeo podman runc
+	# image tests: CNI networks for compose's port mappings, and compose v1 (Docker API)
+	containernetworking-plugins iptables docker-compose
 )
 missing=()
 for p in "${packages[@]}"; do

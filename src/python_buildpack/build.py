@@ -11,6 +11,7 @@ from .cnb.context import BuildContext
 from .config import decide
 from .detect import working_directory
 from .django import collect_static_files
+from .installers import prepare_installer
 from .layers.pip import install_pip
 from .layers.pip_cache import prepare_pip_cache
 from .layers.python import install_python
@@ -32,7 +33,9 @@ def run_build(argv: Sequence[str], log: Log) -> int:
     python = install_python(config, env, log)
     pip = install_pip(config, python, python.build_env, log)
     _, env = prepare_pip_cache(config, pip.build_env, log)
-    venv = install_dependencies(config, python, pip, env, log)
+    # The package manager's own layers (tool, then its cache), then the venv it fills.
+    installer, env = prepare_installer(config, python, pip, env, log)
+    venv = install_dependencies(config, python, installer, env, log)
 
     collect_static_files(config, venv, log)
     context.write_launch(configure_processes(config, venv, log))

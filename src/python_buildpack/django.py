@@ -154,7 +154,9 @@ def collect_static_files(config: BuildConfig, venv: VenvInstall, log: Log) -> bo
         return False
 
     python = venv.path / "bin" / "python"
-    env = dict(venv.build_env)
+    # .pyc files written into the app now would be stale in the image anyway: the lifecycle
+    # resets the app's mtimes, which timestamp-based .pyc files are checked against.
+    env = {**venv.build_env, "PYTHONDONTWRITEBYTECODE": "1"}
     secrets = secrets_in_env(env)
     # `help collectstatic` loads the settings the way `collectstatic` will (through manage.py,
     # with whatever it sets up), and tells "staticfiles is not enabled" (an unknown command)

@@ -573,3 +573,38 @@ class CollectstaticFailed(UserError):
 def _indent(output: str, lines: int = 40) -> str:
     tail = output.strip().splitlines()[-lines:]
     return "\n".join(f"  {line}" for line in tail) or "  (no output)"
+
+
+# --- package managers: uv, Poetry, Pipenv -----------------------------------------------------
+
+
+class LockFileOutdated(UserError):
+    def __init__(self, tool: str, lock_file: str, manifest: str, fix_command: str) -> None:
+        super().__init__(
+            f"{lock_file} is out of date",
+            f"{tool} says that {lock_file} no longer matches {manifest} (its message is "
+            f"above). The build installs exactly what {lock_file} lists, so it must be "
+            f"regenerated whenever the dependencies in {manifest} change.",
+            f"Run '{fix_command}' and commit the {lock_file} it writes, then build again.",
+        )
+
+
+class PackageManagerInstallFailed(UserError):
+    def __init__(
+        self, tool: str, command: str, exit_code: int, lock_file: str, python_version: str
+    ) -> None:
+        super().__init__(
+            f"Installing the dependencies with {tool} failed (exit status {exit_code})",
+            f"'{command}' failed; its output is above. Common causes:\n"
+            + bullet_list(
+                [
+                    f"a package index named in {lock_file} that the build cannot reach, or "
+                    "that needs credentials",
+                    f"a locked package with no release for Python {python_version} or this CPU",
+                    "an sdist whose build needs a system library or tool the build image lacks",
+                    f"a project Python requirement that Python {python_version} does not meet",
+                ]
+            ),
+            f"Run '{command}' locally with the same {lock_file} and Python {python_version}; "
+            "it usually shows the problem.",
+        )

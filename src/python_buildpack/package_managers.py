@@ -18,7 +18,6 @@ from .errors import (
     MultiplePackageManagerFiles,
     NoPackageManagerFile,
     PackageManagerFileMissing,
-    UnsupportedPackageManager,
 )
 
 
@@ -51,7 +50,6 @@ LOCK_FILES: tuple[tuple[str, Tool], ...] = (
     ("poetry.lock", Tool.POETRY),
     ("Pipfile.lock", Tool.PIPENV),
 )
-SUPPORTED_TOOLS = frozenset({Tool.PIP})
 PACKAGE_MANAGER_ENV = "BP_PYTHON_PACKAGE_MANAGER"
 
 
@@ -105,13 +103,11 @@ def choose_package_manager(
             "pyproject.toml",
             f"Commit the pyproject.toml that {manager.tool.display} generated {manager.file} from.",
         )
-    if manager.tool not in SUPPORTED_TOOLS:
-        raise UnsupportedPackageManager(
-            manager.file,
-            manager.tool.display,
-            "Export the locked dependencies to a requirements.txt (for example "
-            "'uv export --no-dev -o requirements.txt' or 'poetry export -o requirements.txt') "
-            "and remove the lock file, or set BP_PYTHON_PACKAGE_MANAGER=pip if the app also "
-            "has a requirements.txt.",
+    if manager.tool is Tool.PIPENV and "Pipfile" not in app_files:
+        raise PackageManagerFileMissing(
+            "Pipfile.lock",
+            "Pipfile",
+            "Commit the Pipfile that Pipfile.lock was generated from: Pipenv checks that the "
+            "lock file is current against it.",
         )
     return manager

@@ -50,7 +50,7 @@ class AppObject:
     module: str  # "app" for app.py
     name: str  # "app" or "application"
     file: str
-    asgi: bool  # the module imports an ASGI framework
+    asgi: bool  # an ASGI app, which gunicorn cannot serve
 
     @property
     def target(self) -> str:
@@ -100,11 +100,11 @@ def infer_web_process(
         if "uvicorn" in packages:
             return Inference(
                 uvicorn(asgi.target),
-                f"uvicorn is installed and {asgi.file} defines the ASGI app {asgi.name}",
+                f"uvicorn is installed and {asgi.file} defines {asgi.name} (an ASGI app)",
                 tuple(notes),
             )
         notes.append(
-            f"{asgi.file} defines the ASGI app {asgi.name}, but uvicorn is not installed: add "
+            f"{asgi.file} defines {asgi.name} (an ASGI app), but uvicorn is not installed: add "
             "uvicorn to the dependencies to serve it"
         )
     for script in SCRIPTS:
@@ -152,7 +152,8 @@ def find_app_object(app_dir: Path, file: str) -> AppObject | None:
     name = next((candidate for candidate in APP_NAMES if candidate in bound), None)
     if name is None:
         return None
-    asgi = bool(_imported_roots(tree) & ASGI_FRAMEWORKS)
+    # asgi.py is ASGI by convention (Django's, say); other modules by the framework they import.
+    asgi = file == "asgi.py" or bool(_imported_roots(tree) & ASGI_FRAMEWORKS)
     return AppObject(file.removesuffix(".py"), name, file, asgi)
 
 

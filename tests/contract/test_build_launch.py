@@ -98,6 +98,7 @@ def test_django_collectstatic_and_its_switches(app: Workspace) -> None:
     assert "Running 'python manage.py collectstatic --noinput'" in log
     assert "1 static file copied" in log
     assert (static_root / "hello" / "greeting.txt").read_text().startswith("Hello")
+    assert not list(app.app.rglob("__pycache__"))  # the app's code left as it was sent
     assert (
         "web: gunicorn mysite.wsgi --bind 0.0.0.0:${PORT:-8000} (inferred: a Django project "
         "(mysite.settings from manage.py) with mysite.wsgi and gunicorn)" in log

@@ -115,7 +115,7 @@ def test_inferred_fastapi_app_runs_under_uvicorn(python_platform: Any, fixture_a
     result = platform.build(fixture_app("fastapi_app"), image="fastapi")
     assert (
         "web: uvicorn main:app --host 0.0.0.0 --port ${PORT:-8000} (inferred: uvicorn is "
-        "installed and main.py defines the ASGI app app)" in result.logs["builder"]
+        "installed and main.py defines app (an ASGI app))" in result.logs["builder"]
     )
     (web,) = serve_default(platform, result)
     assert web.headers["server"] == "uvicorn"
@@ -152,15 +152,17 @@ def test_collectstatic_failure_fails_the_build(python_platform: Any, fixture_app
     assert "exporter" not in failure.logs
 
 
+PYTHON_APP_FIXTURES = [
+    ("stdlib_313", "python app.py", "python"),
+    ("stdlib_311", "python app.py", "python"),
+    ("pyproject_only", "python app.py", "alpha"),
+    ("c_extension", "python app.py", "sum"),
+    ("flask_gunicorn", "gunicorn app:app --bind 0.0.0.0:${PORT:-8000}", "flask"),
+]
+
+
 @pytest.mark.parametrize(
-    ("name", "process", "key"),
-    [
-        ("stdlib_313", "python app.py", "python"),
-        ("stdlib_311", "python app.py", "python"),
-        ("pyproject_only", "python app.py", "alpha"),
-        ("c_extension", "python app.py", "sum"),
-        ("flask_gunicorn", "gunicorn app:app --bind 0.0.0.0:${PORT:-8000}", "flask"),
-    ],
+    ("name", "process", "key"), [pytest.param(*case, id=case[0]) for case in PYTHON_APP_FIXTURES]
 )
 def test_every_python_app_fixture_starts_by_default(
     python_platform: Any, fixture_app: Any, name: str, process: str, key: str

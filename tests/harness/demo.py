@@ -28,7 +28,6 @@ from tests.harness.runtimes import RUNTIMES_DIR, ensure_runtimes
 from tools.package import package_buildpack
 
 EXAMPLE = REPO / "examples" / "flask-app"
-COMMAND = ["bash", "-c", "exec gunicorn --bind 0.0.0.0:$PORT app:app"]
 
 
 def step(text: str) -> None:
@@ -72,9 +71,9 @@ def main(argv: list[str] | None = None) -> int:
         step(f"Building {EXAMPLE.relative_to(REPO)} (analyze, detect, restore, build, export)")
         result = platform.build(EXAMPLE, image="flask-example")
         print(result.logs["builder"])
-        step("Starting the app from the exported image")
+        step("Starting the app from the exported image, with its default process")
         port = free_port()
-        with platform.launch(result, command=COMMAND, env={"PORT": str(port)}) as proc:
+        with platform.launch(result, env={"PORT": str(port)}) as proc:
             proc.wait_for_port(port)
             url = f"http://127.0.0.1:{port}/"
             with urllib.request.urlopen(url, timeout=10) as response:

@@ -27,7 +27,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.harness.lifecycle_install import CACHE_ROOT, file_lock
+from tests.harness.cache import CACHE_ROOT, file_lock
 from tests.harness.lifecycle_run_image import (
     CNB_GID,
     CNB_UID,
@@ -44,8 +44,8 @@ from tests.harness.lifecycle_run_image import PACKAGES as RUN_PACKAGES
 from tests.harness.oci_layout import write_image, write_layer_from_directory
 from tests.harness.podman import PodmanService
 
-BUILD_IMAGE_REF = "localhost/python-buildpack-tests/build:bookworm"
-RUN_IMAGE_REF = "localhost/python-buildpack-tests/run:bookworm"
+BUILD_IMAGE_REF = "python-buildpack-tests/build:bookworm"
+RUN_IMAGE_REF = "python-buildpack-tests/run:bookworm"
 BUILD_IMAGE_ID = "python-buildpack.tests.build.bookworm"
 # The run image's libraries (the test CPython runs during the build too), plus a C toolchain
 # for sdists with extensions and git for VCS requirements. Nothing here may depend on python3:

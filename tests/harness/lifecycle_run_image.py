@@ -25,7 +25,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.harness.lifecycle_install import CACHE_ROOT, file_lock
+from tests.harness.cache import CACHE_ROOT, file_lock
 from tests.harness.oci_layout import OciImage, read_image, write_image, write_layer_from_directory
 
 SUITE = "bookworm"

@@ -18,8 +18,8 @@ Buildpack/Platform APIs it supports) at the root, and every binary one directory
 
     with PodmanService.start(dir) as podman:
         pack = Pack(ensure_pack(), podman, home=dir / "pack-home")
-        pack.create_builder(builder_toml, "localhost/x/builder:1")
-        result = pack.build("localhost/x/app:1", app_dir, builder=..., env={...})
+        pack.create_builder(builder_toml, "tests/builder:1")
+        result = pack.build("tests/app:1", app_dir, builder=..., env={...})
         result.log, result.seconds
 
     python -m tests.harness.pack          # build pack, write the lifecycle tarball
@@ -38,15 +38,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.harness.cache import CACHE_ROOT, file_lock
 from tests.harness.lifecycle_install import (
-    CACHE_ROOT,
     SUPPORTED_BUILDPACK_APIS,
     LifecycleBinaries,
     _go,
     _go_env,
     _run,
     ensure_lifecycle,
-    file_lock,
 )
 from tests.harness.lifecycle_run_image import go_arch
 from tests.harness.podman import PodmanService
@@ -80,7 +79,9 @@ class PackError(Exception):
 
 def _build_pack(version: str, dest: Path) -> None:
     go, env = _go(), _go_env()
-    module = json.loads(_run([go, "mod", "download", "-json", f"{PACK_MODULE}@v{version}"], env=env))
+    module = json.loads(
+        _run([go, "mod", "download", "-json", f"{PACK_MODULE}@v{version}"], env=env)
+    )
     if "Error" in module:
         raise PackError(f"the Go proxy does not serve {PACK_MODULE}@v{version}: {module['Error']}")
     ldflags = f"-s -w -X '{PACK_MODULE}/pkg/client.Version={version}'"
@@ -91,7 +92,8 @@ def _build_pack(version: str, dest: Path) -> None:
     )
     with tempfile.TemporaryDirectory() as home:
         reported = _run(
-            [str(dest / "pack"), "version"], env={"PATH": "/usr/bin:/bin", "HOME": home, "PACK_HOME": home}
+            [str(dest / "pack"), "version"],
+            env={"PATH": "/usr/bin:/bin", "HOME": home, "PACK_HOME": home},
         ).strip()
     if reported != version:
         raise PackError(f"the built pack reports version {reported!r}, not {version}")
@@ -151,7 +153,9 @@ def _write_lifecycle_tarball(binaries: LifecycleBinaries, dest: Path) -> None:
         tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar,
     ):
         descriptor = lifecycle_descriptor(binaries.version).encode()
-        tar.addfile(entry("lifecycle.toml", size=len(descriptor), mode=0o644), io.BytesIO(descriptor))
+        tar.addfile(
+            entry("lifecycle.toml", size=len(descriptor), mode=0o644), io.BytesIO(descriptor)
+        )
         tar.addfile(entry("lifecycle", type=tarfile.DIRTYPE, mode=0o755))
         for name in LIFECYCLE_ENTRIES:
             path = binaries.phase(name)
@@ -188,6 +192,18 @@ class PackResult:
     log: str
     seconds: float
 
+    def phase(self, name: str) -> str:
+        """The output of one lifecycle phase of a `pack build` ("DETECTING", "BUILDING", ...):
+        the lines after pack's `===> NAME` header, up to the next header."""
+        lines: list[str] = []
+        inside = False
+        for line in self.log.splitlines():
+            if line.startswith("===> "):
+                inside = line == f"===> {name}"
+            elif inside:
+                lines.append(line)
+        return "\n".join(lines)
+
 
 @dataclass(frozen=True)
 class Pack:
@@ -197,7 +213,13 @@ class Pack:
 
     @property
     def env(self) -> dict[str, str]:
-        return {**self.podman.env, "PACK_HOME": str(self.home)}
+        # PACK_VOLUME_KEY names the cache volumes: one key for the session, so rebuilds find
+        # the cache of the build before (pack warns and makes a random key otherwise).
+        return {
+            **self.podman.env,
+            "PACK_HOME": str(self.home),
+            "PACK_VOLUME_KEY": f"python-buildpack-tests-{self.home.name}",
+        }
 
     def run(self, *args: str, check: bool = True, timeout: float = PACK_TIMEOUT) -> PackResult:
         argv = (str(self.binary), "--no-color", *args)
@@ -221,11 +243,22 @@ class Pack:
         return PackResult(argv, proc.stdout, seconds)
 
     def package_buildpack(self, buildpack: Path, output: Path) -> PackResult:
-        """`pack buildpack package --format file` of a buildpack directory or .cgz."""
+        """`pack buildpack package --format file` of a buildpack directory or .cgz, for this
+        machine's arch: without `--target`, pack 0.38.2 (depending on where it runs) writes one
+        `<name>-linux-<arch>.cnb` per target of buildpack.toml instead of `output`, while still
+        reporting `output` as created."""
         config = output.with_suffix(".package.toml")
         config.write_text(f'[buildpack]\nuri = "{buildpack}"\n', encoding="utf-8")
         return self.run(
-            "buildpack", "package", str(output), "--config", str(config), "--format", "file"
+            "buildpack",
+            "package",
+            str(output),
+            "--config",
+            str(config),
+            "--format",
+            "file",
+            "--target",
+            f"linux/{go_arch()}",
         )
 
     def create_builder(self, config: Path, name: str) -> PackResult:
@@ -256,7 +289,10 @@ class Pack:
             "never",
             "--network",
             network,
-            "--timestamps",
+            # The phases that talk to the daemon get this engine's socket, not the default
+            # /var/run/docker.sock.
+            "--docker-host",
+            "inherit",
         ]
         args.append("--trust-builder" if trust_builder else "--trust-builder=false")
         for key, value in (env or {}).items():

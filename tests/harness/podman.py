@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import json
 import os
 import resource
 import shutil
@@ -95,6 +96,20 @@ def write_config(state_dir: Path) -> tuple[Path, Path]:
         encoding="utf-8",
     )
     return containers_conf, storage_conf
+
+
+def cli_ref(ref: str) -> str:
+    """The name podman's own CLI and storage know an image by, for a name given to the Docker
+    API. Docker's rule: a first component without '.' or ':' (and not `localhost`) is a Docker
+    Hub repository. Podman 4.3's API stores images it receives (`docker load`, what pack uses)
+    under `docker.io/` even for `localhost/...` names, so the tests use Hub-style names
+    (`python-buildpack-tests/app:1`) for every image, which both sides then agree on."""
+    first, _, rest = ref.partition("/")
+    if not rest:
+        return f"docker.io/library/{ref}"
+    if "." in first or ":" in first or first == "localhost":
+        return ref
+    return f"docker.io/{ref}"
 
 
 def _ping(sock: Path) -> bool:
@@ -193,7 +208,7 @@ class PodmanService:
         shutil.rmtree(self.state_dir / "storage", ignore_errors=True)
 
     def podman(
-        self, *args: str, check: bool = True, timeout: float = 600, input: bytes | None = None
+        self, *args: str, check: bool = True, timeout: float = 600
     ) -> subprocess.CompletedProcess[str]:
         """The podman CLI on this engine's storage (not through the API)."""
         argv = ["podman", *args]
@@ -204,7 +219,6 @@ class PodmanService:
             text=True,
             timeout=timeout,
             check=False,
-            input=input.decode() if input is not None else None,
         )
         if check and proc.returncode != 0:
             raise PodmanError(
@@ -214,17 +228,22 @@ class PodmanService:
         return proc
 
     def image_exists(self, ref: str) -> bool:
-        return self.podman("image", "exists", ref, check=False).returncode == 0
+        return self.podman("image", "exists", cli_ref(ref), check=False).returncode == 0
 
     def image_labels(self, ref: str) -> Mapping[str, str]:
-        import json
-
-        out = self.podman("image", "inspect", "--format", "{{json .Labels}}", ref).stdout
+        out = self.podman("image", "inspect", "--format", "{{json .Labels}}", cli_ref(ref)).stdout
         return dict(json.loads(out) or {})
 
     def copy_oci_layout(self, layout: Path, tag: str, ref: str) -> None:
-        """Copy the image `tag` of an OCI layout into this engine's storage as `ref`."""
-        argv = ["skopeo", "copy", "--quiet", f"oci:{layout}:{tag}", f"containers-storage:{ref}"]
+        """Copy the image `tag` of an OCI layout into this engine's storage as `ref` (a Docker
+        API name, see `cli_ref`)."""
+        argv = [
+            "skopeo",
+            "copy",
+            "--quiet",
+            f"oci:{layout}:{tag}",
+            f"containers-storage:{cli_ref(ref)}",
+        ]
         proc = subprocess.run(argv, env=self.env, capture_output=True, text=True, check=False)
         if proc.returncode != 0:
             raise PodmanError(
@@ -236,7 +255,7 @@ class PodmanService:
         self, image: str, command: Sequence[str], *, entrypoint: str | None = None
     ) -> subprocess.CompletedProcess[str]:
         """`podman run --rm` of `image`, for looking inside images."""
-        args = ["run", "--rm", "--network", "none"]
+        args = ["run", "--rm", "--pull", "never", "--network", "none"]
         if entrypoint is not None:
             args += ["--entrypoint", entrypoint]
-        return self.podman(*args, image, *command, check=False)
+        return self.podman(*args, cli_ref(image), *command, check=False)

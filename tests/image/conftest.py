@@ -36,10 +36,8 @@ from tests.harness.podman import PodmanService
 HERE = Path(__file__).resolve().parent
 FIXTURE_APPS = HERE.parent / "fixtures" / "apps"
 BUILDPACK_ID = "python-buildpack/python"
-BUILDER = "localhost/python-buildpack-tests/builder:bookworm"
+BUILDER = "python-buildpack-tests/builder:bookworm"
 COMPOSE_FILE = HERE / "docker-compose.yml"
-# Leave out once the buildpack writes a default web process (issue 8).
-COMPOSE_COMMAND_FILE = HERE / "docker-compose.command.yml"
 
 # Wall-clock times of the session's setup steps, reported at the end of the session.
 TIMINGS: dict[str, float] = {}
@@ -70,15 +68,15 @@ def podman(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PodmanService]:
     for tool in ("podman", "skopeo", "docker-compose", "debootstrap"):
         if shutil.which(tool) is None:
             pytest.fail(f"`{tool}` is missing: run `make system-deps`")
-    with timed("podman service start"), PodmanService.start(
-        tmp_path_factory.mktemp("podman")
-    ) as service:
+    start = time.monotonic()
+    with PodmanService.start(tmp_path_factory.mktemp("podman")) as service:
+        TIMINGS["podman service start"] = time.monotonic() - start
         yield service
 
 
 @pytest.fixture(scope="session")
 def pack(podman: PodmanService, tmp_path_factory: pytest.TempPathFactory) -> Pack:
-    with timed("pack binary (cached build)"):
+    with timed("pack binary"):
         binary = ensure_pack()
     return Pack(binary, podman, home=tmp_path_factory.mktemp("pack-home"))
 
@@ -115,6 +113,7 @@ def buildpack_cnb(pack: Pack, image_buildpack: Path) -> Path:
     output = image_buildpack.parent / "python-buildpack.cnb"
     with timed("pack buildpack package --format file"):
         pack.package_buildpack(image_buildpack, output)
+    assert output.is_file(), f"pack did not write {output}"
     return output
 
 
@@ -127,7 +126,7 @@ def builder(pack: Pack, base_images: BaseImages, buildpack_cnb: Path) -> str:
     config = buildpack_cnb.parent / "builder.toml"
     config.write_text(
         builder_toml(
-            buildpack_uri=str(buildpack_cnb),
+            buildpack_uri=buildpack_cnb.as_uri(),
             buildpack_id=BUILDPACK_ID,
             buildpack_version=buildpack_version(),
             build_image=base_images.build,
@@ -158,7 +157,7 @@ def fixture_app(tmp_path: Path) -> Any:
 # the image a test wants to run is chosen through `APP_IMAGE`, which the first test to ask for
 # `docker_services` must have built. Tests that need their own container use `compose_app`.
 
-FLASK_IMAGE = "localhost/python-buildpack-tests/flask:1"
+FLASK_IMAGE = "python-buildpack-tests/flask:1"
 
 
 @pytest.fixture(scope="session")
@@ -174,7 +173,7 @@ def flask_build(
 
 @pytest.fixture(scope="session")
 def docker_compose_file() -> list[str]:
-    return [str(COMPOSE_FILE), str(COMPOSE_COMMAND_FILE)]
+    return [str(COMPOSE_FILE)]
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,7 @@
 """The packaged buildpack in a builder made by `pack`, building and running app images on podman.
 
 The builder's build image has no python3 at all: detect and build run on the buildpack's own
-runtime. The Flask app runs under pytest-docker (compose file in this directory).
+runtime. The Flask app runs its default process under pytest-docker (compose file here).
 """
 
 from __future__ import annotations
@@ -16,13 +16,17 @@ from typing import Any
 import pytest
 
 from tests.harness.pack import Pack, PackResult
-from tests.harness.podman import PodmanService
+from tests.harness.podman import PodmanService, cli_ref
 from tests.image.conftest import BUILDPACK_ID, FLASK_IMAGE, TIMINGS
 
 pytestmark = pytest.mark.image
 
 LAYERS = "/layers/python-buildpack_python"
-CEXT_IMAGE = "localhost/python-buildpack-tests/cext:1"
+CEXT_IMAGE = "python-buildpack-tests/cext:1"
+# Lists what a build could run as python, as the build user on the build image's PATH.
+FIND_PYTHON = (
+    'IFS=:; for d in $PATH; do ls "$d"/python* 2>/dev/null; done; command -v python3 python; id -u'
+)
 
 
 def get_json(url: str) -> Any:
@@ -38,44 +42,42 @@ def responds(url: str) -> bool:
     return True
 
 
-def step_log(log: str, phase: str) -> str:
-    """The lines pack prints for one lifecycle phase (`[detector] ...`), prefixes removed."""
-    prefix = f"[{phase}] "
-    return "\n".join(
-        line.split(prefix, 1)[1] for line in log.splitlines() if prefix in line
-    )
+def run_app(podman: PodmanService, image: str, command: list[str]) -> tuple[int, str]:
+    """`command` in an app image, with the launch env (`launcher -- cmd`: run directly, instead
+    of appended to the default process's arguments)."""
+    proc = podman.run_container(image, ["--", *command], entrypoint="/cnb/lifecycle/launcher")
+    return proc.returncode, proc.stdout + proc.stderr
 
 
-def reused_layers(log: str) -> set[str]:
-    """Layers of our buildpack the exporter took unchanged from the previous image."""
-    return set(re.findall(r"Reusing layer '" + re.escape(BUILDPACK_ID) + r":([\w-]+)'", log))
+def layers_of(log: str, verb: str) -> set[str]:
+    """Layers of our buildpack the exporter says it is "Adding" or "Reusing"."""
+    pattern = verb + r" layer '" + re.escape(BUILDPACK_ID) + r":([\w-]+)'"
+    return set(re.findall(pattern, log))
 
 
-def test_builder_has_no_python_yet_detect_and_build_run(
+def test_detect_and_build_run_on_a_build_image_without_python(
     podman: PodmanService, builder: str, flask_build: tuple[Path, PackResult]
 ) -> None:
-    # Nothing named python* on the build image's PATH, as the build user sees it.
-    probe = podman.run_container(
-        builder,
-        ["-c", "for d in $(echo $PATH | tr : ' '); do ls $d/python* 2>/dev/null; done; "
-         "command -v python3 python; id -u"],
-        entrypoint="/bin/sh",
-    )
-    assert probe.stdout.strip() == "1001", probe.stdout + probe.stderr
+    probe = podman.run_container(builder, ["-c", FIND_PYTHON], entrypoint="/bin/sh")
+    assert probe.stdout.split() == ["1001"], probe.stdout + probe.stderr
 
     _, result = flask_build
-    detect = step_log(result.log, "detector")
-    assert f"{BUILDPACK_ID}" in detect, result.log
-    build = step_log(result.log, "builder")
-    for header in ("[Installing Python]", "[Installing dependencies using pip]"):
+    assert result.phase("DETECTING").split() == [BUILDPACK_ID, "0.1.0"], result.log
+    build = result.phase("BUILDING")
+    for header in (
+        "[Installing Python]",
+        "[Installing dependencies using pip]",
+        "[Configuring processes]",
+    ):
         assert header in build, result.log
-    assert "Python 3.13" in build
-    labels = podman.image_labels(FLASK_IMAGE)
-    metadata = json.loads(labels["io.buildpacks.build.metadata"])
+    assert "Python 3.13" in build and "requested in .python-version" in build
+    assert layers_of(result.phase("EXPORTING"), "Adding") == {"python", "venv"}
+    metadata = json.loads(podman.image_labels(FLASK_IMAGE)["io.buildpacks.build.metadata"])
     assert [bp["id"] for bp in metadata["buildpacks"]] == [BUILDPACK_ID]
+    assert [p["type"] for p in metadata["processes"]] == ["web"]
 
 
-def test_flask_app_runs_under_compose(
+def test_flask_app_runs_its_web_process_under_compose(
     docker_services: Any, docker_ip: str, podman: PodmanService
 ) -> None:
     port = docker_services.port_for("web", 8080)
@@ -89,47 +91,61 @@ def test_flask_app_runs_under_compose(
     env = get_json(url + "env")
     assert env["PORT"] == "8080"
     assert env["VIRTUAL_ENV"] == f"{LAYERS}/venv"
-    # the compose file's health check passes inside the container
+
     containers = podman.podman(
-        "ps", "--filter", f"ancestor={FLASK_IMAGE}", "--format", "{{.ID}}"
+        "ps", "--filter", f"ancestor={cli_ref(FLASK_IMAGE)}", "--format", "{{.ID}}"
     ).stdout.split()
     assert len(containers) == 1
+    # No command in the compose file: the launcher exec'd the default process, gunicorn.
+    cmdline = podman.podman("exec", containers[0], "cat", "/proc/1/cmdline").stdout
+    assert "gunicorn" in cmdline.split("\0")[1], cmdline
+    # The compose file's health check passes in the running container.
     health = podman.podman("healthcheck", "run", containers[0], check=False)
-    assert health.returncode == 0, health.stdout + health.stderr
+    assert health.returncode == 0, podman.podman("inspect", containers[0]).stdout
 
 
 def test_rebuild_reuses_the_cache(
-    pack: Pack, builder: str, package_index: Any, flask_build: tuple[Path, PackResult],
+    pack: Pack,
+    builder: str,
+    package_index: Any,
+    flask_build: tuple[Path, PackResult],
     podman: PodmanService,
 ) -> None:
-    app, first = flask_build
+    app, _ = flask_build
     with package_index.recording() as rec:
         second = pack.build(FLASK_IMAGE, app, builder=builder, env=package_index.pip_env)
     TIMINGS["pack build flask_gunicorn (rebuild)"] = second.seconds
-    build = step_log(second.log, "builder")
+    build = second.phase("BUILDING")
     assert "Using cached Python 3.13" in build, second.log
     assert "Reusing the virtual environment from the previous build" in build
     assert "Running 'pip install" not in build
     assert rec.requests == []
-    # the launch layers go into the new image unchanged
-    assert {"python", "venv"} <= reused_layers(second.log), second.log
-    run = podman.run_container(
-        FLASK_IMAGE, ["python", "-c", "import flask, sys; print(flask.__name__, sys.prefix)"]
+    # The launch layers go into the new image as they were.
+    assert layers_of(second.phase("EXPORTING"), "Reusing") == {"python", "venv"}, second.log
+    code, out = run_app(
+        podman,
+        FLASK_IMAGE,
+        ["python", "-c", "import flask, sys; print(flask.__name__, sys.prefix)"],
     )
-    assert run.stdout.split() == ["flask", f"{LAYERS}/venv"], run.stdout + run.stderr
+    assert (code, out.split()) == (0, ["flask", f"{LAYERS}/venv"]), out
 
 
 def test_c_extension_compiles_on_the_build_image(
     pack: Pack, builder: str, package_index: Any, fixture_app: Any, podman: PodmanService
 ) -> None:
-    result = pack.build(
-        CEXT_IMAGE, fixture_app("c_extension"), builder=builder, env=package_index.pip_env
-    )
+    with package_index.recording() as rec:
+        result = pack.build(
+            CEXT_IMAGE, fixture_app("c_extension"), builder=builder, env=package_index.pip_env
+        )
     TIMINGS["pack build c_extension"] = result.seconds
-    run = podman.run_container(
+    # Only the sdist exists: the .so below was compiled by the build image's gcc.
+    downloads = [p.rsplit("/", 1)[-1] for p in rec.file_requests() if "cext" in p]
+    assert downloads == ["bp_test_cext-1.0.0.tar.gz"], downloads
+    code, out = run_app(
+        podman,
         CEXT_IMAGE,
         ["python", "-c", "import bp_test_cext as m; print(m.add(40, 2), m.__file__)"],
     )
-    out = run.stdout.split()
-    assert out[0] == "42", run.stdout + run.stderr
-    assert out[1].startswith(f"{LAYERS}/venv/") and out[1].endswith(".so")
+    words = out.split()
+    assert (code, words[:1]) == (0, ["42"]), out
+    assert words[1].startswith(f"{LAYERS}/venv/") and words[1].endswith(".so"), out

@@ -8,7 +8,6 @@ from python_buildpack.errors import (
     MultiplePackageManagerFiles,
     NoPackageManagerFile,
     PackageManagerFileMissing,
-    UnsupportedPackageManager,
 )
 from python_buildpack.package_managers import Tool, choose_package_manager
 
@@ -71,7 +70,29 @@ def test_lock_file_without_pyproject() -> None:
         choose_package_manager({"uv.lock"}, {})
 
 
-@pytest.mark.parametrize(("lock", "tool"), [("uv.lock", "uv"), ("poetry.lock", "Poetry")])
-def test_tools_not_yet_supported_say_so(lock: str, tool: str) -> None:
-    with pytest.raises(UnsupportedPackageManager, match=tool):
-        choose_package_manager({lock, "pyproject.toml"}, {})
+@pytest.mark.parametrize(
+    ("files", "tool", "file"),
+    [
+        ({"uv.lock", "pyproject.toml"}, Tool.UV, "uv.lock"),
+        ({"poetry.lock", "pyproject.toml"}, Tool.POETRY, "poetry.lock"),
+        ({"Pipfile.lock", "Pipfile"}, Tool.PIPENV, "Pipfile.lock"),
+        ({"uv.lock", "pyproject.toml", ".python-version"}, Tool.UV, "uv.lock"),
+    ],
+)
+def test_each_lock_file_picks_its_tool(files: set[str], tool: Tool, file: str) -> None:
+    manager = choose_package_manager(files, {})
+    assert (manager.tool, manager.file) == (tool, file)
+
+
+def test_the_env_var_picks_a_lock_file_tool_among_several() -> None:
+    files = {"requirements.txt", "uv.lock", "poetry.lock", "pyproject.toml"}
+    manager = choose_package_manager(files, {"BP_PYTHON_PACKAGE_MANAGER": "uv"})
+    assert (manager.tool, manager.file) == (Tool.UV, "uv.lock")
+    with pytest.raises(MultiplePackageManagerFiles) as info:
+        choose_package_manager(files, {})
+    assert "uv.lock (uv)" in info.value.render() and "poetry.lock (Poetry)" in info.value.render()
+
+
+def test_pipfile_lock_needs_its_pipfile() -> None:
+    with pytest.raises(PackageManagerFileMissing, match="Pipfile"):
+        choose_package_manager({"Pipfile.lock"}, {})

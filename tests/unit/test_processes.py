@@ -162,7 +162,7 @@ def test_fastapi_app_is_served_by_uvicorn_even_with_gunicorn(tmp_path: Path) -> 
     write(tmp_path, {"main.py": FASTAPI_APP})
     inference = infer(tmp_path, "fastapi", "uvicorn", "gunicorn")
     assert inference.command == f"uvicorn main:app {UVICORN_BIND}"
-    assert "main.py defines the ASGI app app" in inference.reason
+    assert "main.py defines app (an ASGI app)" in inference.reason
 
 
 def test_starlette_application(tmp_path: Path) -> None:
@@ -184,6 +184,20 @@ def test_fastapi_without_uvicorn_notes_it_and_runs_the_script(tmp_path: Path) ->
 def test_wsgi_app_beside_an_asgi_app_with_gunicorn(tmp_path: Path) -> None:
     write(tmp_path, {"main.py": FASTAPI_APP, "wsgi.py": WSGI_FUNCTION})
     assert infer(tmp_path, "gunicorn").command == f"gunicorn wsgi:application {GUNICORN_BIND}"
+
+
+def test_a_top_level_asgi_module_is_never_given_to_gunicorn(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "asgi.py": "from django.core.asgi import get_asgi_application\n"
+            "application = get_asgi_application()\n"
+        },
+    )
+    assert infer(tmp_path, "gunicorn").command is None
+    assert infer(tmp_path, "gunicorn", "uvicorn").command == (
+        f"uvicorn asgi:application {UVICORN_BIND}"
+    )
 
 
 def test_scripts_without_a_server(tmp_path: Path) -> None:

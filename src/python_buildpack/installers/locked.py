@@ -54,6 +54,13 @@ class LockFileInstaller:
         return self.lock_file
 
     @property
+    def inputs_label(self) -> str:
+        parts = [self.lock_file, *(f for f in self.inputs if (self.config.app_dir / f).is_file())]
+        if self.options:
+            parts.append("the selected groups")
+        return ", ".join(parts[:-1]) + f" or {parts[-1]}" if len(parts) > 1 else parts[0]
+
+    @property
     def inputs_digest(self) -> str:
         digest = hashlib.sha256()
         for name in sorted({self.lock_file, *self.inputs}):
@@ -103,13 +110,14 @@ def _read_bytes(path: Path) -> bytes:
 def read_toml(path: Path) -> dict[str, Any]:
     """`pyproject.toml` as a dict ({} when absent); invalid TOML is for the tool to report."""
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return {}
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigFileUnreadable(path.name, str(error)) from error
     except tomllib.TOMLDecodeError:
         return {}
+    return data
 
 
 def has_scripts(pyproject: dict[str, Any]) -> bool:

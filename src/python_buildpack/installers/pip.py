@@ -62,6 +62,10 @@ class PipInstaller:
     def describe(self) -> str:
         return self.inputs.describe
 
+    @property
+    def inputs_label(self) -> str:
+        return "The requirements"
+
     def reuse_blockers(self) -> list[str]:
         reasons = []
         if not self.config.reuse_venv:
@@ -97,9 +101,7 @@ class PipInstaller:
         unpinned_installed = sorted(installed - inputs.pinned_names)
         reusable = inputs.deterministic and not unpinned_installed
         if reusable:
-            log.info(
-                "Every installed package is pinned: the next build can reuse this environment"
-            )
+            log.info("Every installed package is pinned: the next build can reuse this environment")
         elif self.config.reuse_venv:
             why = inputs.unpinned or [
                 f"{name} (installed as a dependency)" for name in unpinned_installed

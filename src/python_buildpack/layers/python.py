@@ -27,6 +27,7 @@ LAYER_NAME = "python"
 # 1980-01-01T00:00:01Z: the oldest date a zip (and so a wheel) can hold. With it set, pip and
 # compileall write hash-based .pyc files, which stay valid after the lifecycle resets mtimes.
 SOURCE_DATE_EPOCH = "315532801"
+NO_DEBUG_INFO = "-g0"
 
 
 class PythonLayerMetadata(BaseModel):
@@ -80,6 +81,14 @@ def layer_env(path: Path, minor: str) -> LayerEnv:
     env.override(Scope.ALL, "PYTHONUNBUFFERED", "1")
     env.default(Scope.ALL, "LANG", "C.UTF-8")
     env.default(Scope.BUILD, "SOURCE_DATE_EPOCH", SOURCE_DATE_EPOCH)
+    # Reproducible C extensions: the debug info of an extension that pip compiles from an sdist
+    # names pip's random build directory (/tmp/pip-install-<random>/…), so the venv layer's
+    # digest changed on every build of the same app. `-g0` after sysconfig's `-g` leaves the
+    # debug info out: the same sources give the same bytes (and the same machine code as
+    # before). It goes in CPPFLAGS because setuptools and meson append that to the compiler
+    # flags, while CFLAGS would *replace* sysconfig's (losing -O3 and -DNDEBUG). An app that
+    # sets CPPFLAGS itself replaces this default (and so keeps any debug info).
+    env.default(Scope.BUILD, "CPPFLAGS", NO_DEBUG_INFO)
     # Headers live one level below the `include/` the lifecycle adds by itself; old setuptools
     # versions only find them through CPATH.
     env.prepend(Scope.BUILD, "CPATH", str(path / "include" / f"python{minor}"))

@@ -1,10 +1,11 @@
 """The `uv`, `poetry` and `pipenv` layers: a package manager, for build time only.
 
-Each is a venv of its own, made by our `python`, into which the `pip` layer's pip installs the
-tool and its dependencies from `requirements/<tool>.txt` (every file pinned by hash). A venv
+Each holds a venv of its own (`<layer>/venv`), made by our `python`, into which the `pip` layer's
+pip installs the tool and its dependencies from `requirements/<tool>.txt` (every file pinned by
+hash); `<layer>/bin/` links to the tool's command alone. A venv
 rather than a `--user` install, so the tool's scripts work without PYTHONUSERBASE juggling (the
 pip layer owns that variable) and its dependencies can never leak into the app's venv. uv's wheel
-carries the static `uv` binary, which ends up in `bin/` like any script.
+carries the static `uv` binary, which is linked the same way.
 
 Build + cache, never launch: the tool is not in the app image. The layer is reused while the
 pinned requirements, the Python version and the target are unchanged (Poetry's and Pipenv's
@@ -58,7 +59,9 @@ class ToolInstall:
 def changes(old: ToolLayerMetadata, new: ToolLayerMetadata, display: str) -> list[str]:
     reasons = []
     if old.tool_version != new.tool_version:
-        reasons.append(f"The {display} version changed from {old.tool_version} to {new.tool_version}")
+        reasons.append(
+            f"The {display} version changed from {old.tool_version} to {new.tool_version}"
+        )
     elif old.requirements_sha256 != new.requirements_sha256:
         reasons.append(f"The pinned dependencies of {display} changed")
     if old.python_version != new.python_version:
@@ -114,14 +117,17 @@ def install_tool(
         log.info(f"Discarding cached {display}{' ' + old.tool_version if old else ''} since:")
         log.detail("\n".join(layer.reasons))
 
+    # The tool's venv sits one level down and only its command is linked into `bin/`: later
+    # buildpacks get `poetry` on PATH, not a second `python` or the tool's dependencies.
+    tool_venv = layer.path / "venv"
     with log.timed(f"Installing {display} {version}"):
-        venv = run([python.python, "-m", "venv", "--without-pip", layer.path], env=env, log=log)
+        venv = run([python.python, "-m", "venv", "--without-pip", tool_venv], env=env, log=log)
         if not venv.ok:
             raise CommandFailed(
                 "python -m venv", venv.exit_code, f"Creating the venv of {display} failed.", ""
             )
         command: list[str | Path] = [
-            python.python, "-m", "pip", "--python", layer.path, "install",
+            python.python, "-m", "pip", "--python", tool_venv, "install",
             "--isolated", "--no-cache-dir", "--no-input", "--progress-bar", "off", "--quiet",
             "--disable-pip-version-check", "--root-user-action=ignore",
             "--require-hashes", "--requirement", requirements,
@@ -131,9 +137,7 @@ def install_tool(
         for variable, option in INDEX_OPTIONS.items():
             for value in config.environ.get(variable, "").split():
                 command += [option, value]
-        result = run(
-            command, env=pip.build_env, log=log, redact=secrets_in_env(config.environ)
-        )
+        result = run(command, env=pip.build_env, log=log, redact=secrets_in_env(config.environ))
     if not result.ok:
         raise CommandFailed(
             f"pip install {name}=={version}",
@@ -142,5 +146,7 @@ def install_tool(
             "If the build cannot reach PyPI, set PIP_INDEX_URL to a package index that has "
             f"{name} {version} and its dependencies.",
         )
+    (layer.path / "bin").mkdir()
+    tool.executable.symlink_to(Path("..") / "venv" / "bin" / name)
     layer.complete(metadata)
     return tool

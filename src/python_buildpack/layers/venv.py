@@ -75,6 +75,10 @@ class Installer(Protocol):
     def describe(self) -> str:
         """For the log: what is installed, e.g. 'requirements.txt' or 'uv.lock'."""
 
+    @property
+    def inputs_label(self) -> str:
+        """For the log: what `inputs_digest` covers, e.g. 'uv.lock or pyproject.toml'."""
+
     def reuse_blockers(self) -> list[str]:
         """Reasons not to reuse a venv even when the metadata is unchanged (none for locks)."""
 
@@ -83,14 +87,19 @@ class Installer(Protocol):
         result is fully pinned, so the next build with the same inputs may reuse it."""
 
 
-def changes(old: VenvMetadata, new: VenvMetadata, display: str = "pip") -> list[str]:
+def changes(
+    old: VenvMetadata,
+    new: VenvMetadata,
+    display: str = "pip",
+    inputs_label: str = "The requirements",
+) -> list[str]:
     reasons = []
     if old.package_manager != new.package_manager:
         reasons.append(
             f"The package manager changed from {old.package_manager} to {new.package_manager}"
         )
     elif old.inputs_digest != new.inputs_digest:
-        reasons.append(f"The {'requirements' if display == 'pip' else 'lock file'} changed")
+        reasons.append(f"{inputs_label} changed")
     if old.python_version != new.python_version:
         reasons.append(
             f"The Python version changed from {old.python_version} to {new.python_version}"
@@ -138,7 +147,8 @@ def install_dependencies(
     )
 
     def keep(old: VenvMetadata) -> list[str]:
-        return changes(old, metadata, installer.display) + installer.reuse_blockers()
+        reasons = changes(old, metadata, installer.display, installer.inputs_label)
+        return reasons + installer.reuse_blockers()
 
     layer = Layers(config.layers_dir).cached_layer(
         LAYER_NAME,
