@@ -1,0 +1,1 @@
+"""`make bench`: build speed, image size, detect time and reproducibility (see bench/run.py)."""

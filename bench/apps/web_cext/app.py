@@ -1,0 +1,11 @@
+"""The benchmark's web app: FastAPI served by uvicorn (14 pinned packages plus one test package;
+this copy adds bp-test-cext, an sdist whose C extension pip compiles)."""
+
+from fastapi import FastAPI
+
+app = FastAPI()
+
+
+@app.get("/")
+def index() -> dict[str, str]:
+    return {"app": "bench-web"}
