@@ -4,11 +4,12 @@ What is timed, per run, in a fresh directory and with a clean environment (like 
 
 - python: `curl` the same CPython archive from the same local mirror, `sha256sum -c` it, `tar -x`
   it (what any install of a prebuilt Python must do);
-- venv: `python -m venv --without-pip`;
-- install: `python -m pip --python <venv> install -r requirements.txt` from the same local index
+- venv: `python -m venv` — for a pip app with its pip (ensurepip), the way a person would,
+  since the buildpack's `pip` layer does that job; for a uv app `--without-pip`;
+- install: `<venv>/bin/python -m pip install -r requirements.txt` from the same local index
   with an empty pip cache (or, for a uv app, `uv sync --locked` with an empty uv cache).
 
-Not timed, done once beforehand: installing the pinned pip (or uv) the buildpack uses. Left out
+Not timed, done once beforehand: installing the pinned uv (for uv apps). Left out
 entirely, because a hand-made build can skip them: relocating the Python (rewriting its
 sysconfig to the install path), `pip check`, layer metadata and the lifecycle's own phases.
 The baseline runs on the host as root, the build as the cnb user in a mount namespace: both on the
@@ -61,7 +62,6 @@ class Baseline:
     archive_url: str
     archive_sha256: str
     index_env: dict[str, str]
-    pip_base: Path
     uv_base: Path | None = None
 
     @classmethod
@@ -75,7 +75,7 @@ class Baseline:
         *,
         with_uv: bool = False,
     ) -> Baseline:
-        """Install the buildpack's pinned pip (and uv) the way its pip layer does, untimed."""
+        """Install the buildpack's pinned uv (for uv apps) the way its uv layer does, untimed."""
         work.mkdir(parents=True, exist_ok=True)
         setup = work / "setup"
         python_dir = setup / "python"
@@ -85,7 +85,7 @@ class Baseline:
         wheel = sorted(python_dir.glob("lib/python3.*/ensurepip/_bundled/pip-*.whl"))[-1]
         index_args = ["--index-url", index_env["PIP_INDEX_URL"]]
         index_args += ["--trusted-host", index_env["PIP_TRUSTED_HOST"]]
-        bases = {"pip": work / "pip"} | ({"uv": work / "uv"} if with_uv else {})
+        bases = {"uv": work / "uv"} if with_uv else {}
         for tool, base in bases.items():
             env = {**_base_env(setup), "PYTHONUSERBASE": str(base)}
             command = [
@@ -95,9 +95,7 @@ class Baseline:
                 *index_args,
             ]  # fmt: skip
             _run(command, env)
-        return cls(
-            work, archive_url, archive_sha256, dict(index_env), bases["pip"], bases.get("uv")
-        )
+        return cls(work, archive_url, archive_sha256, dict(index_env), bases.get("uv"))
 
     def run(self, app: Path, *, uv: bool = False) -> dict[str, float]:
         """One cold run for `app`: seconds of each step and their total."""
@@ -129,7 +127,8 @@ class Baseline:
         times["python"] = time.perf_counter() - started
 
         started = time.perf_counter()
-        _run([str(python), "-m", "venv", "--without-pip", str(venv)], env)
+        without_pip = ["--without-pip"] if uv else []
+        _run([str(python), "-m", "venv", *without_pip, str(venv)], env)
         times["venv"] = time.perf_counter() - started
 
         started = time.perf_counter()
@@ -148,14 +147,9 @@ class Baseline:
             ]  # fmt: skip
             _run(command, uv_env, cwd=project)
         else:
-            pip_env = {
-                **env,
-                **self.index_env,
-                "PYTHONUSERBASE": str(self.pip_base),
-                "PIP_CACHE_DIR": str(cache),
-            }
+            pip_env = {**env, **self.index_env, "PIP_CACHE_DIR": str(cache)}
             command = [
-                str(python), "-m", "pip", "--python", str(venv), "install", "--no-input",
+                str(venv / "bin" / "python"), "-m", "pip", "install", "--no-input",
                 "--progress-bar", "off", "-r", "requirements.txt",
             ]  # fmt: skip
             _run(command, pip_env, cwd=app)

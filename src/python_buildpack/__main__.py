@@ -7,7 +7,6 @@ is an error. User errors are printed without a traceback; unexpected ones with i
 from __future__ import annotations
 
 import sys
-import traceback
 from collections.abc import Sequence
 
 from .cnb import CnbError
@@ -61,15 +60,22 @@ def main(argv: Sequence[str] | None = None) -> int:
                 )
             )
             return EXIT_ERROR
-        log.internal_error(traceback.format_exc())
+        log.internal_error(_traceback())
         return EXIT_INTERNAL_ERROR
     except KeyboardInterrupt:
         log.info("Interrupted.")
         return EXIT_ERROR
     except Exception:
-        log.internal_error(traceback.format_exc())
+        log.internal_error(_traceback())
         return EXIT_INTERNAL_ERROR
 
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _traceback() -> str:
+    # Imported only when needed: `traceback` costs detect more than all of detection itself.
+    import traceback
+
+    return traceback.format_exc()

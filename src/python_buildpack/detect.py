@@ -67,9 +67,16 @@ def working_directory() -> Path:
         raise AppDirUnreadable("the working directory", error.strerror or str(error)) from error
 
 
+# Which of them the app needs at build and at launch time (Paketo's plan metadata convention).
+NEEDED = {"cpython": (True, True), "pip": (True, False), "venv": (True, True)}
+
+
 def build_plan() -> dict[str, object]:
     provides = [{"name": name} for name in PROVIDED]
-    requires = [{"name": name, "metadata": {"build": True, "launch": True}} for name in PROVIDED]
+    requires = [
+        {"name": name, "metadata": {"build": build, "launch": launch}}
+        for name, (build, launch) in NEEDED.items()
+    ]
     return {
         "provides": provides,
         "requires": requires,
@@ -77,6 +84,25 @@ def build_plan() -> dict[str, object]:
         # group that needs Python for something else still resolves when ours is optional.
         "or": [{"provides": provides}],
     }
+
+
+def plan_toml() -> str:
+    """`build_plan()` as TOML, written by hand: a TOML library would cost detect more time
+    than everything else it does (a unit test checks both say the same)."""
+
+    def flag(value: bool) -> str:
+        return "true" if value else "false"
+
+    lines: list[str] = []
+    for name in PROVIDED:
+        lines += ["[[provides]]", f'name = "{name}"', ""]
+    for name, (build, launch) in NEEDED.items():
+        lines += ["[[requires]]", f'name = "{name}"', "[requires.metadata]"]
+        lines += [f"build = {flag(build)}", f"launch = {flag(launch)}", ""]
+    lines.append("[[or]]")
+    for name in PROVIDED:
+        lines += ["[[or.provides]]", f'name = "{name}"', ""]
+    return "\n".join(lines)
 
 
 def run_detect(argv: Sequence[str], log: Log) -> int:
@@ -91,9 +117,6 @@ def run_detect(argv: Sequence[str], log: Log) -> int:
             + ")."
         )
         return EXIT_FAIL
-    import tomli_w
-
-    with context.plan_path.open("wb") as plan:
-        tomli_w.dump(build_plan(), plan)
+    context.plan_path.write_text(plan_toml(), encoding="utf-8")
     log.info(f"Detected a Python app ({', '.join(found)})")
     return EXIT_PASS

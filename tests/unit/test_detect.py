@@ -42,10 +42,24 @@ def test_plan_requires_what_it_provides_with_a_provide_only_alternative() -> Non
     assert [p["name"] for p in alternative["provides"]] == provided
 
 
-def test_detect_path_does_not_import_pydantic() -> None:
+def test_detect_path_imports_nothing_heavy() -> None:
     code = (
-        "import sys, python_buildpack.detect, python_buildpack.cnb.context;"
-        "print('pydantic' in sys.modules)"
+        "import sys, python_buildpack.__main__, python_buildpack.detect, "
+        "python_buildpack.cnb.context;"
+        "print(sorted({'pydantic', 'tomli_w', 'dataclasses', 'traceback', 'inspect'} "
+        "& set(sys.modules)))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"
+    assert out.stdout.strip() == "[]"
+
+
+def test_plan_toml_says_what_build_plan_says() -> None:
+    import tomllib
+
+    assert tomllib.loads(detect.plan_toml()) == detect.build_plan()
+
+
+def test_pip_is_needed_at_build_time_only() -> None:
+    requires = {r["name"]: r["metadata"] for r in detect.build_plan()["requires"]}  # type: ignore[attr-defined]
+    assert requires["pip"] == {"build": True, "launch": False}
+    assert requires["cpython"] == requires["venv"] == {"build": True, "launch": True}

@@ -5,16 +5,16 @@ the lifecycle still passes) are the fallback. The app directory is the working d
 
 This module must not import pydantic: detect runs for every build, for every buildpack in the
 order, and should cost only the interpreter start. Models are imported inside the methods that
-read contract files.
+read contract files. For the same reason the contexts are plain classes: `dataclasses` pulls in
+`inspect` and friends, a fifth of detect's time.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from . import CnbEnvError
 
@@ -39,8 +39,7 @@ _DETECT_ARGS = (CNB_PLATFORM_DIR, CNB_BUILD_PLAN_PATH)
 _BUILD_ARGS = (CNB_LAYERS_DIR, CNB_PLATFORM_DIR, CNB_BP_PLAN_PATH)
 
 
-@dataclass(frozen=True)
-class Target:
+class Target(NamedTuple):
     """The runtime base image the app is built for (CNB_TARGET_*)."""
 
     os: str
@@ -70,16 +69,30 @@ class Target:
         return f"{text} ({distro})" if distro else text
 
 
-@dataclass(frozen=True, kw_only=True)
 class _PhaseContext:
-    app_dir: Path
-    buildpack_dir: Path
-    platform_dir: Path
-    target: Target
-    # User-provided variables from <platform>/env/. The lifecycle already put them in our
-    # environment unless `clear-env = true`; here they are explicit, for code that must tell
-    # user configuration apart from the image's environment.
-    platform_env: dict[str, str] = field(default_factory=dict)
+    """What every phase gets. Immutable by convention; built by the `from_environ` methods."""
+
+    def __init__(
+        self,
+        *,
+        app_dir: Path,
+        buildpack_dir: Path,
+        platform_dir: Path,
+        target: Target,
+        platform_env: dict[str, str] | None = None,
+    ) -> None:
+        self.app_dir = app_dir
+        self.buildpack_dir = buildpack_dir
+        self.platform_dir = platform_dir
+        self.target = target
+        # User-provided variables from <platform>/env/. The lifecycle already put them in our
+        # environment unless `clear-env = true`; here they are explicit, for code that must tell
+        # user configuration apart from the image's environment.
+        self.platform_env: dict[str, str] = platform_env if platform_env is not None else {}
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={value!r}" for name, value in vars(self).items())
+        return f"{type(self).__name__}({fields})"
 
     @property
     def buildpack_descriptor_path(self) -> Path:
@@ -92,9 +105,10 @@ class _PhaseContext:
         return load_toml(self.buildpack_descriptor_path, BuildpackDescriptor, what="buildpack.toml")
 
 
-@dataclass(frozen=True, kw_only=True)
 class DetectContext(_PhaseContext):
-    plan_path: Path
+    def __init__(self, *, plan_path: Path, **common: Any) -> None:
+        super().__init__(**common)
+        self.plan_path = plan_path
 
     @classmethod
     def from_environ(
@@ -118,10 +132,11 @@ class DetectContext(_PhaseContext):
         write_toml(self.plan_path, plan)
 
 
-@dataclass(frozen=True, kw_only=True)
 class BuildContext(_PhaseContext):
-    layers_dir: Path
-    buildpack_plan_path: Path
+    def __init__(self, *, layers_dir: Path, buildpack_plan_path: Path, **common: Any) -> None:
+        super().__init__(**common)
+        self.layers_dir = layers_dir
+        self.buildpack_plan_path = buildpack_plan_path
 
     @classmethod
     def from_environ(
