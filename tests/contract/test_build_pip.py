@@ -67,7 +67,8 @@ def test_fresh_install_then_reuse_without_pip(app: Workspace, package_index: Pac
         app.layers / "venv"
     )
     assert (app.layers / "venv" / "env.build" / "PIP_PYTHON.override").exists()
-    assert layer_toml(app, "pip-cache").types.cache
+    cache = layer_toml(app, "pip-cache").types
+    assert cache.cache and cache.build and not cache.launch
 
     with package_index.recording() as rec:
         second = build_ok(app)

@@ -214,6 +214,7 @@ def test_a_later_buildpack_uses_our_python_and_pip(python_platform: Any, fixture
     assert f"pip={LAYERS}/pip/bin/pip" in log
     assert f"VIRTUAL_ENV={LAYERS}/venv" in log
     assert f"PIP_PYTHON={LAYERS}/venv" in log
+    assert f"PIP_CACHE_DIR={LAYERS}/pip-cache" in log
     assert f"sys.prefix={LAYERS}/venv" in log
     assert "alpha=1.1.0" in log
     assert "listed=bp-test-alpha==1.1.0" in log
