@@ -52,6 +52,22 @@ def venv_python(ws: Workspace, code: str) -> str:
     ).stdout.strip()
 
 
+def assert_hello_app_runs(ws: Workspace) -> None:
+    """The `*_scripts_app` fixtures' console script is in the venv and, run directly (its shebang
+    names the venv's python, as at launch), sees the venv and the locked bp-test-alpha, and
+    runs the app dir's code (the project is installed editable)."""
+    script = ws.layers / "venv" / "bin" / "hello-app"
+    assert script.is_file()
+    output = subprocess.run(
+        [script], capture_output=True, text=True, check=True, env={"PATH": "/usr/bin:/bin"}
+    ).stdout.splitlines()
+    assert output == [
+        f"prefix={ws.layers / 'venv'}",
+        "bp-test-alpha=1.1.0",
+        f"module={ws.app / 'hello_app.py'}",
+    ], output
+
+
 def distributions(ws: Workspace) -> dict[str, str]:
     """{name: version} of what the venv holds, from its .dist-info directories."""
     (site,) = (ws.layers / "venv" / "lib").glob("python3.*/site-packages")

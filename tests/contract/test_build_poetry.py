@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.contract.lockfile_apps import (
+    assert_hello_app_runs,
     assert_tool_layers,
     build_ok,
     distributions,
@@ -38,6 +39,7 @@ def test_poetry_lock_installs_main_group_then_reuses_the_venv(
     packages = distributions(app)
     assert packages["flask"] == "3.1.3" and packages["bp-test-alpha"] == "1.0.0"
     assert "bp-test-beta" not in packages  # the dev group
+    assert "poetry-app" not in packages  # the project itself has no scripts
     assert_tool_layers(app, "poetry", "poetry-cache")
     assert layer_toml(app, "venv").metadata["tool_version"] == pinned("poetry")
     # Poetry used the venv the buildpack made, not one of its own.
@@ -95,3 +97,16 @@ def test_invalid_poetry_groups_fail_before_any_layer(app: Workspace) -> None:
     assert result.exit_code == 1
     assert "BP_POETRY_GROUPS" in result.output
     assert not any(app.layers.iterdir())
+
+
+def test_project_with_scripts_is_installed_with_its_console_script(
+    ws: Workspace, locked_package_index: PackageIndex
+) -> None:
+    app = lockfile_app(ws, locked_package_index, "poetry_scripts_app")
+    out = build_ok(app).stdout
+    # Without --no-root: Poetry installs the project itself, and says so.
+    assert "Running 'poetry sync --only main --compile --no-interaction'" in out
+    assert "Installing the current project: poetry-scripts-app (0.1.0)" in out
+    packages = distributions(app)
+    assert packages["poetry-scripts-app"] == "0.1.0" and packages["bp-test-alpha"] == "1.1.0"
+    assert_hello_app_runs(app)

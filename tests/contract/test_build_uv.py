@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.contract.lockfile_apps import (
+    assert_hello_app_runs,
     assert_tool_layers,
     build_ok,
     distributions,
@@ -124,3 +125,16 @@ def test_pip_installer_uv_gives_the_same_packages_as_pip(
             assert rec.requests == []
     assert results["uv"] == results["pip"]
     assert results["uv"]["flask"] == "3.1.3"
+
+
+def test_project_with_scripts_is_installed_with_its_console_script(
+    ws: Workspace, locked_package_index: PackageIndex
+) -> None:
+    app = lockfile_app(ws, locked_package_index, "uv_scripts_app")
+    out = build_ok(app).stdout
+    # Without --no-install-project: uv builds and installs the project itself, and says so.
+    assert SYNC + "'" in out
+    assert "+ uv-scripts-app==0.1.0 (from file://" in out
+    packages = distributions(app)
+    assert packages["uv-scripts-app"] == "0.1.0" and packages["bp-test-alpha"] == "1.1.0"
+    assert_hello_app_runs(app)
