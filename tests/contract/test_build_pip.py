@@ -6,10 +6,9 @@ import subprocess
 
 import pytest
 
-from python_buildpack.cnb.models import LayerContentMetadata
-from python_buildpack.cnb.toml_io import load_toml
+from tests.contract.lockfile_apps import build_ok, layer_toml, venv_python
 from tests.harness.package_index import PackageIndex
-from tests.harness.phases import PhaseResult, Workspace
+from tests.harness.phases import Workspace
 
 
 @pytest.fixture
@@ -24,29 +23,9 @@ def requirements(ws: Workspace, *lines: str) -> None:
     (ws.app / "requirements.txt").write_text("\n".join(lines) + "\n")
 
 
-def build_ok(ws: Workspace) -> PhaseResult:
-    result = ws.build()
-    assert result.exit_code == 0, result.output
-    return result
-
-
-def venv_python(ws: Workspace, code: str) -> str:
-    return subprocess.run(
-        [ws.layers / "venv" / "bin" / "python", "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={"PATH": "/usr/bin:/bin"},
-    ).stdout.strip()
-
-
 def site_packages(ws: Workspace) -> set[str]:
     (site,) = (ws.layers / "venv" / "lib").glob("python3.*/site-packages")
     return {p.name.split("-")[0].lower() for p in site.iterdir() if p.suffix == ".dist-info"}
-
-
-def layer_toml(ws: Workspace, name: str) -> LayerContentMetadata:
-    return load_toml(ws.layers / f"{name}.toml", LayerContentMetadata, what=name)
 
 
 def test_fresh_install_then_reuse_without_pip(app: Workspace, package_index: PackageIndex) -> None:

@@ -8,6 +8,7 @@ any of these discards the cache, with the reasons in the log.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict
 
@@ -27,7 +28,20 @@ class CacheMetadata(BaseModel):
     distro_version: str
 
 
-def target_changes(old: CacheMetadata, new: CacheMetadata) -> list[str]:
+class BuiltFor(Protocol):
+    """What a layer of compiled files was built for (caches, tool layers)."""
+
+    @property
+    def python_version(self) -> str: ...
+    @property
+    def arch(self) -> str: ...
+    @property
+    def distro_name(self) -> str: ...
+    @property
+    def distro_version(self) -> str: ...
+
+
+def target_changes(old: BuiltFor, new: BuiltFor) -> list[str]:
     reasons = []
     if old.python_version != new.python_version:
         reasons.append(

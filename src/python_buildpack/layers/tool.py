@@ -28,6 +28,7 @@ from ..errors import CommandFailed
 from ..output import Log
 from ..redact import secrets_in_env
 from ..tool_versions import pinned_version, requirements_file
+from .download_cache import target_changes
 from .pip import INDEX_OPTIONS, PipInstall
 from .python import PythonInstall
 
@@ -64,17 +65,7 @@ def changes(old: ToolLayerMetadata, new: ToolLayerMetadata, display: str) -> lis
         )
     elif old.requirements_sha256 != new.requirements_sha256:
         reasons.append(f"The pinned dependencies of {display} changed")
-    if old.python_version != new.python_version:
-        reasons.append(
-            f"The Python version changed from {old.python_version} to {new.python_version}"
-        )
-    if old.arch != new.arch:
-        reasons.append(f"The CPU architecture changed from {old.arch} to {new.arch}")
-    old_os = f"{old.distro_name} {old.distro_version}"
-    new_os = f"{new.distro_name} {new.distro_version}"
-    if old_os != new_os:
-        reasons.append(f"The OS changed from {old_os} to {new_os}")
-    return reasons
+    return reasons + target_changes(old, new)
 
 
 def install_tool(
