@@ -47,8 +47,11 @@ demo: $(STAMP) system-deps
 bench: $(STAMP) system-deps
 	$(PY) bench/run.py $(BENCH_ARGS)
 
+# OFFLINE=1 bundles CPython archives for air-gapped builds (PYTHON_VERSIONS=3.13,3.12 to choose;
+# default: every release of python-versions.toml for the arch; ARCH=arm64 for another arch).
 package: $(STAMP)
-	$(PY) tools/package.py $(PACKAGE_ARGS)
+	$(PY) tools/package.py $(if $(ARCH),--arch $(ARCH)) $(if $(OFFLINE),--offline) \
+		$(if $(PYTHON_VERSIONS),--offline --offline-python $(PYTHON_VERSIONS)) $(PACKAGE_ARGS)
 
 clean:
 	rm -rf build $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -13,6 +13,14 @@ directory with `buildpack.toml` at its root (what `pack` accepts as a buildpack 
     vendor/     pydantic, packaging, tomli-w, ... from requirements/buildpack.txt, precompiled
     runtime/    CPython 3.13, trimmed to what the buildpack uses
 
+`--offline` (`make package OFFLINE=1`) also bundles CPython archives of `python-versions.toml`
+for the package's arch under `dependencies/<sha256>/<file>`, where the buildpack looks before
+downloading (`python_buildpack.distributions.bundled_path`): an air-gapped build needs no
+network for Python. `--offline-python 3.13,3.12.11` chooses what (a minor means its newest
+patch); the default is every release of the manifest for the arch. Each archive is downloaded
+once into ~/.cache/python-buildpack/buildpack-runtimes/ and sha256-checked on the way in, and the
+build checks it again when it installs it.
+
 The runtime comes from `--runtime-archive` (any archive with PBS's `python/` layout), else the
 newest 3.13 of `python-versions.toml` for the arch, downloaded once into
 ~/.cache/python-buildpack/buildpack-runtimes/ and sha256-checked.
@@ -44,7 +52,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO / "src") not in sys.path:  # run as a script by a Python without the package
     sys.path.insert(1, str(REPO / "src"))
 
-from python_buildpack.distributions import Manifest, Target  # noqa: E402
+from python_buildpack.distributions import Manifest, Release, Target, bundled_path  # noqa: E402
 from python_buildpack.download import download, extract_tar  # noqa: E402
 from python_buildpack.errors import UserError  # noqa: E402
 from python_buildpack.output import Log, format_duration  # noqa: E402
@@ -150,6 +158,13 @@ class PackageResult:
 
 
 @dataclass(frozen=True)
+class BundledArchive:
+    version: str
+    path: Path  # inside the package
+    size_bytes: int
+
+
+@dataclass(frozen=True)
 class CheckReport:
     detect_seconds: float  # median of a few runs, requirements.txt app, clean env
     checks: tuple[str, ...]  # what was checked, for the log
@@ -178,6 +193,59 @@ def default_runtime_archive(arch: str, log: Log, repo: Path = REPO) -> Path:
     with log.timed(f"Downloading CPython {release.version} for {arch}"):
         download(release.url, cached, release.sha256, log)
     return cached
+
+
+def choose_releases(manifest: Manifest, arch: str, wanted: Sequence[str]) -> list[Release]:
+    """The releases to bundle for `arch`: every one of the manifest when `wanted` is empty,
+    else each `X.Y` (its newest stable patch) or `X.Y.Z` named, newest first."""
+    target = Target("linux", arch)
+    if not wanted:
+        releases = manifest.releases_for(target)
+        if not releases:
+            raise PackageError(f"python-versions.toml has no release for linux/{arch}")
+        return releases
+    chosen: dict[str, Release] = {}
+    for item in wanted:
+        parts = item.split(".")
+        if len(parts) == 2 and all(p.isdigit() for p in parts):
+            release = manifest.newest_patch((int(parts[0]), int(parts[1])), target)
+        else:
+            release = manifest.find_release(item, target)
+        if release is None:
+            known = ", ".join(r.version for r in manifest.releases_for(target)) or "none"
+            raise PackageError(
+                f"python-versions.toml has no CPython {item} for linux/{arch} (it has: {known})"
+            )
+        chosen[release.version] = release
+    return sorted(chosen.values(), key=lambda r: r.parsed_version, reverse=True)
+
+
+def bundle_python_archives(
+    package_dir: Path,
+    arch: str,
+    wanted: Sequence[str],
+    log: Log,
+    *,
+    cache: Path = RUNTIME_CACHE,
+) -> list[BundledArchive]:
+    """Copy the chosen CPython archives of the package's own python-versions.toml into it."""
+    manifest = Manifest.load(package_dir / "python-versions.toml")
+    bundled = []
+    for release in choose_releases(manifest, arch, wanted):
+        cached = cache / release.sha256 / bundled_path(package_dir, release).name
+        if not (cached.is_file() and sha256_file(cached) == release.sha256):
+            with log.timed(f"Downloading CPython {release.version} for {arch}"):
+                download(release.url, cached, release.sha256, log)
+        dest = bundled_path(package_dir, release)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(cached, dest)
+        bundled.append(BundledArchive(release.version, dest, dest.stat().st_size))
+    log.info(
+        f"Bundled {len(bundled)} CPython archives for {arch} "
+        f"({sum(b.size_bytes for b in bundled) / 1e6:.1f} MB): "
+        + ", ".join(b.version for b in bundled)
+    )
+    return bundled
 
 
 def copy_sources(repo: Path, dest: Path) -> None:
@@ -510,8 +578,10 @@ def package_buildpack(
     log: Log | None = None,
     repo: Path = REPO,
     environ: Mapping[str, str] | None = None,
+    offline_python: Sequence[str] | None = None,
 ) -> PackageResult:
-    """Lay out `<output_dir>/buildpack-<arch>/` and its .cgz; see the module docstring."""
+    """Lay out `<output_dir>/buildpack-<arch>/` and its .cgz; see the module docstring.
+    `offline_python`: bundle these CPython versions (`()`: all of the arch), see `--offline`."""
     log = log or Log()
     env = dict(os.environ if environ is None else environ)
     if arch not in WHEEL_PLATFORMS:
@@ -530,6 +600,8 @@ def package_buildpack(
             removed = trim_runtime(staging / "runtime")
             log.detail(f"trimmed {len(removed)} paths")
         copy_sources(repo, staging)
+        if offline_python is not None:
+            bundle_python_archives(staging, arch, offline_python, log)
         with log.timed(f"Vendoring {VENDOR_REQUIREMENTS} for {WHEEL_PLATFORMS[arch]}"):
             install_vendor(repo, staging / "vendor", arch, env)
         compiler = compiler_for(staging / "runtime", log)
@@ -712,11 +784,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         "of python-versions.toml, downloaded)",
     )
     parser.add_argument("--output-dir", type=Path, default=REPO / "build")
+    parser.add_argument(
+        "--offline",
+        action="store_true",
+        help="bundle CPython archives in the package, for builds without network access",
+    )
+    parser.add_argument(
+        "--offline-python",
+        default="",
+        metavar="VERSIONS",
+        help="with --offline: comma-separated X.Y (newest patch) or X.Y.Z to bundle "
+        "(default: every release of python-versions.toml for the arch)",
+    )
     args = parser.parse_args(argv)
     log = Log()
     start = time.monotonic()
+    offline = None
+    if args.offline or args.offline_python:
+        offline = tuple(v.strip() for v in args.offline_python.split(",") if v.strip())
     try:
-        result = package_buildpack(args.arch, args.runtime_archive, args.output_dir, log=log)
+        result = package_buildpack(
+            args.arch, args.runtime_archive, args.output_dir, log=log, offline_python=offline
+        )
     except UserError as error:
         log.user_error(error)
         if args.runtime_archive is None:

@@ -109,7 +109,7 @@ def decide(
     )
     mirror = mirror_from_env(settings)
     mappings = read_dependency_mappings(context.platform_dir, base_env)
-    source = archive_url(python.release, mirror, mappings)
+    source = archive_url(python.release, mirror, mappings, context.buildpack_dir)
     procfile = read_procfile(context.app_dir)
     launch_command = text(settings, "BP_LAUNCH_COMMAND")
     collectstatic = not flag(settings, "BP_DISABLE_COLLECTSTATIC", False)

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from packaging.version import Version
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
@@ -283,7 +283,7 @@ MAPPING_BINDING_TYPE = "dependency-mapping"
 @dataclass(frozen=True)
 class DownloadSource:
     url: str
-    via: Literal["manifest", "mirror", "binding"]
+    via: Literal["manifest", "mirror", "binding", "bundled"]
 
 
 def mirror_from_env(platform_env: Mapping[str, str]) -> str | None:
@@ -368,9 +368,32 @@ def _checksum_key(name: str) -> str | None:
     return None
 
 
+# --- archives bundled in an offline package ---------------------------------------------------
+
+BUNDLE_DIR = "dependencies"
+
+
+def bundled_path(buildpack_dir: Path, release: Release) -> Path:
+    """Where an offline package (`tools/package.py --offline`) keeps a release's archive:
+    `dependencies/<sha256>/<file name>`. Keyed by checksum, like a dependency mapping, so two
+    releases can never share a file and a stale file under the right name cannot be mistaken
+    for another release's."""
+    return buildpack_dir / BUNDLE_DIR / release.sha256 / unquote(release.filename)
+
+
 def archive_url(
-    release: Release, mirror: str | None, mappings: Mapping[str, str]
+    release: Release,
+    mirror: str | None,
+    mappings: Mapping[str, str],
+    buildpack_dir: Path | None = None,
 ) -> DownloadSource:
+    """Where the archive of `release` comes from. An archive bundled in the buildpack comes
+    first: it has the very bytes any other source would serve (the sha256 is checked when it is
+    copied, as for a download) and needs no network, which is the point of an offline package."""
+    if buildpack_dir is not None:
+        bundled = bundled_path(buildpack_dir, release)
+        if bundled.is_file():
+            return DownloadSource(bundled.absolute().as_uri(), "bundled")
     mapped = mappings.get(release.sha256)
     if mapped:
         return DownloadSource(mapped, "binding")

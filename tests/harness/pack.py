@@ -7,9 +7,10 @@ builder.toml refers to, and the commands the tests run.
 proxy answers 403 for the version list, so the module is fetched with `go mod download` and
 built inside it, with the version ldflag of pack's Makefile.
 
-Why 0.38.2: the newest release whose go.mod the checksum database knows here (v0.39.0 and
-v0.38.1 are refused with "verifying go.mod: 404"), and it speaks Platform API 0.15, the newest
-of the pinned lifecycle 0.21.14.
+Why 0.40.6: the Go proxy serves it when asked for that exact version (listing versions is
+refused here, which hid it), it speaks Platform API 0.15, the newest of the pinned lifecycle
+0.21.14, and it has `--exec-env`. Its own default lifecycle is newer (and needs a kaniko the
+proxy refuses), so every builder here names the pinned lifecycle in `[lifecycle] uri`.
 
 `lifecycle_tarball()` lays the pinned lifecycle's binaries out the way pack reads a lifecycle
 URI (`[lifecycle] uri = "file://…"` in builder.toml): `lifecycle.toml` (its version and the
@@ -21,6 +22,11 @@ Buildpack/Platform APIs it supports) at the root, and every binary one directory
         pack.create_builder(builder_toml, "tests/builder:1")
         result = pack.build("tests/app:1", app_dir, builder=..., env={...})
         result.log, result.seconds
+        # against a registry (tests/harness/registry.py)
+        pack.publish_buildpack(buildpack_dir, "127.0.0.1:PORT/bp:1")
+        pack.build("127.0.0.1:PORT/app:1", app_dir, builder=..., publish=True,
+                   cache_image="127.0.0.1:PORT/app-cache:1")
+        pack.rebase("127.0.0.1:PORT/app:1", run_image="127.0.0.1:PORT/run:2", publish=True)
 
     python -m tests.harness.pack          # build pack, write the lifecycle tarball
 """
@@ -51,7 +57,7 @@ from tests.harness.lifecycle_run_image import go_arch
 from tests.harness.podman import PodmanService
 
 PACK_MODULE = "github.com/buildpacks/pack"
-PACK_VERSION = "0.38.2"
+PACK_VERSION = "0.40.6"
 # What lifecycle 0.21.14 supports (its api/apis.go); the builder advertises these to pack.
 SUPPORTED_PLATFORM_APIS = tuple(f"0.{minor}" for minor in range(7, 16))
 # The binaries pack checks for in a lifecycle tarball, plus the phases it may run.
@@ -244,7 +250,7 @@ class Pack:
 
     def package_buildpack(self, buildpack: Path, output: Path) -> PackResult:
         """`pack buildpack package --format file` of a buildpack directory or .cgz, for this
-        machine's arch: without `--target`, pack 0.38.2 (depending on where it runs) writes one
+        machine's arch: without `--target`, pack (depending on where it runs) writes one
         `<name>-linux-<arch>.cnb` per target of buildpack.toml instead of `output`, while still
         reporting `output` as created."""
         config = output.with_suffix(".package.toml")
@@ -261,10 +267,36 @@ class Pack:
             f"linux/{go_arch()}",
         )
 
-    def create_builder(self, config: Path, name: str) -> PackResult:
+    def publish_buildpack(self, buildpack: Path, ref: str) -> PackResult:
+        """`pack buildpack package REF --publish`: the buildpack as an image in a registry,
+        for this machine's arch (see `package_buildpack`)."""
+        config = buildpack.parent / f"{buildpack.name}.publish.package.toml"
+        config.write_text(f'[buildpack]\nuri = "{buildpack}"\n', encoding="utf-8")
         return self.run(
-            "builder", "create", name, "--config", str(config), "--pull-policy", "never"
+            "buildpack",
+            "package",
+            ref,
+            "--config",
+            str(config),
+            "--publish",
+            "--target",
+            f"linux/{go_arch()}",
         )
+
+    def create_builder(self, config: Path, name: str, *, pull_policy: str = "never") -> PackResult:
+        """`pack builder create`; `pull_policy="if-not-present"` when buildpacks or the run
+        image are only in a registry (pulled through the engine)."""
+        return self.run(
+            "builder", "create", name, "--config", str(config), "--pull-policy", pull_policy
+        )
+
+    def rebase(
+        self, image: str, *, run_image: str, publish: bool = False, pull_policy: str = "always"
+    ) -> PackResult:
+        args = ["rebase", image, "--run-image", run_image, "--pull-policy", pull_policy]
+        if publish:
+            args.append("--publish")
+        return self.run(*args)
 
     def build(
         self,
@@ -277,7 +309,13 @@ class Pack:
         clear_cache: bool = False,
         trust_builder: bool = True,
         check: bool = True,
+        publish: bool = False,
+        cache_image: str | None = None,
+        pull_policy: str = "never",
     ) -> PackResult:
+        """`pack build`. `publish`: straight to the registry named in `image` (the builder's
+        run image must be in a registry too); `cache_image`: the build cache as an image in
+        the registry instead of an engine volume (needs `publish`)."""
         args = [
             "build",
             image,
@@ -286,7 +324,7 @@ class Pack:
             "--builder",
             builder,
             "--pull-policy",
-            "never",
+            pull_policy,
             "--network",
             network,
             # The phases that talk to the daemon get this engine's socket, not the default
@@ -299,6 +337,10 @@ class Pack:
             args += ["--env", f"{key}={value}"]
         if clear_cache:
             args.append("--clear-cache")
+        if publish:
+            args.append("--publish")
+        if cache_image:
+            args += ["--cache-image", cache_image]
         return self.run(*args, check=check)
 
 
@@ -310,18 +352,21 @@ def builder_toml(
     build_image: str,
     run_image: str,
     lifecycle_uri: str,
+    more_buildpacks: Sequence[tuple[str, str, str]] = (),
 ) -> str:
-    """A builder.toml with one buildpack in one group, our base images and a local lifecycle."""
+    """A builder.toml with our buildpack in one group, our base images and a local lifecycle.
+    `more_buildpacks`: (uri, id, version) of buildpacks that follow ours in the same group."""
+    buildpacks = [(buildpack_uri, buildpack_id, buildpack_version), *more_buildpacks]
     return (
         'description = "python-buildpack test builder (Debian 12, no python3 on the build '
         'image)"\n\n'
-        "[[buildpacks]]\n"
-        f'uri = "{buildpack_uri}"\n\n'
-        "[[order]]\n"
-        "[[order.group]]\n"
-        f'id = "{buildpack_id}"\n'
-        f'version = "{buildpack_version}"\n\n'
-        "[build]\n"
+        + "".join(f'[[buildpacks]]\nuri = "{uri}"\n\n' for uri, _, _ in buildpacks)
+        + "[[order]]\n"
+        + "".join(
+            f'[[order.group]]\nid = "{id_}"\nversion = "{version}"\n\n'
+            for _, id_, version in buildpacks
+        )
+        + "[build]\n"
         f'image = "{build_image}"\n\n'
         "[[run.images]]\n"
         f'image = "{run_image}"\n\n'

@@ -98,6 +98,22 @@ def write_config(state_dir: Path) -> tuple[Path, Path]:
     return containers_conf, storage_conf
 
 
+def write_registries_conf(state_dir: Path, insecure: Sequence[str]) -> Path:
+    """containers-registries.conf(5) of the engine: no search list (every name the tests use is
+    qualified or Docker Hub style, and nothing may reach out to a real registry), and the
+    given loopback registries over plain HTTP."""
+    path = state_dir / "registries.conf"
+    path.write_text(
+        "unqualified-search-registries = []\n"
+        + "".join(
+            f"\n[[registry]]\nlocation = {_toml_string(host)}\ninsecure = true\n"
+            for host in insecure
+        ),
+        encoding="utf-8",
+    )
+    return path
+
+
 def cli_ref(ref: str) -> str:
     """The name podman's own CLI and storage know an image by, for a name given to the Docker
     API. Docker's rule: a first component without '.' or ':' (and not `localhost`) is a Docker
@@ -140,13 +156,17 @@ class PodmanService:
 
     @classmethod
     @contextlib.contextmanager
-    def start(cls, state_dir: Path, *, keep: bool = False) -> Iterator[PodmanService]:
+    def start(
+        cls, state_dir: Path, *, keep: bool = False, insecure_registries: Sequence[str] = ()
+    ) -> Iterator[PodmanService]:
         """Start `podman system service` on `state_dir`; stop it and (unless `keep`) remove
-        every container, image and the storage at exit."""
+        every container, image and the storage at exit. `insecure_registries`: `host:port` of
+        registries reached over plain HTTP (the tests' loopback registry)."""
         if shutil.which("podman") is None:
             raise PodmanError("podman is not installed: run `make system-deps`")
         state_dir.mkdir(parents=True, exist_ok=True)
         containers_conf, storage_conf = write_config(state_dir)
+        registries_conf = write_registries_conf(state_dir, insecure_registries)
         sock = state_dir / "podman.sock"
         env = {
             "PATH": CLEAN_PATH,
@@ -154,6 +174,7 @@ class PodmanService:
             "LANG": "C.UTF-8",
             "CONTAINERS_CONF": str(containers_conf),
             "CONTAINERS_STORAGE_CONF": str(storage_conf),
+            "CONTAINERS_REGISTRIES_CONF": str(registries_conf),
             "DOCKER_HOST": f"unix://{sock}",
             "TMPDIR": str(state_dir / "tmp"),
         }
@@ -250,6 +271,20 @@ class PodmanService:
                 f"`{' '.join(argv)}` failed with exit code {proc.returncode}:\n"
                 f"{proc.stdout}{proc.stderr}"
             )
+
+    @contextlib.contextmanager
+    def serve(self, image: str, port: int, env: Mapping[str, str] | None = None) -> Iterator[int]:
+        """Run `image`'s default process detached, its `port` published on 127.0.0.1; yields
+        the host port. The container is removed at exit."""
+        args = ["run", "--detach", "--pull", "never", "--publish", f"127.0.0.1::{port}"]
+        for key, value in (env or {}).items():
+            args += ["--env", f"{key}={value}"]
+        container = self.podman(*args, cli_ref(image)).stdout.strip()
+        try:
+            mapping = self.podman("port", container, f"{port}/tcp").stdout.split()[0]
+            yield int(mapping.rsplit(":", 1)[1])
+        finally:
+            self.podman("rm", "--force", "--time", "0", container, check=False)
 
     def run_container(
         self, image: str, command: Sequence[str], *, entrypoint: str | None = None

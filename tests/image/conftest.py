@@ -1,8 +1,10 @@
 """Fixtures of the image tests: `pack` against a private podman engine's Docker API.
 
 A session makes, once:
-- a podman engine with its own storage under the session's tmp dir (`tests/harness/podman.py`),
-  removed at the end: nothing of a run survives but the caches below;
+- an OCI registry on 127.0.0.1 (`crane registry serve`, `tests/harness/registry.py`) and a
+  podman engine with its own storage under the session's tmp dir (`tests/harness/podman.py`),
+  which reaches that registry over plain HTTP; both removed at the end: nothing of a run
+  survives but the caches below;
 - the base images, loaded from OCI layouts cached under ~/.cache/python-buildpack/: a Debian 12
   build image with a C toolchain and **no python3** (`tests/harness/images.py`) and the e2e
   tier's run image;
@@ -32,6 +34,7 @@ from tests.harness.images import BaseImages, load_base_images
 from tests.harness.lifecycle_install import ensure_lifecycle
 from tests.harness.pack import Pack, PackResult, builder_toml, ensure_pack, lifecycle_tarball
 from tests.harness.podman import PodmanService
+from tests.harness.registry import Registry, ensure_crane
 
 HERE = Path(__file__).resolve().parent
 FIXTURE_APPS = HERE.parent / "fixtures" / "apps"
@@ -62,14 +65,26 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 
 
 @pytest.fixture(scope="session")
-def podman(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PodmanService]:
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
+    """An OCI registry on a free loopback port (`crane registry serve`), for the session."""
+    with timed("crane binary"):
+        crane = ensure_crane()
+    with Registry.start(tmp_path_factory.mktemp("registry"), crane) as served:
+        yield served
+
+
+@pytest.fixture(scope="session")
+def podman(tmp_path_factory: pytest.TempPathFactory, registry: Registry) -> Iterator[PodmanService]:
     if os.geteuid() != 0:
         pytest.fail("the image tests run podman as root: run them as root")
     for tool in ("podman", "skopeo", "docker-compose", "debootstrap"):
         if shutil.which(tool) is None:
             pytest.fail(f"`{tool}` is missing: run `make system-deps`")
     start = time.monotonic()
-    with PodmanService.start(tmp_path_factory.mktemp("podman")) as service:
+    # The registry is known before the engine starts: its registries.conf names it insecure.
+    with PodmanService.start(
+        tmp_path_factory.mktemp("podman"), insecure_registries=[registry.host]
+    ) as service:
         TIMINGS["podman service start"] = time.monotonic() - start
         yield service
 

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import hashlib
+import urllib.request
 from datetime import date
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import tomli_w
@@ -13,6 +15,7 @@ from python_buildpack.distributions import (
     Manifest,
     Target,
     archive_url,
+    bundled_path,
     mirror_from_env,
     read_dependency_mappings,
 )
@@ -291,6 +294,25 @@ def test_mapping_wins_over_mirror(manifest: Manifest) -> None:
     )
     other = manifest.releases[1]
     assert archive_url(other, "https://m", mappings).via == "mirror"
+
+
+def test_bundled_archive_wins_over_every_other_source(manifest: Manifest, tmp_path: Path) -> None:
+    rel = manifest.releases[0]
+    bundled = bundled_path(tmp_path, rel)
+    # keyed by checksum, under the plain file name (the URL's `%2B` decoded)
+    assert bundled == tmp_path / "dependencies" / rel.sha256 / "cpython-3.11.9+2025-amd64.tar.gz"
+    mappings = {rel.sha256: "file:///deps/python.tar.gz"}
+    assert archive_url(rel, "https://m", mappings, tmp_path).via == "binding"
+    bundled.parent.mkdir(parents=True)
+    bundled.write_bytes(b"archive")
+    source = archive_url(rel, "https://m", mappings, tmp_path)
+    assert source.via == "bundled"
+    assert source.url.startswith("file:///")
+    # the URL names the file (what download() copies, checking the sha256)
+    assert urllib.request.url2pathname(urlsplit(source.url).path) == str(bundled)
+    # another release's archive is not taken for this one
+    other = manifest.releases[1]
+    assert archive_url(other, None, {}, tmp_path) == DownloadSource(other.url, "manifest")
 
 
 def test_mirror_from_env() -> None:

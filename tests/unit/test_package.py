@@ -155,3 +155,76 @@ def test_pip_env_drops_the_hosts_pip_config_but_keeps_network_settings() -> None
     assert env["PIP_CERT"] == "/etc/ssl/certs/ca-certificates.crt"
     assert env["PIP_INDEX_URL"] == "https://pypi.example/simple"
     assert "PIP_FIND_LINKS" not in env and "PIP_CONSTRAINT" not in env
+
+
+def _manifest_with(tmp_path: Path, archives: dict[str, bytes]) -> Path:
+    """A package dir whose python-versions.toml lists `archives` (version -> bytes) as file://
+    URLs, for amd64, plus one arm64 release that must never be bundled for amd64."""
+    import hashlib
+
+    import tomli_w
+
+    source = tmp_path / "archives"
+    source.mkdir()
+    releases = []
+    for version, content in [*archives.items(), ("3.12.1-arm64", b"arm")]:
+        plain = version.removesuffix("-arm64")
+        arch = "arm64" if version.endswith("-arm64") else "amd64"
+        path = source / f"cpython-{plain}+1-{arch}.tar.gz"
+        path.write_bytes(content)
+        releases.append(
+            {
+                "version": plain,
+                "os": "linux",
+                "arch": arch,
+                "libc": "gnu",
+                "url": path.as_uri().replace("+", "%2B"),
+                "sha256": hashlib.sha256(content).hexdigest(),
+            }
+        )
+    minors = [{"version": v, "eol": "2030-01-01"} for v in ("3.12", "3.13")]
+    package = tmp_path / "package"
+    package.mkdir()
+    (package / "python-versions.toml").write_text(
+        tomli_w.dumps({"minors": minors, "releases": releases})
+    )
+    return package
+
+
+def test_offline_bundles_the_chosen_archives_where_the_buildpack_looks(tmp_path: Path) -> None:
+    from python_buildpack.distributions import Manifest, archive_url
+    from python_buildpack.output import Log
+    from tools.package import bundle_python_archives
+
+    package = _manifest_with(tmp_path, {"3.13.2": b"new", "3.13.1": b"old", "3.12.1": b"twelve"})
+    cache = tmp_path / "cache"
+    bundled = bundle_python_archives(package, "amd64", ["3.13", "3.12.1"], Log(), cache=cache)
+    assert [b.version for b in bundled] == ["3.13.2", "3.12.1"]
+    manifest = Manifest.load(package / "python-versions.toml")
+    for release in manifest.releases:
+        source = archive_url(release, "https://mirror.invalid", {}, package)
+        expected = release.version in ("3.13.2", "3.12.1") and release.arch == "amd64"
+        assert (source.via == "bundled") is expected, release
+    assert {p.read_bytes() for p in (package / "dependencies").rglob("*.tar.gz")} == {
+        b"new",
+        b"twelve",
+    }
+    # every release of the arch by default
+    everything = bundle_python_archives(package, "amd64", [], Log(), cache=cache)
+    assert [b.version for b in everything] == ["3.13.2", "3.13.1", "3.12.1"]
+
+
+def test_offline_checks_the_archives_and_the_versions(tmp_path: Path) -> None:
+    from python_buildpack.errors import ChecksumMismatch
+    from python_buildpack.output import Log
+    from tools.package import bundle_python_archives
+
+    package = _manifest_with(tmp_path, {"3.13.2": b"new"})
+    with pytest.raises(PackageError, match=r"no CPython 3\.11 .*it has: 3\.13\.2"):
+        bundle_python_archives(package, "amd64", ["3.11"], Log(), cache=tmp_path / "c")
+    (tmp_path / "archives" / "cpython-3.13.2+1-amd64.tar.gz").write_bytes(b"tampered")
+    with pytest.raises(ChecksumMismatch):
+        bundle_python_archives(package, "amd64", ["3.13"], Log(), cache=tmp_path / "c")
+    assert not (package / "dependencies").exists() or not any(
+        (package / "dependencies").rglob("*.tar.gz")
+    )

@@ -139,7 +139,12 @@ def _log_state(layer: Layer[PythonLayerMetadata], log: Log) -> None:
 def _fill(layer: Layer[PythonLayerMetadata], config: BuildConfig, log: Log) -> None:
     python = config.python
     source = config.python_source
-    via = {"manifest": "", "mirror": " from the mirror", "binding": " via a dependency mapping"}
+    via = {
+        "manifest": "",
+        "mirror": " from the mirror",
+        "binding": " via a dependency mapping",
+        "bundled": " from the archive bundled in the buildpack",
+    }
     with log.timed(f"Installing Python {python.version}{via[source.via]}"):
         with tempfile.TemporaryDirectory(prefix="python-archive-") as tmp:
             archive = download(
