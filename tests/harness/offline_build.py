@@ -18,7 +18,6 @@ package index tree) must already be cached: the caller makes sure of it first.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import traceback
@@ -28,6 +27,13 @@ from typing import Any
 
 from tests.harness.lifecycle import BuildpackRef, PhaseFailed, Platform, free_port
 from tests.harness.package_index import PackageIndex
+
+
+def interfaces() -> list[str]:
+    """The network interfaces of this process's namespace (/proc/net is per namespace;
+    /sys/class/net shows the namespace that mounted sysfs, the host's)."""
+    lines = Path("/proc/self/net/dev").read_text().splitlines()[2:]
+    return sorted(line.split(":", 1)[0].strip() for line in lines)
 
 
 def _reach(url: str) -> str:
@@ -42,7 +48,7 @@ def _reach(url: str) -> str:
 def run(request: dict[str, Any]) -> dict[str, Any]:
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
     result: dict[str, Any] = {
-        "interfaces": sorted(os.listdir("/sys/class/net")),
+        "interfaces": interfaces(),
         "unreachable_error": _reach(request["unreachable"]),
         "build_log": "",
         "answer": None,
