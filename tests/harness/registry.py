@@ -112,7 +112,8 @@ class Registry:
     def start(cls, state_dir: Path, crane: Path | None = None) -> Iterator[Registry]:
         """Serve a registry on a free loopback port, its blobs under `state_dir`; stop it and
         remove its storage at exit."""
-        state_dir.mkdir(parents=True, exist_ok=True)
+        # crane's disk blob handler writes into the directory; it does not make it
+        (state_dir / "blobs").mkdir(parents=True, exist_ok=True)
         registry = cls(crane or ensure_crane(), state_dir)
         log_path = state_dir / "registry.log"
         with log_path.open("wb") as log:
