@@ -26,7 +26,7 @@ Buildpack/Platform APIs it supports) at the root, and every binary one directory
         pack.publish_buildpack(buildpack_dir, "127.0.0.1:PORT/bp:1")
         pack.build("127.0.0.1:PORT/app:1", app_dir, builder=..., publish=True,
                    cache_image="127.0.0.1:PORT/app-cache:1")
-        pack.rebase("127.0.0.1:PORT/app:1", run_image="127.0.0.1:PORT/run:2", publish=True)
+        pack.rebase("127.0.0.1:PORT/app:1", publish=True)
 
     python -m tests.harness.pack          # build pack, write the lifecycle tarball
 """
@@ -291,9 +291,18 @@ class Pack:
         )
 
     def rebase(
-        self, image: str, *, run_image: str, publish: bool = False, pull_policy: str = "always"
+        self,
+        image: str,
+        *,
+        run_image: str | None = None,
+        publish: bool = False,
+        pull_policy: str = "always",
     ) -> PackResult:
-        args = ["rebase", image, "--run-image", run_image, "--pull-policy", pull_policy]
+        """`pack rebase`: onto the newest image of the run image's name (or `run_image`, which
+        the lifecycle accepts only under that same name or a mirror of it)."""
+        args = ["rebase", image, "--pull-policy", pull_policy]
+        if run_image:
+            args += ["--run-image", run_image]
         if publish:
             args.append("--publish")
         return self.run(*args)

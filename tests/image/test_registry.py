@@ -86,12 +86,16 @@ def refs(registry: Registry) -> RegistryRefs:
 
 @pytest.fixture(scope="module")
 def registry_run_image(podman: PodmanService, registry: Registry, refs: RegistryRefs) -> str:
-    """The e2e tier's run image, pushed to the registry."""
+    """The e2e tier's run image, pushed to the registry as a Docker v2 schema 2 image: pack's
+    rebase writes that manifest type whatever the base's, and podman refuses to pull one that
+    lists OCI layers."""
     layout = ensure_run_image().layout
     argv = [
         "skopeo",
         "copy",
         "--quiet",
+        "--format",
+        "v2s2",
         "--dest-tls-verify=false",
         f"oci:{layout}:{SUITE}",
         f"docker://{refs.run_image}",
@@ -124,7 +128,9 @@ def registry_builder(
     config = tmp_path_factory.mktemp("registry-builder") / "builder.toml"
     config.write_text(
         builder_toml(
-            buildpack_uri=f"docker://{refs.buildpack}",
+            # The bare reference: pack 0.40.6 checks a `docker://` URI by parsing it whole, so
+            # a registry with a port (`docker://127.0.0.1:PORT/...`) is taken for a file URI.
+            buildpack_uri=refs.buildpack,
             buildpack_id=BUILDPACK_ID,
             buildpack_version=buildpack_version(),
             build_image=base_images.build,
@@ -211,7 +217,6 @@ def test_builder_is_composed_from_the_published_buildpack(
     assert diff_id in registry.config(refs.buildpack)["rootfs"]["diff_ids"]
 
     # ...and the builder holds that very layer, with both buildpacks in one group.
-    assert f"docker://{refs.buildpack}" in registry_builder.log
     labels = podman.image_labels(REGISTRY_BUILDER)
     builder_layers = label_json(labels, "io.buildpacks.buildpack.layers")
     assert builder_layers[BUILDPACK_ID]["0.1.0"]["layerDiffID"] == diff_id
@@ -267,15 +272,30 @@ def _marker_layer(path: Path) -> Path:
     return path
 
 
+@dataclass(frozen=True)
+class RunImageUpdate:
+    old_layers: list[str]
+    new_layers: list[str]
+    new_top_layer: str
+
+
 @pytest.fixture(scope="module")
-def newer_run_image(
+def run_image_update(
     registry: Registry, registry_run_image: str, tmp_path_factory: pytest.TempPathFactory
-) -> str:
-    """The run image plus one layer, same labels and distro: what a base image update is."""
-    ref = registry.ref("python-buildpack-tests/run:bookworm-2")
+) -> RunImageUpdate:
+    """The run image's tag moved to the same image plus one layer (same labels and distro):
+    what a base image update is. The lifecycle rebases only onto the run image name the app
+    image records (or a mirror of it), so the update has to come under that name."""
+    old_layers = registry.layer_digests(registry_run_image)
     layer = _marker_layer(tmp_path_factory.mktemp("run-image-2") / "layer.tar.gz")
-    registry.crane("append", "--base", registry_run_image, "--new_layer", str(layer), "-t", ref)
-    return ref
+    registry.crane(
+        "append", "--base", registry_run_image, "--new_layer", str(layer), "-t", registry_run_image
+    )
+    return RunImageUpdate(
+        old_layers,
+        registry.layer_digests(registry_run_image),
+        registry.config(registry_run_image)["rootfs"]["diff_ids"][-1],
+    )
 
 
 def test_rebase_onto_a_newer_run_image_keeps_the_app_working(
@@ -283,28 +303,26 @@ def test_rebase_onto_a_newer_run_image_keeps_the_app_working(
     podman: PodmanService,
     registry: Registry,
     published_builds: PublishedBuilds,
-    registry_run_image: str,
-    newer_run_image: str,
+    run_image_update: RunImageUpdate,  # after the builds: it moves the run image's tag
     refs: RegistryRefs,
 ) -> None:
     old_layers = registry.layer_digests(refs.app)
-    old_run_layers = registry.layer_digests(registry_run_image)
-    new_run_layers = registry.layer_digests(newer_run_image)
-    assert new_run_layers[: len(old_run_layers)] == old_run_layers
-    assert len(new_run_layers) == len(old_run_layers) + 1
+    update = run_image_update
+    assert update.new_layers[: len(update.old_layers)] == update.old_layers
+    assert len(update.new_layers) == len(update.old_layers) + 1
+    assert old_layers[: len(update.old_layers)] == update.old_layers
 
-    result = pack.rebase(refs.app, run_image=newer_run_image, publish=True)
+    result = pack.rebase(refs.app, publish=True)
     TIMINGS["pack rebase --publish"] = result.seconds
     assert "===> BUILDING" not in result.log and "Running 'pip" not in result.log
 
     # Only the run image's layers changed under the app's: the python and venv layers (and
     # everything else of the build) are the very same blobs.
     rebased = registry.layer_digests(refs.app)
-    assert rebased[: len(new_run_layers)] == new_run_layers
-    assert rebased[len(new_run_layers) :] == old_layers[len(old_run_layers) :]
+    assert rebased[: len(update.new_layers)] == update.new_layers
+    assert rebased[len(update.new_layers) :] == old_layers[len(update.old_layers) :]
     lifecycle_meta = label_json(registry.labels(refs.app), "io.buildpacks.lifecycle.metadata")
-    new_top_layer = registry.config(newer_run_image)["rootfs"]["diff_ids"][-1]
-    assert lifecycle_meta["runImage"]["topLayer"] == new_top_layer
+    assert lifecycle_meta["runImage"]["topLayer"] == update.new_top_layer
 
     # The rebased image runs: its web process answers on loopback, from the same venv, on
     # the newer base.
