@@ -31,6 +31,7 @@ from tests.harness.pack import Pack, PackResult, builder_toml, lifecycle_tarball
 from tests.harness.podman import PodmanService
 from tests.harness.registry import Registry
 from tests.image.conftest import BUILDPACK_ID, FIXTURE_APPS, TIMINGS, timed
+from tests.image.test_pack_builds import get_json, layers_of, run_app
 
 pytestmark = pytest.mark.image
 
@@ -41,18 +42,8 @@ LAYERS = "/layers/python-buildpack_python"
 RUN_IMAGE_MARK = "/etc/python-buildpack-tests-run-image"
 
 
-def layers_of(log: str, verb: str, buildpack: str = BUILDPACK_ID) -> set[str]:
-    marker = f"{verb} layer '{buildpack}:"
-    return {line.split(marker, 1)[1].split("'")[0] for line in log.splitlines() if marker in line}
-
-
 def label_json(labels: dict[str, str], name: str) -> Any:
     return json.loads(labels[name])
-
-
-def get_json(url: str) -> Any:
-    with urllib.request.urlopen(url, timeout=10) as response:
-        return json.loads(response.read())
 
 
 def wait_for_json(url: str, timeout: float = 60) -> Any:
@@ -262,10 +253,9 @@ def _marker_layer(path: Path) -> Path:
     the newer run image."""
     content = b"run image 2\n"
     with tarfile.open(path, "w:gz") as tar:
-        for name in ("etc",):
-            info = tarfile.TarInfo(name)
-            info.type, info.mode = tarfile.DIRTYPE, 0o755
-            tar.addfile(info)
+        info = tarfile.TarInfo("etc")
+        info.type, info.mode = tarfile.DIRTYPE, 0o755
+        tar.addfile(info)
         info = tarfile.TarInfo(RUN_IMAGE_MARK.lstrip("/"))
         info.size, info.mode = len(content), 0o644
         tar.addfile(info, io.BytesIO(content))
@@ -327,14 +317,9 @@ def test_rebase_onto_a_newer_run_image_keeps_the_app_working(
     # The rebased image runs: its web process answers on loopback, from the same venv, on
     # the newer base.
     podman.podman("pull", "--quiet", refs.app)
-    code, out = _run(podman, refs.app, ["cat", RUN_IMAGE_MARK])
+    code, out = run_app(podman, refs.app, ["cat", RUN_IMAGE_MARK])
     assert (code, out.strip()) == (0, "run image 2"), out
     with podman.serve(refs.app, 8080, env={"PORT": "8080"}) as port:
         answer = wait_for_json(f"http://127.0.0.1:{port}/")
     assert answer["app"] == "flask_gunicorn"
     assert answer["prefix"] == f"{LAYERS}/venv"
-
-
-def _run(podman: PodmanService, image: str, command: list[str]) -> tuple[int, str]:
-    proc = podman.run_container(image, ["--", *command], entrypoint="/cnb/lifecycle/launcher")
-    return proc.returncode, proc.stdout + proc.stderr
