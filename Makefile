@@ -33,7 +33,7 @@ e2e: $(STAMP) system-deps
 	$(PY) -m pytest tests/e2e
 
 # pack + podman + a loopback registry: builds the pinned pack and crane and the build image on
-# first use; ~4 min warm (6.3 min measured on a busy shared machine), the registry tests ~1.5 of it
+# first use. Warm: 6.3 min measured on a busy shared machine; the registry tests add ~1.5 min.
 image: $(STAMP) system-deps
 	$(PY) -m pytest tests/image
 
