@@ -204,3 +204,56 @@ def test_bad_python_version_fails_before_any_layer(
     assert ".python-version" in result.output
     assert "Traceback" not in result.output
     assert not any(ws.layers.iterdir())
+
+
+def _offline_buildpack(tmp_path: Path, runtime: BuiltRuntime, content: bytes | None) -> Path:
+    """A buildpack whose manifest URLs lead nowhere, with `runtime`'s archive bundled (or
+    `content` in its place)."""
+    import shutil
+
+    from python_buildpack.distributions import Manifest, Target, bundled_path
+
+    with FileServer(tmp_path / "nothing-served") as nowhere:
+        buildpack = make_buildpack_dir(tmp_path / "bp", [runtime], nowhere.url)
+    release = Manifest.load(buildpack / "python-versions.toml").find_release(
+        runtime.version, Target("linux", runtime.arch)
+    )
+    assert release is not None
+    bundled = bundled_path(buildpack, release)
+    bundled.parent.mkdir(parents=True)
+    if content is None:
+        shutil.copyfile(runtime.archive_path, bundled)
+    else:
+        bundled.write_bytes(content)
+    return buildpack
+
+
+def test_a_bundled_archive_is_installed_without_downloading(
+    tmp_path: Path, runtimes: list[BuiltRuntime]
+) -> None:
+    runtime = runtime_by_minor(runtimes, "3.13")
+    ws = Workspace(tmp_path / "ws", buildpack_dir=_offline_buildpack(tmp_path, runtime, None))
+    pin(ws, runtime.version)
+    result = ws.build()
+    assert result.exit_code == 0, result.output
+    assert (
+        f"Installing Python {runtime.version} from the archive bundled in the buildpack"
+        in result.stdout
+    )
+    assert python_toml(ws).metadata["archive_sha256"] == runtime.sha256
+
+
+def test_a_bundled_archive_is_checked_like_a_download(
+    tmp_path: Path, runtimes: list[BuiltRuntime]
+) -> None:
+    runtime = runtime_by_minor(runtimes, "3.13")
+    ws = Workspace(
+        tmp_path / "ws", buildpack_dir=_offline_buildpack(tmp_path, runtime, b"tampered")
+    )
+    pin(ws, runtime.version)
+    result = ws.build()
+    assert result.exit_code == 1, result.output
+    assert runtime.sha256 in result.output
+    assert hashlib.sha256(b"tampered").hexdigest() in result.output
+    assert "Traceback" not in result.output
+    assert not (ws.layers / "python.toml").exists()
