@@ -4,8 +4,8 @@ builder.toml refers to, and the commands the tests run.
 `ensure_pack()` builds the pinned release once per machine into
 `~/.cache/python-buildpack/pack/<version>/pack` (~6 min cold on a busy 2-core machine). As for
 the lifecycle (`tests/harness/lifecycle_install.py`), `go install …@v` is not an option here
-because the Go proxy answers 403 for the version list, so the module is fetched with `go mod download` and
-built inside it, with the version ldflag of pack's Makefile.
+because the Go proxy answers 403 for the version list, so the module is fetched with
+`go mod download` and built inside it, with the version ldflag of pack's Makefile.
 
 Why 0.40.6: the Go proxy serves it when asked for that exact version (listing versions is
 refused here, which hid it), it speaks Platform API 0.15, the newest of the pinned lifecycle
