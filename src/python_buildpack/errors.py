@@ -334,8 +334,8 @@ class PythonVersionEol(UserError):
     ) -> None:
         when = f" on {eol}" if eol else ""
         grace = (
-            f" Its grace period, in which builds asking for it passed with a warning, is over: "
-            f"they fail since {builds_stopped}."
+            f" After a grace period in which builds asking for it passed with a warning, they "
+            f"fail from {builds_stopped} on."
             if builds_stopped
             else ""
         )

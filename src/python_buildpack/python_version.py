@@ -410,8 +410,8 @@ def _end_of_life_notice(
         )
     return Notice(
         f"{python} reached its end of life on {eol}: builds asking for it fail from {stop}",
-        f"{python} no longer gets security fixes. This build passes only because of a grace "
-        f"period, which ends on {last}: from {stop} on, builds asking for {python} fail.\n{fix}",
+        f"{python} no longer gets security fixes. Builds asking for it still pass during a "
+        f"grace period, which ends on {last}; from {stop} on they fail.\n{fix}",
     )
 
 

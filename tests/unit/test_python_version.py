@@ -504,7 +504,7 @@ def test_minor_after_builds_stop_is_an_error(manifest: Manifest) -> None:
     message = rendered(info.value)
     assert "Python 3.10 has reached its end of life" in message
     assert "end of life on 2026-10-31" in message
-    assert "they fail since 2027-02-01" in message
+    assert "they fail from 2027-02-01 on" in message
     assert "3.10 (" not in message  # no longer listed as supported
     assert "3.11 (3.11.14)" in message
     # The day before still builds, in the grace period.
