@@ -440,9 +440,9 @@ def _version_hints(
 
 def _default_hint(minor: str) -> str:
     return (
-        f"Note: the app does not say which Python it needs. Add a .python-version file "
-        f"containing {minor} (e.g. `echo {minor} > .python-version`) so the version changes "
-        "only when you change it, not when this buildpack's default moves to a newer Python."
+        "Note: the app asks for no Python version, so it gets the default, which moves to each "
+        f"new Python release. Add a .python-version file containing {minor} to choose when to "
+        "upgrade."
     )
 
 
