@@ -40,5 +40,8 @@ def run_build(argv: Sequence[str], log: Log) -> int:
     collect_static_files(config, venv, log)
     context.write_launch(configure_processes(config, venv, log))
 
+    if config.python.grace is not None:
+        # Repeated where a log is read first, its end: this app stops building on a known day.
+        log.warning(config.python.grace.title, config.python.grace.body)
     log.info(f"\nDone ({format_duration(time.monotonic() - start)})")
     return 0

@@ -117,6 +117,8 @@ def decide(
     log.header("Reading the app's configuration")
     log.info(f"Package manager: {package_manager.describe}")
     log.info(python.summary)
+    for hint in python.hints:
+        log.info(hint)
     for notice in python.notices:
         log.warning(notice.title, notice.body)
     for name in IGNORED_VENV_DIRS:

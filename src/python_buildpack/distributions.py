@@ -1,8 +1,14 @@
 """The manifest of CPython archives, and where to fetch an archive from.
 
 `python-versions.toml` (shipped at the root of the buildpack) lists the supported minors with
-their end-of-life dates, and one `[[releases]]` entry per version and target with the archive's
-URL and sha256. Everything else about choosing a version lives in `python_version.py`.
+the dates of their end-of-life policy, and one `[[releases]]` entry per version and target with
+the archive's URL and sha256. Everything else about choosing a version lives in
+`python_version.py`.
+
+The policy of a minor is three dates, so that no app breaks without months of notice:
+`warn_from` (builds asking for it start warning), `eol` (upstream's end of life; the last day of
+full support) and `builds_stop` (the first day builds asking for it fail). Between `eol` and
+`builds_stop` is a grace period: the build passes with a warning naming both dates.
 
 Where an archive is fetched from, in order:
 1. A `dependency-mapping` service binding: a binding directory whose `type` file says
@@ -26,13 +32,14 @@ import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
+from enum import Enum
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 from urllib.parse import unquote, urlsplit
 
 from packaging.version import Version
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
 from .errors import InvalidDependencyMapping, InvalidManifest, InvalidPlatformEnv
 
@@ -74,11 +81,29 @@ class Target(NamedTuple):
         return f"{self.os}/{self.arch} ({self.libc} libc)"
 
 
+class Support(Enum):
+    """Where a minor is in its end-of-life policy on a given day."""
+
+    SUPPORTED = "supported"
+    # From `warn_from` to `eol` (inclusive): builds pass with a warning.
+    ENDING = "ending"
+    # After `eol`, before `builds_stop`: builds pass with a warning naming when they stop.
+    GRACE = "grace"
+    # From `builds_stop` on (and always for minors older than the oldest supported): an error.
+    ENDED = "ended"
+
+    @property
+    def builds(self) -> bool:
+        return self is not Support.ENDED
+
+
 class MinorEntry(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     version: str
+    warn_from: date
     eol: date
+    builds_stop: date
 
     @field_validator("version")
     @classmethod
@@ -87,12 +112,31 @@ class MinorEntry(BaseModel):
             raise ValueError(f"must look like 3.13 (major.minor), got {value!r}")
         return value
 
+    @model_validator(mode="after")
+    def _check_dates(self) -> MinorEntry:
+        if not self.warn_from <= self.eol < self.builds_stop:
+            raise ValueError(
+                "dates must be in the order warn_from <= eol < builds_stop, got "
+                f"warn_from = {self.warn_from}, eol = {self.eol}, builds_stop = {self.builds_stop}"
+            )
+        return self
+
     @property
     def minor(self) -> Minor:
         return parse_minor(self.version)
 
-    def is_eol(self, today: date) -> bool:
-        return self.minor < OLDEST_SUPPORTED_MINOR or self.eol < today
+    @property
+    def last_build_day(self) -> date:
+        return self.builds_stop - timedelta(days=1)
+
+    def support(self, today: date) -> Support:
+        if self.minor < OLDEST_SUPPORTED_MINOR or today >= self.builds_stop:
+            return Support.ENDED
+        if today > self.eol:
+            return Support.GRACE
+        if today >= self.warn_from:
+            return Support.ENDING
+        return Support.SUPPORTED
 
 
 class Release(BaseModel):
@@ -206,7 +250,7 @@ class Manifest(BaseModel):
             if release.minor not in known:
                 problems.append(
                     f"release {release.version} has no [[minors]] entry for "
-                    f"{format_minor(release.minor)} (add one with its eol date)"
+                    f"{format_minor(release.minor)} (add one with its policy dates)"
                 )
             key = (release.version, release.target)
             if key in seen:
@@ -237,9 +281,10 @@ class Manifest(BaseModel):
         )
 
     def supported_minors(self, target: Target, today: date) -> list[MinorEntry]:
-        """Minors not past their end of life with a stable release for the target, oldest first."""
+        """Minors that still build (grace period included) with a stable release for the target,
+        oldest first."""
         available = {r.minor for r in self.releases_for(target) if not r.is_prerelease}
-        entries = [e for e in self.minors if e.minor in available and not e.is_eol(today)]
+        entries = [e for e in self.minors if e.minor in available and e.support(today).builds]
         return sorted(entries, key=lambda e: e.minor)
 
     def default_minor(self, target: Target, today: date) -> MinorEntry | None:

@@ -220,7 +220,7 @@ class PythonVersionMultiple(UserError):
         super().__init__(
             f"Multiple Python versions in {source}",
             f"{source} names more than one Python version:\n" + bullet_list(versions),
-            f"Keep exactly one version in {source}. Notes go on their own line starting with '#'.",
+            f"Keep exactly one version in {source}. Notes go after a '#', which starts a comment.",
         )
 
 
@@ -284,8 +284,8 @@ class PythonVersionInvalid(UserError):
             f"Invalid Python version in {source}",
             f"{source} asks for {text!r}, which is not a Python version of the form X.Y or "
             f"X.Y.Z.{hint}",
-            f"{_VERSION_FORMAT_FIX} Do not add quotes, a 'python-' prefix or wildcards, and put "
-            "comments on their own line starting with '#'.",
+            f"{_VERSION_FORMAT_FIX} Do not add quotes, a 'python-' prefix or wildcards; a '#' "
+            "starts a comment.",
         )
 
 
@@ -330,13 +330,20 @@ class PythonVersionEol(UserError):
         eol: str | None,
         supported: Sequence[str],
         recommended: str | None = None,
+        builds_stopped: str | None = None,
     ) -> None:
         when = f" on {eol}" if eol else ""
+        grace = (
+            f" After a grace period in which builds asking for it passed with a warning, they "
+            f"fail from {builds_stopped} on."
+            if builds_stopped
+            else ""
+        )
         super().__init__(
             f"Python {requested} has reached its end of life",
             f"{source} asks for Python {requested}, which reached its end of life{when}: it no "
-            "longer gets security fixes, and this buildpack no longer provides it. Supported "
-            "versions:\n" + bullet_list(supported),
+            f"longer gets security fixes, and this buildpack no longer provides it.{grace} "
+            "Supported versions:\n" + bullet_list(supported),
             f"Upgrade the app to a supported version and write it in {source}"
             + (f", ideally {recommended}." if recommended else "."),
         )

@@ -5,8 +5,10 @@ Sources, first match wins: `BP_PYTHON_VERSION` (platform env), `.python-version`
 `Pipfile.lock`, then the buildpack default (the newest supported minor).
 
 Reading (`read_requested_version`) only parses; resolving (`resolve_version`) needs the manifest,
-the build's target and today's date, and is where end-of-life and availability are decided.
-Both are pure apart from reading the app's files, so tests pass any date.
+the build's target and today's date, and is where end-of-life and availability are decided: the
+manifest's dates per minor (see `distributions.Support`) say whether a build warns, passes in a
+grace period with a warning, or fails. Both are pure apart from reading the app's files, so
+tests pass any date.
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ from .distributions import (
     Manifest,
     MinorEntry,
     Release,
+    Support,
     Target,
+    format_minor,
 )
 from .errors import (
     ConfigFileUnreadable,
@@ -56,8 +60,6 @@ else:  # pragma: no cover - exercised only on Python 3.10
     import tomli as tomllib
 
 VERSION_ENV = "BP_PYTHON_VERSION"
-# How long before a minor's end of life the build starts warning about it.
-EOL_WARNING_DAYS = 183
 
 
 class VersionOrigin(Enum):
@@ -108,6 +110,10 @@ class ResolvedPython:
     requested_display: str
     origin: VersionOrigin
     notices: list[Notice] = field(default_factory=list)
+    # One-line notes for the log: a newer patch or minor exists, or how to pin the version.
+    hints: list[str] = field(default_factory=list)
+    # The end-of-life warning while the minor is in its grace period, for the end of the log too.
+    grace: Notice | None = None
 
     @property
     def summary(self) -> str:
@@ -187,11 +193,11 @@ def parse_python_version_file(
 ) -> tuple[str, tuple[int, int, int | None]]:
     """The one version in a `.python-version` file, as (text, parsed).
 
-    Blank lines and lines starting with `#` are ignored; a line may hold several
-    whitespace-separated versions (pyenv's format), which counts as more than one.
+    Comments (from `#` to the end of the line) and blank lines are ignored; a line may hold
+    several whitespace-separated versions (pyenv's format), which counts as more than one.
     """
-    lines = [line.strip(_TRIM) for line in content.split("\n")]
-    version_lines = [line for line in lines if line and not line.startswith("#")]
+    lines = [line.split("#", 1)[0].strip(_TRIM) for line in content.split("\n")]
+    version_lines = [line for line in lines if line]
     for line in version_lines:
         if _has_invisible(line):
             raise PythonVersionInvisibleCharacters(source, make_visible(line))
@@ -354,30 +360,90 @@ def _read_pipfile_lock_version(path: Path) -> str | None:
 
 
 def _supported_display(
-    manifest: Manifest, supported: Sequence[MinorEntry], target: Target
+    manifest: Manifest, supported: Sequence[MinorEntry], target: Target, today: date
 ) -> list[str]:
     shown = []
     for entry in supported:
         newest = manifest.newest_patch(entry.minor, target)
-        shown.append(f"{entry.version} ({newest.version})" if newest else entry.version)
+        details = [newest.version] if newest else []
+        if entry.support(today) is Support.GRACE:
+            details.append(f"end of life, builds stop on {entry.builds_stop.isoformat()}")
+        shown.append(f"{entry.version} ({'; '.join(details)})" if details else entry.version)
     return shown
 
 
-def _eol_notices(
-    entry: MinorEntry, origin: VersionOrigin, newest: str | None, today: date
-) -> list[Notice]:
-    days_left = (entry.eol - today).days
-    if not 0 <= days_left <= EOL_WARNING_DAYS or origin is VersionOrigin.DEFAULT:
-        return []
-    upgrade = f" to Python {newest}" if newest and newest != entry.version else ""
-    return [
-        Notice(
-            f"Python {entry.version} reaches its end of life on {entry.eol.isoformat()}",
-            f"After that date Python {entry.version} gets no more security fixes, and builds "
-            f"asking for it will fail. Upgrade the app{upgrade} and change the version in "
-            f"{origin.display}.",
+def _how_to_ask_for(origin: VersionOrigin, version: str) -> str:
+    """The end of a sentence telling the user how to ask for `version` where they asked before."""
+    if origin is VersionOrigin.PLATFORM_ENV:
+        return f"set {VERSION_ENV}={version}"
+    if origin is VersionOrigin.RUNTIME_TXT:
+        return f"replace runtime.txt with a .python-version file containing {version}"
+    if origin is VersionOrigin.REQUIRES_PYTHON:
+        return (
+            f"let requires-python in pyproject.toml allow {version} (or write {version} in a "
+            ".python-version file)"
         )
-    ]
+    if origin is VersionOrigin.PIPFILE_LOCK:
+        return f'set python_version = "{version}" in the Pipfile and run `pipenv lock`'
+    return f"write {version} in {origin.display}"
+
+
+def _end_of_life_notice(
+    entry: MinorEntry, support: Support, origin: VersionOrigin, newest: str | None
+) -> Notice | None:
+    if support not in (Support.ENDING, Support.GRACE):
+        return None
+    python = f"Python {entry.version}"
+    eol, stop = entry.eol.isoformat(), entry.builds_stop.isoformat()
+    last = entry.last_build_day.isoformat()
+    target = newest if newest and newest != entry.version else None
+    fix = (
+        f"Upgrade the app to Python {target} and {_how_to_ask_for(origin, target)}."
+        if target
+        else f"Upgrade the app to a newer Python and ask for it in {origin.display}."
+    )
+    if support is Support.ENDING:
+        return Notice(
+            f"{python} reaches its end of life on {eol}",
+            f"After {eol} {python} gets no more security fixes. Builds asking for it keep "
+            f"working in a grace period until {last}, and fail from {stop}.\n{fix}",
+        )
+    return Notice(
+        f"{python} reached its end of life on {eol}: builds asking for it fail from {stop}",
+        f"{python} no longer gets security fixes. Builds asking for it still pass during a "
+        f"grace period, which ends on {last}; from {stop} on they fail.\n{fix}",
+    )
+
+
+def _version_hints(
+    requested: RequestedVersion,
+    release: Release,
+    newest_patch: Release,
+    newest_supported: MinorEntry | None,
+    eol_notice: Notice | None,
+) -> list[str]:
+    hints = []
+    minor = format_minor(release.minor)
+    if requested.patch is not None and newest_patch.parsed_version > release.parsed_version:
+        hints.append(
+            f"Note: Python {newest_patch.version} is the newest {minor} release (with bug and "
+            f"security fixes); ask for {minor} to get each new {minor} release automatically."
+        )
+    # An end-of-life warning already names the newer version: say it once.
+    if eol_notice is None and newest_supported and newest_supported.minor > release.minor:
+        hints.append(
+            f"Note: Python {newest_supported.version} is the newest version this buildpack "
+            f"supports; this app asks for {minor}."
+        )
+    return hints
+
+
+def _default_hint(minor: str) -> str:
+    return (
+        "Note: the app asks for no Python version, so it gets the default, which moves to each "
+        f"new Python release. Add a .python-version file containing {minor} to choose when to "
+        "upgrade."
+    )
 
 
 def resolve_version(
@@ -393,16 +459,22 @@ def resolve_version(
     if not manifest.releases_for(target):
         raise NoPythonForTarget(str(target))
     supported = manifest.supported_minors(target, today)
-    newest_supported = supported[-1].version if supported else None
-    shown = _supported_display(manifest, supported, target)
+    newest_supported = supported[-1] if supported else None
+    newest_version = newest_supported.version if newest_supported else None
+    shown = _supported_display(manifest, supported, target, today)
 
     if requested is None:
-        if not supported:
+        if newest_supported is None:
             raise NoPythonForTarget(str(target))
-        default = supported[-1]
-        release = manifest.newest_patch(default.minor, target)
+        release = manifest.newest_patch(newest_supported.minor, target)
         assert release is not None  # supported minors have a stable release
-        return ResolvedPython(release.version, release, default.version, VersionOrigin.DEFAULT)
+        return ResolvedPython(
+            release.version,
+            release,
+            newest_supported.version,
+            VersionOrigin.DEFAULT,
+            hints=[_default_hint(newest_supported.version)],
+        )
 
     notices = list(requested.warnings)
     origin = requested.origin
@@ -418,45 +490,64 @@ def resolve_version(
         release = next((r for r in candidates if spec.contains(r.version)), None)
         if release is None:
             raise RequiresPythonUnsatisfiable(requested.specifier, shown)
-        chosen = manifest.minor_entry(release.minor)
-        assert chosen is not None  # candidates come from supported minors
-        notices += _eol_notices(chosen, origin, newest_supported, today)
-        return ResolvedPython(release.version, release, requested.display, origin, notices)
-
-    assert requested.major is not None and requested.minor is not None
-    minor = (requested.major, requested.minor)
-    display = requested.display
-    entry = manifest.minor_entry(minor)
-    if minor < OLDEST_SUPPORTED_MINOR or (entry is not None and entry.eol < today):
-        eol = entry.eol.isoformat() if entry else None
-        raise PythonVersionEol(display, origin.display, eol, shown, newest_supported)
-
-    newest_stable = manifest.newest_patch(minor, target)
-    if newest_stable is None:
-        newest_known = max((e.minor for e in supported), default=None)
-        if newest_known is None or minor > newest_known:
-            raise PythonVersionUnknown(display, origin.display, shown)
-        raise PythonVersionNotAvailable(display, origin.display, str(target), shown)
-
-    if requested.patch is None:
-        release = newest_stable
+        entry = manifest.minor_entry(release.minor)
+        newest_patch = release  # a specifier already picks the newest release it allows
     else:
-        exact = manifest.find_release(display, target)
-        if exact is None:
-            same_minor = [
-                r.version
-                for r in manifest.releases_for(target)
-                if r.minor == minor and not r.is_prerelease
-            ]
-            raise PythonVersionNotAvailable(display, origin.display, str(target), same_minor)
-        release = exact
+        assert requested.major is not None and requested.minor is not None
+        minor = (requested.major, requested.minor)
+        display = requested.display
+        entry = manifest.minor_entry(minor)
+        if minor < OLDEST_SUPPORTED_MINOR or (
+            entry is not None and not entry.support(today).builds
+        ):
+            raise PythonVersionEol(
+                display,
+                origin.display,
+                entry.eol.isoformat() if entry else None,
+                shown,
+                newest_version,
+                builds_stopped=entry.builds_stop.isoformat() if entry else None,
+            )
+
+        newest_stable = manifest.newest_patch(minor, target)
+        if newest_stable is None:
+            newest_known = newest_supported.minor if newest_supported else None
+            if newest_known is None or minor > newest_known:
+                raise PythonVersionUnknown(display, origin.display, shown)
+            raise PythonVersionNotAvailable(display, origin.display, str(target), shown)
+
+        if requested.patch is None:
+            release = newest_stable
+        else:
+            exact = manifest.find_release(display, target)
+            if exact is None:
+                same_minor = [
+                    r.version
+                    for r in manifest.releases_for(target)
+                    if r.minor == minor and not r.is_prerelease
+                ]
+                raise PythonVersionNotAvailable(display, origin.display, str(target), same_minor)
+            release = exact
+        newest_patch = newest_stable
+
     assert entry is not None  # releases always have a [[minors]] entry in a loaded manifest
-    notices += _eol_notices(entry, origin, newest_supported, today)
-    return ResolvedPython(release.version, release, display, origin, notices)
+    support = entry.support(today)
+    eol_notice = _end_of_life_notice(entry, support, origin, newest_version)
+    if eol_notice is not None:
+        notices.append(eol_notice)
+    hints = _version_hints(requested, release, newest_patch, newest_supported, eol_notice)
+    return ResolvedPython(
+        release.version,
+        release,
+        requested.display,
+        origin,
+        notices,
+        hints,
+        grace=eol_notice if support is Support.GRACE else None,
+    )
 
 
 __all__ = [
-    "EOL_WARNING_DAYS",
     "VERSION_ENV",
     "Notice",
     "RequestedVersion",

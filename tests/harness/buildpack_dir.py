@@ -7,8 +7,9 @@ adding a test-only switch to the buildpack.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from .phases import REPO
 from .runtimes import BuiltRuntime, write_test_manifest
@@ -23,11 +24,13 @@ def make_buildpack_dir(
     *,
     source: Path = REPO,
     copy: bool = False,
+    minors: Sequence[Mapping[str, Any]] | None = None,
 ) -> Path:
     """`dest` becomes a buildpack: links (or copies) of `source`'s files plus a test manifest.
 
     `source` is this checkout (runs with a python3 from PATH) or a packaged buildpack (carries
-    its own runtime/ and vendor/).
+    its own runtime/ and vendor/). `minors` replaces the manifest's end-of-life policy (see
+    `write_test_manifest`).
     """
     import shutil
 
@@ -45,5 +48,5 @@ def make_buildpack_dir(
                 shutil.copy2(source_path, target)
         else:
             target.symlink_to(source_path)
-    write_test_manifest(runtimes, base_url, dest / "python-versions.toml")
+    write_test_manifest(runtimes, base_url, dest / "python-versions.toml", minors=minors)
     return dest

@@ -14,14 +14,14 @@ The set of versions can be narrowed with PYTHON_BUILDPACK_TEST_VERSIONS=3.13.5,3
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import tomli_w
 
@@ -31,17 +31,24 @@ from python_buildpack.output import Log, format_duration
 from .cache import file_lock
 from .cpython_sources import CACHE, CachedSource, fetch_sources, sha256_file, version_key
 
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised only on Python 3.10
+    import tomli as tomllib
+
 RUNTIMES_DIR = CACHE / "runtimes"
 LOCK_FILE = CACHE / "runtimes.lock"
 VERSIONS_ENV = "PYTHON_BUILDPACK_TEST_VERSIONS"
-# End of life of each minor: five years after its October release (PEP 602).
-MINOR_EOL: dict[str, datetime.date] = {
-    "3.10": datetime.date(2026, 10, 31),
-    "3.11": datetime.date(2027, 10, 31),
-    "3.12": datetime.date(2028, 10, 31),
-    "3.13": datetime.date(2029, 10, 31),
-    "3.14": datetime.date(2030, 10, 31),
-}
+SHIPPED_MANIFEST = Path(__file__).resolve().parents[2] / "python-versions.toml"
+
+
+def shipped_minors() -> list[dict[str, Any]]:
+    """The shipped manifest's `[[minors]]` tables: tests follow the real end-of-life policy."""
+    minors: list[dict[str, Any]] = tomllib.loads(SHIPPED_MANIFEST.read_text())["minors"]
+    return minors
+
+
+MINORS = tuple(entry["version"] for entry in shipped_minors())
 
 
 @dataclass(frozen=True)
@@ -136,7 +143,7 @@ def ensure_runtimes(*, rebuild: bool = False) -> list[BuiltRuntime]:
     arch = runtime_builder.host_arch()
     wanted = wanted_versions()
     with file_lock(LOCK_FILE):
-        sources = fetch_sources(list(MINOR_EOL))
+        sources = fetch_sources(list(MINORS))
         if wanted is not None:
             missing = wanted - {s.version for s in sources}
             if missing:
@@ -163,13 +170,23 @@ def release_table(runtime: BuiltRuntime, base_url: str) -> dict[str, str]:
     }
 
 
-def write_test_manifest(runtimes: Sequence[BuiltRuntime], base_url: str, path: Path) -> Path:
-    """Write a python-versions.toml listing `runtimes` (newest first) as served from `base_url`."""
+def write_test_manifest(
+    runtimes: Sequence[BuiltRuntime],
+    base_url: str,
+    path: Path,
+    *,
+    minors: Sequence[Mapping[str, Any]] | None = None,
+) -> Path:
+    """Write a python-versions.toml listing `runtimes` (newest first) as served from `base_url`.
+
+    The `[[minors]]` tables (the end-of-life policy) are the shipped manifest's unless `minors`
+    replaces them, e.g. with dates that put a minor in its grace period today.
+    """
     # One `[[minors]]`/`[[releases]]` table each, as in the real manifest (tomli_w would write
     # short tables as inline arrays: same data, harder to read in a failing test's tmp dir).
     parts = [
-        f'[[minors]]\nversion = "{minor}"\neol = {eol.isoformat()}\n'
-        for minor, eol in MINOR_EOL.items()
+        "[[minors]]\n" + tomli_w.dumps(dict(entry))
+        for entry in (shipped_minors() if minors is None else minors)
     ]
     newest_first = sorted(runtimes, key=lambda r: version_key(r.version), reverse=True)
     parts += [tomli_w.dumps({"releases": [release_table(r, base_url)]}) for r in newest_first]

@@ -13,6 +13,8 @@ import tomli_w
 from python_buildpack.distributions import (
     DownloadSource,
     Manifest,
+    MinorEntry,
+    Support,
     Target,
     archive_url,
     bundled_path,
@@ -31,6 +33,19 @@ def sha(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def minor(version: str, eol_day: date, **overrides: Any) -> dict[str, Any]:
+    """A [[minors]] table with the shipped policy for an October 31st end of life: warnings from
+    May 1st, builds until January 31st."""
+    entry: dict[str, Any] = {
+        "version": version,
+        "warn_from": date(eol_day.year, 5, 1),
+        "eol": eol_day,
+        "builds_stop": date(eol_day.year + 1, 2, 1),
+    }
+    entry.update(overrides)
+    return entry
+
+
 def release(version: str, arch: str = "amd64", **overrides: Any) -> dict[str, Any]:
     entry = {
         "version": version,
@@ -47,10 +62,10 @@ def release(version: str, arch: str = "amd64", **overrides: Any) -> dict[str, An
 def manifest_data(**overrides: Any) -> dict[str, Any]:
     data: dict[str, Any] = {
         "minors": [
-            {"version": "3.11", "eol": date(2027, 10, 31)},
-            {"version": "3.12", "eol": date(2028, 10, 31)},
-            {"version": "3.13", "eol": date(2029, 10, 31)},
-            {"version": "3.14", "eol": date(2030, 10, 31)},
+            minor("3.11", date(2027, 10, 31)),
+            minor("3.12", date(2028, 10, 31)),
+            minor("3.13", date(2029, 10, 31)),
+            minor("3.14", date(2030, 10, 31)),
         ],
         "releases": [
             release("3.11.9"),
@@ -84,7 +99,9 @@ def test_load_round_trips_the_documented_format(tmp_path: Path) -> None:
     path.write_text(
         "[[minors]]\n"
         'version = "3.13"\n'
+        "warn_from = 2029-05-01\n"
         "eol = 2029-10-31\n"
+        "builds_stop = 2030-02-01\n"
         "[[releases]]\n"
         'version = "3.13.5"\n'
         'os = "linux"\n'
@@ -95,6 +112,9 @@ def test_load_round_trips_the_documented_format(tmp_path: Path) -> None:
     )
     manifest = Manifest.load(path)
     assert manifest.minors[0].eol == date(2029, 10, 31)
+    assert manifest.minors[0].warn_from == date(2029, 5, 1)
+    assert manifest.minors[0].builds_stop == date(2030, 2, 1)
+    assert manifest.minors[0].last_build_day == date(2030, 1, 31)
     (rel,) = manifest.releases
     assert rel.target == AMD64
     assert rel.sha256 == "ab" * 32  # normalised to lower case
@@ -148,9 +168,20 @@ def test_missing_release_key_is_reported() -> None:
 @pytest.mark.parametrize(
     ("minor", "expected"),
     [
-        ({"version": "3.13.1", "eol": date(2029, 1, 1)}, "must look like 3.13 (major.minor)"),
-        ({"version": "3.13", "eol": "soon"}, "eol: Input should be a valid date"),
+        (minor("3.13.1", date(2029, 10, 31)), "must look like 3.13 (major.minor)"),
+        (minor("3.13", date(2029, 10, 31), eol="soon"), "eol: Input should be a valid date"),
         ({"version": "3.13"}, "eol: Field required"),
+        ({"version": "3.13", "eol": date(2029, 10, 31)}, "builds_stop: Field required"),
+        ({"version": "3.13", "eol": date(2029, 10, 31)}, "warn_from: Field required"),
+        (minor("3.13", date(2029, 10, 31), grace="90d"), "grace: Extra inputs are not permitted"),
+        (
+            minor("3.13", date(2029, 10, 31), builds_stop=date(2029, 10, 31)),
+            "(version 3.13): dates must be in the order warn_from <= eol < builds_stop",
+        ),
+        (
+            minor("3.13", date(2029, 10, 31), warn_from=date(2029, 11, 1)),
+            "got warn_from = 2029-11-01, eol = 2029-10-31, builds_stop = 2030-02-01",
+        ),
     ],
 )
 def test_minor_validation(minor: dict[str, Any], expected: str) -> None:
@@ -185,7 +216,7 @@ def test_same_version_for_two_targets_is_fine() -> None:
 
 
 def test_duplicate_minor_is_rejected() -> None:
-    minors = [{"version": "3.13", "eol": date(2029, 1, 1)}] * 2
+    minors = [minor("3.13", date(2029, 10, 31))] * 2
     assert "[[minors]] lists 3.13 more than once" in problems_of(
         manifest_data(minors=minors, releases=[])
     )
@@ -229,19 +260,42 @@ def test_supported_and_default_minors(manifest: Manifest) -> None:
     assert arm_default.version == "3.12"
 
 
-def test_supported_minors_drop_eol(manifest: Manifest) -> None:
-    later = date(2027, 11, 1)
-    assert [e.version for e in manifest.supported_minors(AMD64, later)] == ["3.12", "3.13"]
-    # The eol day itself is still supported.
-    on_the_day = date(2027, 10, 31)
-    assert next(e.version for e in manifest.supported_minors(AMD64, on_the_day)) == "3.11"
+def test_supported_minors_keep_the_grace_period(manifest: Manifest) -> None:
+    # 3.11: eol 2027-10-31, builds stop 2028-02-01.
+    in_grace = date(2027, 11, 1)
+    assert [e.version for e in manifest.supported_minors(AMD64, in_grace)] == [
+        "3.11",
+        "3.12",
+        "3.13",
+    ]
+    last_day = date(2028, 1, 31)
+    assert manifest.supported_minors(AMD64, last_day)[0].version == "3.11"
+    stopped = date(2028, 2, 1)
+    assert [e.version for e in manifest.supported_minors(AMD64, stopped)] == ["3.12", "3.13"]
+
+
+@pytest.mark.parametrize(
+    ("today", "expected"),
+    [
+        (date(2027, 4, 30), Support.SUPPORTED),
+        (date(2027, 5, 1), Support.ENDING),  # warn_from
+        (date(2027, 10, 31), Support.ENDING),  # the eol day itself is still supported
+        (date(2027, 11, 1), Support.GRACE),
+        (date(2028, 1, 31), Support.GRACE),  # the last day builds pass
+        (date(2028, 2, 1), Support.ENDED),  # builds_stop
+        (date(2035, 1, 1), Support.ENDED),
+    ],
+)
+def test_support_follows_the_dates(today: date, expected: Support) -> None:
+    entry = MinorEntry.model_validate(minor("3.11", date(2027, 10, 31)))
+    assert entry.support(today) is expected
+    assert expected.builds == (expected is not Support.ENDED)
 
 
 def test_minors_older_than_3_10_are_never_supported() -> None:
-    data = manifest_data(
-        minors=[{"version": "3.9", "eol": date(2099, 1, 1)}], releases=[release("3.9.18")]
-    )
+    data = manifest_data(minors=[minor("3.9", date(2099, 10, 31))], releases=[release("3.9.18")])
     assert Manifest.from_data(data).supported_minors(AMD64, TODAY) == []
+    assert Manifest.from_data(data).minors[0].support(TODAY) is Support.ENDED
 
 
 # --- the shipped manifest ---------------------------------------------------------------------
@@ -265,6 +319,17 @@ def test_shipped_manifest_is_valid_and_complete() -> None:
     default = manifest.default_minor(AMD64, date(2026, 6, 1))
     assert default is not None
     assert default.version == "3.14"
+
+
+def test_shipped_policy_gives_notice_and_grace() -> None:
+    """Every minor warns for six months before its end of life, and builds for three after."""
+    manifest = Manifest.load(REPO_ROOT / "python-versions.toml")
+    for entry in manifest.minors:
+        assert (entry.eol - entry.warn_from).days >= 180, entry.version
+        assert (entry.builds_stop - entry.eol).days >= 90, entry.version
+    py310 = manifest.minor_entry((3, 10))
+    assert py310 is not None
+    assert py310.support(date(2026, 11, 30)) is Support.GRACE
 
 
 # --- mirrors and mappings ---------------------------------------------------------------------

@@ -45,6 +45,11 @@ from python_buildpack.python_version import (
 )
 
 TODAY = date(2026, 1, 15)
+# 3.10's policy in the fixture manifest, as shipped: warnings from 2026-05-01, end of life on
+# 2026-10-31, builds pass with a warning until 2027-01-31 and fail from 2027-02-01.
+WARN_FROM_3_10 = date(2026, 5, 1)
+EOL_3_10 = date(2026, 10, 31)
+BUILDS_STOP_3_10 = date(2027, 2, 1)
 
 
 def _release(version: str, arch: str = "amd64") -> dict[str, Any]:
@@ -58,17 +63,26 @@ def _release(version: str, arch: str = "amd64") -> dict[str, Any]:
     }
 
 
+def _minor(version: str, eol_year: int) -> dict[str, Any]:
+    return {
+        "version": version,
+        "warn_from": date(eol_year, 5, 1),
+        "eol": date(eol_year, 10, 31),
+        "builds_stop": date(eol_year + 1, 2, 1),
+    }
+
+
 @pytest.fixture
 def manifest() -> Manifest:
     return Manifest.from_data(
         {
             "minors": [
-                {"version": "3.10", "eol": date(2026, 10, 31)},
-                {"version": "3.11", "eol": date(2027, 10, 31)},
-                {"version": "3.12", "eol": date(2028, 10, 31)},
-                {"version": "3.13", "eol": date(2029, 10, 31)},
-                {"version": "3.14", "eol": date(2030, 10, 31)},
-                {"version": "3.15", "eol": date(2031, 10, 31)},
+                _minor("3.10", 2026),
+                _minor("3.11", 2027),
+                _minor("3.12", 2028),
+                _minor("3.13", 2029),
+                _minor("3.14", 2030),
+                _minor("3.15", 2031),
             ],
             "releases": [
                 _release("3.10.19"),
@@ -106,6 +120,11 @@ def rendered(error: UserError) -> str:
         ("  3.13 \t\n", (3, 13, None)),
         ("3.13\r\n", (3, 13, None)),
         ("# pinned for numpy\n\n3.11\n# trailing comment\n", (3, 11, None)),
+        ("3.13 # pinned for numpy\n", (3, 13, None)),
+        ("3.13.2\t# with a tab\n", (3, 13, 2)),
+        ("3.13#no space\n", (3, 13, None)),
+        ("# was 3.11 until May\n3.12  # 3.13 breaks numpy\n", (3, 12, None)),
+        ("# 3.11\n   # 3.12 indented comment\n3.13\n", (3, 13, None)),
         ("\n\n   \n3.14.0\n\n", (3, 14, 0)),
         ("4.0", (4, 0, None)),  # parses; resolution decides it is unknown
     ],
@@ -143,6 +162,24 @@ def test_any_valid_version_with_comments_parses(
     version = f"{major}.{minor}" + ("" if patch is None else f".{patch}")
     content = "\n".join([*before, padding[0] + version + padding[1], *after])
     assert parse_python_version_file(content) == (version, (major, minor, patch))
+
+
+@given(
+    version=st.from_regex(r"\A3\.[0-9]{1,2}(\.[0-9]{1,2})?\Z"),
+    gap=st.sampled_from(["", " ", "\t", "  "]),
+    comment=st.text(alphabet=st.characters(blacklist_categories=["Cs"], blacklist_characters="\n")),
+)
+def test_any_trailing_comment_is_ignored(version: str, gap: str, comment: str) -> None:
+    assert parse_python_version_file(f"{version}{gap}#{comment}\n")[0] == version
+
+
+def test_multiple_versions_lists_only_real_version_lines() -> None:
+    content = "# 3.10 was the old one\n3.13  # for numpy 2\n\n3.11 # the CI one\n# 3.12\n"
+    with pytest.raises(PythonVersionMultiple) as info:
+        parse_python_version_file(content)
+    assert info.value.detail == (
+        ".python-version names more than one Python version:\n  - 3.13\n  - 3.11"
+    )
 
 
 # Control characters other than the line breaks and tabs that are trimmed at the line's ends.
@@ -461,15 +498,43 @@ def test_old_versions_are_eol(manifest: Manifest, version: str) -> None:
     assert message.endswith("ideally 3.14.")
 
 
-def test_minor_past_its_eol_date(manifest: Manifest) -> None:
-    after = date(2026, 11, 1)
+def test_minor_after_builds_stop_is_an_error(manifest: Manifest) -> None:
     with pytest.raises(PythonVersionEol) as info:
-        resolve(manifest, requested("3.10"), today=after)
+        resolve(manifest, requested("3.10"), today=BUILDS_STOP_3_10)
     message = rendered(info.value)
-    assert "on 2026-10-31" in message
+    assert "Python 3.10 has reached its end of life" in message
+    assert "end of life on 2026-10-31" in message
+    assert "they fail from 2027-02-01 on" in message
     assert "3.10 (" not in message  # no longer listed as supported
-    # The day of the eol itself still builds.
-    assert resolve(manifest, requested("3.10"), today=date(2026, 10, 31)).version == "3.10.19"
+    assert "3.11 (3.11.14)" in message
+    # The day before still builds, in the grace period.
+    last_day = BUILDS_STOP_3_10 - timedelta(days=1)
+    assert resolve(manifest, requested("3.10"), today=last_day).version == "3.10.19"
+
+
+@pytest.mark.parametrize("today", [EOL_3_10 + timedelta(days=1), date(2026, 11, 30)])
+def test_grace_period_builds_with_a_warning(manifest: Manifest, today: date) -> None:
+    resolved = resolve(manifest, requested("3.10"), today=today)
+    assert resolved.version == "3.10.19"
+    (notice,) = resolved.notices
+    assert notice.title == (
+        "Python 3.10 reached its end of life on 2026-10-31: builds asking for it fail from "
+        "2027-02-01"
+    )
+    assert "no longer gets security fixes" in notice.body
+    assert "grace period, which ends on 2027-01-31" in notice.body
+    assert notice.body.endswith("Upgrade the app to Python 3.14 and write 3.14 in .python-version.")
+    # The build repeats it at the end of the log.
+    assert resolved.grace == notice
+    # The warning names the upgrade already: no separate note about newer versions.
+    assert resolved.hints == []
+
+
+def test_grace_period_minors_are_listed_with_their_stop_date(manifest: Manifest) -> None:
+    with pytest.raises(PythonVersionEol) as info:
+        resolve(manifest, requested("3.9"), today=date(2026, 11, 30))
+    assert "3.10 (3.10.19; end of life, builds stop on 2027-02-01)" in info.value.render()
+    assert "3.11 (3.11.14)" in info.value.render()
 
 
 @pytest.mark.parametrize("version", ["3.15", "3.16", "3.99.1", "4.0"])
@@ -481,19 +546,41 @@ def test_unknown_future_versions(manifest: Manifest, version: str) -> None:
     assert "3.14 (3.14.2)" in message
 
 
-def test_eol_within_six_months_warns(manifest: Manifest) -> None:
+def test_warning_months_before_eol(manifest: Manifest) -> None:
     resolved = resolve(manifest, requested("3.10"), today=date(2026, 6, 1))
     (notice,) = resolved.notices
     assert notice.title == "Python 3.10 reaches its end of life on 2026-10-31"
+    assert "grace period until 2027-01-31, and fail from 2027-02-01" in notice.body
     assert "Upgrade the app to Python 3.14" in notice.body
     assert ".python-version" in notice.body
-    assert resolve(manifest, requested("3.10"), today=date(2026, 4, 1)).notices == []
+    assert resolved.grace is None  # not past its end of life: said once, at the top
+    assert resolved.hints == []
 
 
-def test_eol_warning_boundary(manifest: Manifest) -> None:
-    eol = date(2026, 10, 31)
-    assert resolve(manifest, requested("3.10"), today=eol - timedelta(days=183)).notices
-    assert not resolve(manifest, requested("3.10"), today=eol - timedelta(days=184)).notices
+def test_warning_dates_come_from_the_manifest(manifest: Manifest) -> None:
+    assert resolve(manifest, requested("3.10"), today=WARN_FROM_3_10).notices
+    (on_the_day,) = resolve(manifest, requested("3.10"), today=EOL_3_10).notices
+    assert on_the_day.title == "Python 3.10 reaches its end of life on 2026-10-31"
+    before = resolve(manifest, requested("3.10"), today=WARN_FROM_3_10 - timedelta(days=1))
+    assert before.notices == []
+    assert before.grace is None
+
+
+@pytest.mark.parametrize(
+    ("origin", "fix"),
+    [
+        (VersionOrigin.PLATFORM_ENV, "set BP_PYTHON_VERSION=3.14."),
+        (VersionOrigin.PYTHON_VERSION_FILE, "write 3.14 in .python-version."),
+        (VersionOrigin.RUNTIME_TXT, "replace runtime.txt with a .python-version file containing"),
+        (VersionOrigin.PIPFILE_LOCK, 'set python_version = "3.14" in the Pipfile'),
+    ],
+)
+def test_end_of_life_fix_names_where_the_version_was_asked_for(
+    manifest: Manifest, origin: VersionOrigin, fix: str
+) -> None:
+    resolved = resolve(manifest, requested("3.10", origin), today=date(2026, 11, 30))
+    (notice,) = resolved.notices
+    assert f"Upgrade the app to Python 3.14 and {fix}" in notice.body
 
 
 def test_request_warnings_are_carried_over(manifest: Manifest) -> None:
@@ -501,6 +588,40 @@ def test_request_warnings_are_carried_over(manifest: Manifest) -> None:
         VersionOrigin.RUNTIME_TXT, "python-3.12", 3, 12, None, warnings=[Notice("t", "b")]
     )
     assert [n.title for n in resolve(manifest, req).notices] == ["t"]
+
+
+# --- notes about newer versions ---------------------------------------------------------------
+
+
+def test_an_older_patch_gets_one_line_naming_the_newer(manifest: Manifest) -> None:
+    resolved = resolve(manifest, requested("3.12.3"))
+    assert resolved.version == "3.12.3"
+    patch_note, minor_note = resolved.hints
+    assert patch_note.startswith("Note: Python 3.12.11 is the newest 3.12 release")
+    assert "ask for 3.12" in patch_note
+    assert minor_note == (
+        "Note: Python 3.14 is the newest version this buildpack supports; this app asks for 3.12."
+    )
+    assert all("\n" not in hint for hint in resolved.hints)
+
+
+def test_newest_patch_of_a_minor_gets_only_the_newer_minor_note(manifest: Manifest) -> None:
+    for text in ("3.12", "3.12.11"):
+        (hint,) = resolve(manifest, requested(text)).hints
+        assert hint.startswith("Note: Python 3.14 is the newest version")
+
+
+@pytest.mark.parametrize("text", ["3.14", "3.14.2"])
+def test_newest_version_gets_no_note(manifest: Manifest, text: str) -> None:
+    resolved = resolve(manifest, requested(text))
+    assert resolved.hints == []
+    assert resolved.notices == []
+
+
+def test_default_suggests_a_python_version_file(manifest: Manifest) -> None:
+    (hint,) = resolve(manifest, None).hints
+    assert "Add a .python-version file containing 3.14" in hint
+    assert "default" in hint
 
 
 def spec(text: str) -> RequestedVersion:
@@ -529,10 +650,18 @@ def test_requires_python_picks_newest_supported(
     assert resolved.requested_display == specifier
 
 
-def test_requires_python_skips_eol_minors(manifest: Manifest) -> None:
+def test_requires_python_skips_minors_whose_builds_stopped(manifest: Manifest) -> None:
     with pytest.raises(RequiresPythonUnsatisfiable):
-        resolve(manifest, spec("<3.11"), today=date(2026, 11, 1))
+        resolve(manifest, spec("<3.11"), today=BUILDS_STOP_3_10)
+    in_grace = resolve(manifest, spec("<3.11"), today=date(2026, 11, 30))
+    assert in_grace.version == "3.10.19"
+    assert in_grace.grace is not None
     assert resolve(manifest, spec("<3.11"), today=TODAY).version == "3.10.19"
+
+
+def test_requires_python_notes_a_newer_minor_once(manifest: Manifest) -> None:
+    (hint,) = resolve(manifest, spec("==3.12.3")).hints
+    assert hint.startswith("Note: Python 3.14 is the newest version")
 
 
 @pytest.mark.parametrize("specifier", [">=3.15", "<3.10", "==3.12.5", ">=4"])
@@ -547,7 +676,7 @@ def test_requires_python_unsatisfiable(manifest: Manifest, specifier: str) -> No
 def test_requires_python_eol_warning(manifest: Manifest) -> None:
     resolved = resolve(manifest, spec("<3.11"), today=date(2026, 9, 1))
     (notice,) = resolved.notices
-    assert "requires-python in pyproject.toml" in notice.body
+    assert "let requires-python in pyproject.toml allow 3.14" in notice.body
 
 
 def test_no_release_for_target(manifest: Manifest) -> None:
@@ -571,3 +700,13 @@ def test_shipped_manifest_resolves_every_minor() -> None:
             resolved = resolve_version(requested(minor), shipped, "linux", arch, today)
             assert resolved.version.startswith(minor + ".")
     assert resolve_version(None, shipped, "linux", "arm64", today).version.startswith("3.14.")
+
+
+def test_shipped_policy_keeps_3_10_building_in_its_grace_period() -> None:
+    shipped = Manifest.load(Path(__file__).resolve().parents[2] / "python-versions.toml")
+    resolved = resolve_version(requested("3.10"), shipped, "linux", "amd64", date(2026, 11, 30))
+    assert resolved.version.startswith("3.10.")
+    assert resolved.grace is not None
+    assert "2026-10-31" in resolved.grace.title and "2027-02-01" in resolved.grace.title
+    with pytest.raises(PythonVersionEol):
+        resolve_version(requested("3.10"), shipped, "linux", "amd64", date(2027, 2, 1))

@@ -128,13 +128,14 @@ def test_manifest_lists_minors_with_eol_and_releases(tmp_path: Path) -> None:
     runtimes = [fake_runtime(tmp_path, v) for v in ("3.11.2", "3.13.15", "3.13.5")]
     path = rt.write_test_manifest(runtimes, "http://127.0.0.1:8080/dist/", tmp_path / "m.toml")
     data = tomllib.loads(path.read_text())
-    assert data["minors"] == [
-        {"version": "3.10", "eol": datetime.date(2026, 10, 31)},
-        {"version": "3.11", "eol": datetime.date(2027, 10, 31)},
-        {"version": "3.12", "eol": datetime.date(2028, 10, 31)},
-        {"version": "3.13", "eol": datetime.date(2029, 10, 31)},
-        {"version": "3.14", "eol": datetime.date(2030, 10, 31)},
-    ]
+    # The end-of-life policy is the shipped one, so test builds warn and fail as real ones do.
+    assert data["minors"] == rt.shipped_minors()
+    assert data["minors"][0] == {
+        "version": "3.10",
+        "warn_from": datetime.date(2026, 5, 1),
+        "eol": datetime.date(2026, 10, 31),
+        "builds_stop": datetime.date(2027, 2, 1),
+    }
     assert [r["version"] for r in data["releases"]] == ["3.13.15", "3.13.5", "3.11.2"]
     release = data["releases"][0]
     assert release == {
