@@ -134,6 +134,13 @@ RUN_IMAGE_LIBRARIES: dict[str, str] = {
     "libgdbm.so.6": "libgdbm6",
     "libgdbm_compat.so.4": "libgdbm-compat4",
 }
+# glibc's dynamic loader, which libpython 3.13 names (for its thread-local storage): one per arch.
+DYNAMIC_LOADERS = {"amd64": "ld-linux-x86-64.so.2", "arm64": "ld-linux-aarch64.so.1"}
+
+
+def run_image_libraries(arch: str) -> dict[str, str]:
+    """The run-image contract for `arch`: {soname: Debian package}."""
+    return RUN_IMAGE_LIBRARIES | {DYNAMIC_LOADERS[arch]: "libc6"}
 VERIFY_MODULES = (
     "ssl",
     "sqlite3",
@@ -587,12 +594,12 @@ def needed_libraries(binary: Path) -> list[str]:
     return NEEDED_RE.findall(out)
 
 
-def unlisted_libraries(prefix: Path) -> dict[str, list[str]]:
+def unlisted_libraries(prefix: Path, arch: str) -> dict[str, list[str]]:
     """ELF files of the tree (relative path) that need a library outside the run-image contract
-    (`RUN_IMAGE_LIBRARIES`) and not shipped in the tree's `lib/` itself."""
+    (`run_image_libraries`) and not shipped in the tree's `lib/` itself."""
     lib_dir = prefix / "lib"
     shipped = {p.name for p in lib_dir.iterdir()} if lib_dir.is_dir() else set()
-    allowed = set(RUN_IMAGE_LIBRARIES) | shipped
+    allowed = set(run_image_libraries(arch)) | shipped
     found: dict[str, list[str]] = {}
     for path in sorted(p for p in prefix.rglob("*") if is_elf(p)):
         extra = [name for name in needed_libraries(path) if name not in allowed]
@@ -601,7 +608,7 @@ def unlisted_libraries(prefix: Path) -> dict[str, list[str]]:
     return found
 
 
-def verify_archive(archive: Path, version: str, minor: str) -> str:
+def verify_archive(archive: Path, version: str, minor: str, arch: str) -> str:
     """Unpack `archive` somewhere else and check it works there; returns the OpenSSL version."""
     with tempfile.TemporaryDirectory(prefix="verify-runtime-") as tmp:
         root = Path(tmp) / "somewhere" / "else"
@@ -627,7 +634,7 @@ def verify_archive(archive: Path, version: str, minor: str) -> str:
             problems.append(f"{len(stale)} .pyc files are timestamp-based, e.g. {stale[0]}")
         if not (prefix / "include" / f"python{minor}" / "Python.h").is_file():
             problems.append(f"include/python{minor}/Python.h is missing")
-        for rel, libraries in unlisted_libraries(prefix).items():
+        for rel, libraries in unlisted_libraries(prefix, arch).items():
             problems.append(
                 f"{rel} needs {', '.join(libraries)}, which the run image is not known to "
                 "provide (add it to RUN_IMAGE_LIBRARIES and README, or trim the file)"
@@ -741,7 +748,7 @@ def build(options: Options, log: Log) -> BuiltArchive:
             with log.timed(f"Writing {zst.name}"):
                 write_zstd_archive(prefix, zst)
         with log.timed("Verifying the archive from another directory"):
-            openssl = verify_archive(archive, source.version, source.minor)
+            openssl = verify_archive(archive, source.version, source.minor, arch)
             log.detail(openssl)
         size = archive.stat().st_size
         log.info(

@@ -1,6 +1,6 @@
 """The python and venv layers load on the run image, and the python layer needs only what the
 run-image contract lists (README "What the run image must provide";
-`runtime_builder.RUN_IMAGE_LIBRARIES`).
+`runtime_builder.run_image_libraries`).
 
 Each app is built once and checked from its exported image: `ldd` runs inside the image (the run
 image's layer plus the exported ones, as `docker run` would stack them) on every ELF file of both
@@ -14,7 +14,12 @@ from typing import Any
 
 import pytest
 
-from python_buildpack.runtime_builder import RUN_IMAGE_LIBRARIES, is_elf, needed_libraries
+from python_buildpack.runtime_builder import (
+    host_arch,
+    is_elf,
+    needed_libraries,
+    run_image_libraries,
+)
 from tests.e2e.conftest import BUILDPACK_ID, LAYERS
 from tests.harness.lifecycle import BuildResult, Platform
 from tests.harness.oci_layout import extract_layer
@@ -114,10 +119,9 @@ def test_every_elf_file_of_the_python_and_venv_layers_loads_on_the_run_image(
     assert not broken, "\n".join(f"{path}:\n{text}" for path, text in broken.items())
 
     # The contract: what the python layer needs beyond itself is listed, and the run image has it.
+    contract = set(run_image_libraries(host_arch()))
     shipped = {p.name for p in (python_layer / "lib").iterdir()}
     needed = {name for path in python_elves for name in needed_libraries(path)}
-    assert needed - shipped <= set(RUN_IMAGE_LIBRARIES), sorted(
-        needed - shipped - set(RUN_IMAGE_LIBRARIES)
-    )
+    assert needed - shipped <= contract, sorted(needed - shipped - contract)
     cached = {line.split()[0] for line in ldconfig.splitlines() if "=>" in line}
-    assert set(RUN_IMAGE_LIBRARIES) <= cached, sorted(set(RUN_IMAGE_LIBRARIES) - cached)
+    assert contract <= cached, sorted(contract - cached)

@@ -345,7 +345,7 @@ def test_needs_outside_the_run_image_contract_are_found(tmp_path: Path) -> None:
         "-lm",
     )
     assert rb.needed_libraries(dynload / "ok.so") == ["libbp-own.so.1", "libc.so.6"]
-    assert rb.unlisted_libraries(prefix) == {
+    assert rb.unlisted_libraries(prefix, "amd64") == {
         "lib/python3.13/lib-dynload/bad.so": ["libbp-foreign.so.2"]
     }
 
