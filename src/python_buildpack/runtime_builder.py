@@ -141,6 +141,8 @@ DYNAMIC_LOADERS = {"amd64": "ld-linux-x86-64.so.2", "arm64": "ld-linux-aarch64.s
 def run_image_libraries(arch: str) -> dict[str, str]:
     """The run-image contract for `arch`: {soname: Debian package}."""
     return RUN_IMAGE_LIBRARIES | {DYNAMIC_LOADERS[arch]: "libc6"}
+
+
 VERIFY_MODULES = (
     "ssl",
     "sqlite3",
