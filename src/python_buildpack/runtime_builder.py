@@ -96,14 +96,53 @@ TRIM_STDLIB_DIRS = (
     "idlelib",
     "tkinter",
     "turtledemo",
+    "turtle.py",
     "lib2to3/tests",
     "ctypes/test",
     "distutils/tests",
     "sqlite3/test",
     "unittest/test",
-    "tkinter/test",
 )
+# Extension modules (lib-dynload/<name>.cpython-*.so) that go with the stdlib parts above or would
+# not load on a run image: `_tkinter` is what `tkinter` wraps and needs Tcl/Tk and X11; `nis`
+# (3.11, 3.12; deprecated by PEP 594, gone in 3.13) needs libnsl and libtirpc, which run images
+# do not carry.
+TRIM_EXTENSION_MODULES = ("_tkinter", "nis")
 TRIM_BIN_PREFIXES = ("idle", "2to3")
+
+# The run-image contract: every shared library an ELF file of the archive may need (its
+# DT_NEEDED entries), with the Debian 12 package that provides it. A library the archive ships
+# itself (libpython) is not listed. `verify_archive` fails a build that needs anything else, so a
+# new dependency (a -dev package added to the build host) cannot reach apps' images unnoticed;
+# README's "What the run image must provide" lists the same, and the e2e tests check the run image.
+RUN_IMAGE_LIBRARIES: dict[str, str] = {
+    "libc.so.6": "libc6",
+    "libm.so.6": "libc6",
+    "libcrypt.so.1": "libcrypt1",
+    "libssl.so.3": "libssl3",
+    "libcrypto.so.3": "libssl3",
+    "libz.so.1": "zlib1g",
+    "libbz2.so.1.0": "libbz2-1.0",
+    "liblzma.so.5": "liblzma5",
+    "libffi.so.8": "libffi8",
+    "libsqlite3.so.0": "libsqlite3-0",
+    "libreadline.so.8": "libreadline8",
+    "libncursesw.so.6": "libncursesw6",
+    "libpanelw.so.6": "libncursesw6",
+    "libtinfo.so.6": "libtinfo6",
+    "libuuid.so.1": "libuuid1",
+    "libgdbm.so.6": "libgdbm6",
+    "libgdbm_compat.so.4": "libgdbm-compat4",
+}
+# glibc's dynamic loader, which libpython 3.13 names (for its thread-local storage): one per arch.
+DYNAMIC_LOADERS = {"amd64": "ld-linux-x86-64.so.2", "arm64": "ld-linux-aarch64.so.1"}
+
+
+def run_image_libraries(arch: str) -> dict[str, str]:
+    """The run-image contract for `arch`: {soname: Debian package}."""
+    return RUN_IMAGE_LIBRARIES | {DYNAMIC_LOADERS[arch]: "libc6"}
+
+
 VERIFY_MODULES = (
     "ssl",
     "sqlite3",
@@ -335,6 +374,9 @@ def trim(prefix: Path, minor: str) -> list[Path]:
 
     for rel in TRIM_STDLIB_DIRS:
         remove(stdlib / rel)
+    for name in TRIM_EXTENSION_MODULES:
+        for module in sorted((stdlib / "lib-dynload").glob(f"{name}.*so")):
+            remove(module)
     for entry in sorted((prefix / "bin").iterdir()) if (prefix / "bin").is_dir() else []:
         if entry.name.startswith(TRIM_BIN_PREFIXES):
             remove(entry)
@@ -543,7 +585,32 @@ def runpath(binary: Path) -> str | None:
     return match.group(1) if match else None
 
 
-def verify_archive(archive: Path, version: str, minor: str) -> str:
+NEEDED_RE = re.compile(r"\(NEEDED\)\s+Shared library: \[(.+?)\]")
+
+
+def needed_libraries(binary: Path) -> list[str]:
+    """The DT_NEEDED entries of an ELF file: the shared libraries the loader must find for it."""
+    out = subprocess.run(
+        ["readelf", "-d", str(binary)], capture_output=True, text=True, check=True, env=build_env()
+    ).stdout
+    return NEEDED_RE.findall(out)
+
+
+def unlisted_libraries(prefix: Path, arch: str) -> dict[str, list[str]]:
+    """ELF files of the tree (relative path) that need a library outside the run-image contract
+    (`run_image_libraries`) and not shipped in the tree's `lib/` itself."""
+    lib_dir = prefix / "lib"
+    shipped = {p.name for p in lib_dir.iterdir()} if lib_dir.is_dir() else set()
+    allowed = set(run_image_libraries(arch)) | shipped
+    found: dict[str, list[str]] = {}
+    for path in sorted(p for p in prefix.rglob("*") if is_elf(p)):
+        extra = [name for name in needed_libraries(path) if name not in allowed]
+        if extra:
+            found[path.relative_to(prefix).as_posix()] = extra
+    return found
+
+
+def verify_archive(archive: Path, version: str, minor: str, arch: str) -> str:
     """Unpack `archive` somewhere else and check it works there; returns the OpenSSL version."""
     with tempfile.TemporaryDirectory(prefix="verify-runtime-") as tmp:
         root = Path(tmp) / "somewhere" / "else"
@@ -569,6 +636,11 @@ def verify_archive(archive: Path, version: str, minor: str) -> str:
             problems.append(f"{len(stale)} .pyc files are timestamp-based, e.g. {stale[0]}")
         if not (prefix / "include" / f"python{minor}" / "Python.h").is_file():
             problems.append(f"include/python{minor}/Python.h is missing")
+        for rel, libraries in unlisted_libraries(prefix, arch).items():
+            problems.append(
+                f"{rel} needs {', '.join(libraries)}, which the run image is not known to "
+                "provide (add it to RUN_IMAGE_LIBRARIES and README, or trim the file)"
+            )
         code = (
             "import sys, " + ", ".join(VERIFY_MODULES) + "\n"
             "print(sys.version.split()[0]); print(sys.prefix); print(ssl.OPENSSL_VERSION)"
@@ -678,7 +750,7 @@ def build(options: Options, log: Log) -> BuiltArchive:
             with log.timed(f"Writing {zst.name}"):
                 write_zstd_archive(prefix, zst)
         with log.timed("Verifying the archive from another directory"):
-            openssl = verify_archive(archive, source.version, source.minor)
+            openssl = verify_archive(archive, source.version, source.minor, arch)
             log.detail(openssl)
         size = archive.stat().st_size
         log.info(

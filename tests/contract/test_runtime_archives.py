@@ -1,7 +1,7 @@
 """The cached test runtimes, fetched through the local mirror the way a build fetches them.
 
 The first run builds the archives (minutes per version); later runs reuse
-~/.cache/python-buildpack/runtimes/.
+~/.cache/python-buildpack/runtimes-v<N>/ (N: `runtimes.RECIPE_VERSION`).
 """
 
 from __future__ import annotations

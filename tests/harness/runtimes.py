@@ -2,11 +2,14 @@
 
 `ensure_runtimes()` finds the CPython releases Debian's source packages carry (see
 `cpython_sources`), builds each with `python_buildpack.runtime_builder` unless
-`~/.cache/python-buildpack/runtimes/python-X.Y.Z-linux-<arch>.tar.gz` and its `.json` metadata
-already exist, and returns them. A file lock makes parallel test workers wait for one builder
-instead of building the same version twice (a build takes ~2.5 minutes on 2 cores).
+`~/.cache/python-buildpack/runtimes-v<RECIPE_VERSION>/python-X.Y.Z-linux-<arch>.tar.gz` and its
+`.json` metadata already exist, and returns them. Each version is built on its own, when first
+asked for: `ensure_runtimes(versions=...)` and `ensure_newest(minor)` build only what they return
+(`make demo` needs one CPython, the test suite all of them). A file lock per version makes
+parallel test workers wait for one builder instead of building the same version twice (a build
+takes ~2.5 minutes on 2 cores).
 
-    python -m tests.harness.runtimes [--rebuild] [--manifest PATH --base-url URL]
+    python -m tests.harness.runtimes [--rebuild] [--versions 3.13.15,...] [--manifest PATH ...]
 
 The set of versions can be narrowed with PYTHON_BUILDPACK_TEST_VERSIONS=3.13.5,3.11.2.
 """
@@ -18,7 +21,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,8 +39,12 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised only on Python 3.10
     import tomli as tomllib
 
-RUNTIMES_DIR = CACHE / "runtimes"
-LOCK_FILE = CACHE / "runtimes.lock"
+# Bump when runtime_builder makes different archives (flags, trimming), so cached ones are
+# rebuilt. A new directory rather than a check of the old files: test runs of older checkouts on
+# the same machine keep serving the archives their manifests name. 2: _tkinter and nis trimmed.
+RECIPE_VERSION = 2
+RUNTIMES_DIR = CACHE / f"runtimes-v{RECIPE_VERSION}"
+SOURCES_LOCK = CACHE / "sources.lock"
 VERSIONS_ENV = "PYTHON_BUILDPACK_TEST_VERSIONS"
 SHIPPED_MANIFEST = Path(__file__).resolve().parents[2] / "python-versions.toml"
 
@@ -138,25 +145,48 @@ def wanted_versions() -> set[str] | None:
     return {v.strip() for v in value.split(",") if v.strip()} or None
 
 
-def ensure_runtimes(*, rebuild: bool = False) -> list[BuiltRuntime]:
-    """Every test runtime, built if not cached yet; sorted by version, oldest first."""
-    arch = runtime_builder.host_arch()
-    wanted = wanted_versions()
-    with file_lock(LOCK_FILE):
+def available_sources() -> list[CachedSource]:
+    """The source releases the tests use, oldest first (downloaded once, then remembered)."""
+    with file_lock(SOURCES_LOCK):
         sources = fetch_sources(list(MINORS))
-        if wanted is not None:
-            missing = wanted - {s.version for s in sources}
-            if missing:
-                raise RuntimeError(
-                    f"{VERSIONS_ENV} asks for {', '.join(sorted(missing))}, but only "
-                    f"{', '.join(s.version for s in sources)} have sources here"
-                )
-            sources = [s for s in sources if s.version in wanted]
-        runtimes = []
-        for source in sorted(sources, key=lambda s: version_key(s.version)):
-            cached = None if rebuild else load_cached(source.version, arch)
-            runtimes.append(cached or build_runtime(source, arch))
-    return runtimes
+    return sorted(sources, key=lambda s: version_key(s.version))
+
+
+def ensure_runtime(source: CachedSource, *, rebuild: bool = False) -> BuiltRuntime:
+    """The archive of one source release, built unless cached (once per machine: a lock per
+    version, so other versions can be built meanwhile by other processes)."""
+    arch = runtime_builder.host_arch()
+    with file_lock(RUNTIMES_DIR / f"python-{source.version}.lock"):
+        cached = None if rebuild else load_cached(source.version, arch, RUNTIMES_DIR)
+        return cached or build_runtime(source, arch, RUNTIMES_DIR)
+
+
+def ensure_runtimes(
+    *, rebuild: bool = False, versions: Collection[str] | None = None
+) -> list[BuiltRuntime]:
+    """The test runtimes, built if not cached yet; sorted by version, oldest first.
+
+    All of them unless `versions` (or PYTHON_BUILDPACK_TEST_VERSIONS) narrows the set.
+    """
+    wanted = set(versions) if versions is not None else wanted_versions()
+    sources = available_sources()
+    if wanted is not None:
+        missing = wanted - {s.version for s in sources}
+        if missing:
+            raise RuntimeError(
+                f"{', '.join(sorted(missing))} asked for, but only "
+                f"{', '.join(s.version for s in sources)} have sources here"
+            )
+        sources = [s for s in sources if s.version in wanted]
+    return [ensure_runtime(source, rebuild=rebuild) for source in sources]
+
+
+def ensure_newest(minor: str) -> BuiltRuntime:
+    """The newest test runtime of `minor`, building no other version."""
+    matching = [s for s in available_sources() if s.version.startswith(minor + ".")]
+    if not matching:
+        raise RuntimeError(f"no CPython {minor} source release is available here")
+    return ensure_runtime(matching[-1])
 
 
 def release_table(runtime: BuiltRuntime, base_url: str) -> dict[str, str]:
@@ -200,8 +230,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rebuild", action="store_true", help="ignore cached archives")
     parser.add_argument("--manifest", type=Path, help="also write a manifest here")
     parser.add_argument("--base-url", default=RUNTIMES_DIR.as_uri())
+    parser.add_argument("--versions", help="only these, comma-separated (default: all)")
     args = parser.parse_args(argv)
-    runtimes = ensure_runtimes(rebuild=args.rebuild)
+    versions = [v.strip() for v in args.versions.split(",") if v.strip()] if args.versions else None
+    runtimes = ensure_runtimes(rebuild=args.rebuild, versions=versions)
     for r in runtimes:
         size = r.archive_path.stat().st_size / 1e6
         print(f"{r.version:10} {r.arch:6} {size:6.1f} MB  {r.sha256}  {r.archive_path}")

@@ -52,6 +52,10 @@ def make_fake_install(prefix: Path) -> Path:
         "lib/python3.13/unittest/case.py": "",
         "lib/python3.13/ensurepip/_bundled/pip-25.1-py3-none-any.whl": "wheel",
         "lib/python3.13/lib-dynload/_ssl.cpython-313-x86_64-linux-gnu.so": "so",
+        "lib/python3.13/lib-dynload/_tkinter.cpython-313-x86_64-linux-gnu.so": "so",
+        # 3.11 and 3.12 have it; shaped as a 3.13 tree here for brevity.
+        "lib/python3.13/lib-dynload/nis.cpython-313-x86_64-linux-gnu.so": "so",
+        "lib/python3.13/turtle.py": "import tkinter\n",
     }
     for rel, content in files.items():
         path = prefix / rel
@@ -160,6 +164,10 @@ def test_trim_removes_tests_guis_static_libs_and_bytecode(tmp_path: Path) -> Non
         "lib/python3.13/test/test_os.py",
         "lib/python3.13/idlelib/idle.py",
         "lib/python3.13/tkinter/__init__.py",
+        # the extension module goes with its package: it needs Tcl/Tk, which run images lack
+        "lib/python3.13/lib-dynload/_tkinter.cpython-313-x86_64-linux-gnu.so",
+        "lib/python3.13/lib-dynload/nis.cpython-313-x86_64-linux-gnu.so",
+        "lib/python3.13/turtle.py",
         "lib/python3.13/turtledemo/__init__.py",
         "lib/python3.13/lib2to3/tests/data/bom.py",
         "lib/python3.13/unittest/test/test_case.py",
@@ -180,6 +188,7 @@ def test_trim_removes_tests_guis_static_libs_and_bytecode(tmp_path: Path) -> Non
         "lib/python3.13/lib2to3/pytree.py",
         "lib/python3.13/unittest/case.py",
         "lib/python3.13/ensurepip/_bundled/pip-25.1-py3-none-any.whl",
+        "lib/python3.13/lib-dynload/_ssl.cpython-313-x86_64-linux-gnu.so",
     ):
         assert kept in left
     assert Path("lib/python3.13/test") in removed
@@ -305,6 +314,40 @@ def test_runpath_is_read_from_the_elf(tmp_path: Path) -> None:
     )
     subprocess.run(["make", "-s", "-C", str(tmp_path)], check=True, env=rb.build_env())
     assert rb.runpath(tmp_path / "main") == rb.EXPECTED_RUNPATH == "$ORIGIN/../lib"
+
+
+def _cc(tmp_path: Path, output: Path, *args: str) -> None:
+    source = tmp_path / "empty.c"
+    source.write_text("int bp_fake(void) { return 0; }\n")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        ["cc", "-shared", "-fPIC", "-o", str(output), str(source), *args],
+        check=True,
+        env=rb.build_env(),
+    )
+
+
+def test_needs_outside_the_run_image_contract_are_found(tmp_path: Path) -> None:
+    # Real ELF files: a library of the tree itself (as libpython is), a module that needs only
+    # it and the contract's libc, and one that needs a library no run image promises.
+    prefix = tmp_path / "python"
+    lib = prefix / "lib"
+    _cc(tmp_path, lib / "libbp-own.so.1", "-Wl,-soname,libbp-own.so.1")
+    _cc(tmp_path, tmp_path / "elsewhere" / "libbp-foreign.so.2", "-Wl,-soname,libbp-foreign.so.2")
+    dynload = lib / "python3.13" / "lib-dynload"
+    _cc(tmp_path, dynload / "ok.so", "-Wl,--no-as-needed", f"-L{lib}", "-l:libbp-own.so.1", "-lc")
+    _cc(
+        tmp_path,
+        dynload / "bad.so",
+        "-Wl,--no-as-needed",
+        f"-L{tmp_path / 'elsewhere'}",
+        "-l:libbp-foreign.so.2",
+        "-lm",
+    )
+    assert rb.needed_libraries(dynload / "ok.so") == ["libbp-own.so.1", "libc.so.6"]
+    assert rb.unlisted_libraries(prefix, "amd64") == {
+        "lib/python3.13/lib-dynload/bad.so": ["libbp-foreign.so.2"]
+    }
 
 
 def test_cli_requires_a_source_or_version(capsys: pytest.CaptureFixture[str]) -> None:

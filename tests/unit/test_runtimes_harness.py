@@ -173,3 +173,33 @@ def test_versions_env_narrows_the_set(monkeypatch: pytest.MonkeyPatch) -> None:
     assert rt.wanted_versions() == {"3.13.5", "3.11.2"}
     monkeypatch.setenv(rt.VERSIONS_ENV, "")
     assert rt.wanted_versions() is None
+
+
+def test_only_the_runtimes_asked_for_are_built(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `make demo` asks for the newest 3.13 only: on a fresh machine nothing else gets built.
+    sources = [
+        cs.CachedSource(v, f"python{v[:4]}", f"{v}-1", "sid", tmp_path / f"{v}.tar.xz", "0" * 64)
+        for v in ("3.11.2", "3.13.5", "3.13.15")
+    ]
+    built: list[str] = []
+
+    def build(source: cs.CachedSource, arch: str, cache_dir: Path) -> rt.BuiltRuntime:
+        built.append(source.version)
+        return fake_runtime(cache_dir, source.version)
+
+    monkeypatch.setattr(rt, "RUNTIMES_DIR", tmp_path)
+    monkeypatch.setattr(rt, "available_sources", lambda: sources)
+    monkeypatch.setattr(rt, "build_runtime", build)
+    monkeypatch.setattr(rt.runtime_builder, "host_arch", lambda: "amd64")
+    monkeypatch.delenv(rt.VERSIONS_ENV, raising=False)
+
+    assert rt.ensure_newest("3.13").version == "3.13.15"
+    assert built == ["3.13.15"]
+    # Cached now: asking again builds nothing; asking for all builds the rest, once each.
+    assert rt.ensure_runtimes(versions={"3.13.15"})[0].version == "3.13.15"
+    assert [r.version for r in rt.ensure_runtimes()] == ["3.11.2", "3.13.5", "3.13.15"]
+    assert built == ["3.13.15", "3.11.2", "3.13.5"]
+    with pytest.raises(RuntimeError, match=r"no CPython 3\.12"):
+        rt.ensure_newest("3.12")
