@@ -182,7 +182,10 @@ def _manifest_with(tmp_path: Path, archives: dict[str, bytes]) -> Path:
                 "sha256": hashlib.sha256(content).hexdigest(),
             }
         )
-    minors = [{"version": v, "eol": "2030-01-01"} for v in ("3.12", "3.13")]
+    minors = [
+        {"version": v, "warn_from": "2029-06-01", "eol": "2030-01-01", "builds_stop": "2030-04-01"}
+        for v in ("3.12", "3.13")
+    ]
     package = tmp_path / "package"
     package.mkdir()
     (package / "python-versions.toml").write_text(
