@@ -81,6 +81,69 @@ class ConfigFileUnreadable(UserError):
             f"The buildpack could not read {path}: {reason}.",
             fix or f"Check that {path} is a readable UTF-8 text file.",
         )
+        self.path = path
+        self.reason = reason
+
+
+class AppFileNotRegular(ConfigFileUnreadable):
+    def __init__(self, path: str, what: str) -> None:
+        super().__init__(
+            path,
+            f"it is {what}, not a regular file",
+            f"Replace {path} with a regular file (the buildpack never reads from pipes, sockets "
+            "or devices in the app).",
+        )
+
+
+class AppFileOutsideApp(ConfigFileUnreadable):
+    def __init__(self, path: str, link_target: str | None) -> None:
+        from .redact import quote
+
+        how = (
+            f"it is a symbolic link to {quote(link_target, 120)}, which"
+            if link_target is not None
+            else "it"
+        )
+        super().__init__(
+            path,
+            f"{how} lies outside the app directory, and the buildpack reads only the app's own "
+            "files",
+            "Copy the file into the app directory instead of linking to it, or use a symbolic "
+            "link that stays inside the app.",
+        )
+
+
+class AppFileTooLarge(ConfigFileUnreadable):
+    def __init__(self, path: str, limit: int) -> None:
+        super().__init__(
+            path,
+            f"it is larger than {_size(limit)}, far more than such a file ever needs",
+            f"Check that {path} is the file you meant to commit (not generated output or a "
+            "binary).",
+        )
+
+
+def _size(size: int) -> str:
+    for unit, factor in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if size >= factor:
+            return f"{size / factor:g} {unit}"
+    return f"{size} bytes"
+
+
+class FilesystemError(UserError):
+    """ENOSPC, EROFS, EACCES, EDQUOT and the like: the build's disk, not the buildpack."""
+
+    def __init__(self, operation: str, path: str | None, reason: str) -> None:
+        where = f" ({path})" if path else ""
+        super().__init__(
+            f"File system error while {operation}",
+            f"The build could not go on while {operation}{where}: {reason}.",
+            "Check that the build's layers directory is writable and its file system has free "
+            "space (and inode and quota headroom), then build again. Nothing half-written is "
+            "kept: the next build starts the affected layer afresh.",
+        )
+        self.operation = operation
+        self.path = path
 
 
 class InvalidConfigFile(UserError):
@@ -90,9 +153,11 @@ class InvalidConfigFile(UserError):
 
 class InvalidPlatformEnv(UserError):
     def __init__(self, name: str, value: str, reason: str, fix: str) -> None:
+        from .redact import quote
+
         super().__init__(
             f"Invalid value for {name}",
-            f"{name} is set to {value!r}, but {reason}",
+            f"{name} is set to {quote(value, secret_name=name)}, but {reason}",
             fix,
         )
 
@@ -478,10 +543,12 @@ class BrokenPythonArchive(UserError):
 
 
 class PipInstallFailed(UserError):
-    def __init__(self, describe: str, exit_code: int) -> None:
+    def __init__(self, describe: str, exit_code: int, tool: str = "pip") -> None:
+        command = "uv pip install" if tool.startswith("uv") else "pip install"
         super().__init__(
-            f"Installing {describe} with pip failed (exit status {exit_code})",
-            "pip could not install the app's dependencies; its output is above. Common causes:\n"
+            f"Installing {describe} with {tool} failed (exit status {exit_code})",
+            f"{tool} could not install the app's dependencies; its output is above. Common "
+            "causes:\n"
             + bullet_list(
                 [
                     "a package name or version that does not exist on the package index",
@@ -490,7 +557,7 @@ class PipInstallFailed(UserError):
                     "a private index that needs credentials (PIP_INDEX_URL / PIP_EXTRA_INDEX_URL)",
                 ]
             ),
-            f"Fix {describe.split(' (')[0]} and build again; running 'pip install' with the "
+            f"Fix {describe.split(' (')[0]} and build again; running '{command}' with the "
             "same files locally, on the same Python version, usually shows the problem.",
         )
 
@@ -513,7 +580,7 @@ class InvalidProcfile(UserError):
             title = f"Invalid Procfile (line {line_number})"
             detail = (
                 f"Line {line_number} of the Procfile is not valid: {reason}.\n"
-                f"  {line_number} | {line.rstrip()}"
+                f"  {line_number} | {_quoted_line(line)}"
             )
         else:
             title, detail = "Invalid Procfile", f"The Procfile is not valid: {reason}."
@@ -528,6 +595,14 @@ class InvalidProcfile(UserError):
             "image's default. Blank lines and lines starting with '#' are ignored.",
         )
         self.line_number = line_number
+
+
+def _quoted_line(line: str) -> str:
+    """A line of an app file, shown escaped and cut short (see `redact`)."""
+    from .redact import escape, mask
+
+    shown = escape(mask(line.rstrip()))
+    return shown if len(shown) <= 160 else f"{shown[:160]} … ({len(shown) - 160} more characters)"
 
 
 _COLLECTSTATIC_OPT_OUT = (
