@@ -32,7 +32,7 @@ from typing import Any, Literal, NamedTuple
 from urllib.parse import urlsplit
 
 from packaging.version import Version
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .errors import InvalidDependencyMapping, InvalidManifest, InvalidPlatformEnv
 
@@ -104,6 +104,8 @@ class Release(BaseModel):
     libc: Literal["gnu", "musl"]
     url: str
     sha256: str
+    # Unpacking stops beyond this many bytes of files (absent: download's generous default).
+    max_unpacked_bytes: int | None = Field(default=None, gt=0)
 
     @field_validator("version")
     @classmethod

@@ -521,6 +521,19 @@ class ArchiveCorrupt(UserError):
         )
 
 
+class ArchiveTooLarge(UserError):
+    def __init__(self, archive: str, limit: int) -> None:
+        super().__init__(
+            "The Python archive unpacks to too much data",
+            f"The archive {archive} unpacks to more than {_size(limit)}, far more than a Python "
+            "installation needs; unpacking stopped there (a compressed archive can expand to "
+            "fill the disk).",
+            "Use the archive named in the buildpack's manifest; check any mirror or dependency "
+            "mapping that serves it. If the archive is right, raise max_unpacked_bytes for it in "
+            "python-versions.toml.",
+        )
+
+
 class ZstdUnavailable(UserError):
     def __init__(self, archive: str) -> None:
         super().__init__(

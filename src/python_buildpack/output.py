@@ -26,6 +26,8 @@ class Log:
     def __init__(self, out: TextIO | None = None, err: TextIO | None = None) -> None:
         self._out = out if out is not None else sys.stdout
         self._err = err if err is not None else sys.stderr
+        # The step under way (the last header), to say what a file system error interrupted.
+        self.step = ""
 
     def _write(self, stream: TextIO, text: str) -> None:
         stream.write(text + "\n")
@@ -37,6 +39,7 @@ class Log:
 
     def header(self, text: str) -> None:
         """A build step: `[Installing Python]`."""
+        self.step = text
         self._write(self._out, f"\n[{text}]")
 
     def info(self, text: str) -> None:
