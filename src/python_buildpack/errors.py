@@ -33,6 +33,19 @@ def bullet_list(items: Iterable[str]) -> str:
     return "\n".join(f"  - {item}" for item in items)
 
 
+def _q(text: str) -> str:
+    """A value from the app or the platform env, made safe to print (see `redact.quote`)."""
+    from .redact import quote
+
+    return quote(text)
+
+
+def _q_list(items: Iterable[str]) -> list[str]:
+    from .redact import quote_list
+
+    return quote_list(items)
+
+
 # --- detection and app layout -------------------------------------------------------------
 
 
@@ -284,7 +297,7 @@ class PythonVersionMultiple(UserError):
     def __init__(self, source: str, versions: Sequence[str]) -> None:
         super().__init__(
             f"Multiple Python versions in {source}",
-            f"{source} names more than one Python version:\n" + bullet_list(versions),
+            f"{source} names more than one Python version:\n" + bullet_list(_q_list(versions)),
             f"Keep exactly one version in {source}. Notes go on their own line starting with '#'.",
         )
 
@@ -306,7 +319,7 @@ class PythonVersionPrerelease(UserError):
     def __init__(self, source: str, text: str) -> None:
         super().__init__(
             f"Pre-release Python versions are not supported ({source})",
-            f"{source} asks for {text!r}, which is a pre-release (alpha, beta, release "
+            f"{source} asks for {_q(text)}, which is a pre-release (alpha, beta, release "
             "candidate or development) version of Python.",
             f"Use a stable release in {source}, e.g. 3.13.",
         )
@@ -316,7 +329,7 @@ class PythonVersionImplementation(UserError):
     def __init__(self, source: str, text: str) -> None:
         super().__init__(
             f"Unsupported Python implementation in {source}",
-            f"{source} asks for {text!r}, but this buildpack installs only CPython (the "
+            f"{source} asks for {_q(text)}, but this buildpack installs only CPython (the "
             "standard Python implementation).",
             f"Write a CPython version in {source}, e.g. 3.13.",
         )
@@ -336,7 +349,7 @@ class PythonVersionFreethreaded(UserError):
     def __init__(self, source: str, text: str) -> None:
         super().__init__(
             f"Free-threaded Python is not supported ({source})",
-            f"{source} asks for {text!r}: the 't' suffix means a free-threaded (no GIL) build, "
+            f"{source} asks for {_q(text)}: the 't' suffix means a free-threaded (no GIL) build, "
             "which this buildpack does not provide.",
             f"Remove the 't' suffix in {source}, e.g. {text.rstrip('tT')}.",
         )
@@ -347,7 +360,7 @@ class PythonVersionInvalid(UserError):
         hint = f" Did you mean {suggestion}?" if suggestion else ""
         super().__init__(
             f"Invalid Python version in {source}",
-            f"{source} asks for {text!r}, which is not a Python version of the form X.Y or "
+            f"{source} asks for {_q(text)}, which is not a Python version of the form X.Y or "
             f"X.Y.Z.{hint}",
             f"{_VERSION_FORMAT_FIX} Do not add quotes, a 'python-' prefix or wildcards, and put "
             "comments on their own line starting with '#'.",
@@ -358,7 +371,7 @@ class RuntimeTxtInvalid(UserError):
     def __init__(self, text: str) -> None:
         super().__init__(
             "Invalid Python version in runtime.txt",
-            f"runtime.txt contains {text!r}, but it must look like python-3.13 or python-3.13.5.",
+            f"runtime.txt contains {_q(text)}, but it must look like python-3.13 or python-3.13.5.",
             "runtime.txt is deprecated: delete it and create a file named .python-version "
             "containing only the version, e.g. 3.13.",
         )
@@ -368,7 +381,7 @@ class RequiresPythonInvalid(UserError):
     def __init__(self, text: str, reason: str) -> None:
         super().__init__(
             "Invalid requires-python in pyproject.toml",
-            f"[project] requires-python in pyproject.toml is {text!r}, which is not a valid "
+            f"[project] requires-python in pyproject.toml is {_q(text)}, which is not a valid "
             f"version specifier: {reason}.",
             "Use a PEP 440 specifier such as '>=3.12' or '>=3.11,<3.14', or create a "
             ".python-version file containing the version, e.g. 3.13.",
@@ -379,7 +392,7 @@ class RequiresPythonUnsatisfiable(UserError):
     def __init__(self, text: str, supported: Sequence[str]) -> None:
         super().__init__(
             "No supported Python version satisfies requires-python",
-            f"[project] requires-python in pyproject.toml is {text!r}, and none of the Python "
+            f"[project] requires-python in pyproject.toml is {_q(text)}, and none of the Python "
             "versions this buildpack provides for this platform satisfies it. Supported "
             "versions:\n" + bullet_list(supported),
             "Change requires-python so that it allows one of the supported versions, or create "
@@ -457,7 +470,7 @@ class InvalidDependencyMapping(UserError):
     def __init__(self, path: str, value: str) -> None:
         super().__init__(
             "Invalid dependency mapping",
-            f"The dependency-mapping binding entry {path} contains {value!r}, which is not an "
+            f"The dependency-mapping binding entry {path} contains {_q(value)}, which is not an "
             "http://, https:// or file:// URL.",
             "Put the URL of the replacement archive in that file, e.g. "
             "file:///deps/cpython.tar.gz or https://mirror.example.com/cpython.tar.gz.",
@@ -483,7 +496,8 @@ class DownloadFailed(UserError):
             f"Downloading {url} failed{tries}: {reason}.",
             "This is often a temporary network or server problem: try the build again. If it "
             "keeps failing, check the build's network access, or set BP_PYTHON_MIRROR to a "
-            "mirror the build can reach.",
+            "mirror the build can reach. A slow but working mirror can be given more time "
+            "with BP_PYTHON_DOWNLOAD_TIMEOUT (seconds per attempt, 900 by default).",
         )
 
 
@@ -504,7 +518,7 @@ class UnsafeArchive(UserError):
     def __init__(self, archive: str, member: str, reason: str) -> None:
         super().__init__(
             "Refusing to unpack an unsafe archive",
-            f"The archive {archive} contains {member!r}, which {reason}. Unpacking it could "
+            f"The archive {archive} contains {_q(member)}, which {reason}. Unpacking it could "
             "write outside the layer.",
             "Use the archive named in the buildpack's manifest; check any mirror or dependency "
             "mapping that serves it.",
