@@ -81,7 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if error.errno not in FILESYSTEM_ERRNOS:
             log.internal_error(_traceback())
             return EXIT_INTERNAL_ERROR
-        log.user_error(filesystem_error(error, log.step))
+        log.user_error(filesystem_error(error, log.step or f"running {phase}"))
         return EXIT_ERROR
     except KeyboardInterrupt:
         log.info("Interrupted.")
@@ -93,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def filesystem_error(error: OSError, step: str) -> FilesystemError:
     """The user error for a disk that is full, read-only, over quota or not ours to write."""
-    operation = (step[:1].lower() + step[1:]) if step else "starting the build"
+    operation = step[:1].lower() + step[1:]
     paths = [str(p) for p in (error.filename, error.filename2) if p is not None]
     return FilesystemError(operation, " -> ".join(paths) or None, error.strerror or str(error))
 

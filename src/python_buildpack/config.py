@@ -8,6 +8,7 @@ fails the build in the first second, with nothing half-installed.
 from __future__ import annotations
 
 import enum
+import json
 import os
 import re
 import sys
@@ -197,15 +198,19 @@ def check_package_manager_files(
     for name in (manager.file, "pyproject.toml", "uv.toml", "poetry.toml", "Pipfile"):
         kind = Kind.LOCK if name == manager.file else Kind.PROJECT
         content = read_app_file(app_dir, name, kind)
-        if content is None or not name.endswith(".toml"):
+        if content is None:
             continue
         try:
-            tomllib.loads(content)
-        except tomllib.TOMLDecodeError as error:
+            if name.endswith(".toml"):
+                tomllib.loads(content)
+            elif name == "Pipfile.lock":
+                json.loads(content)
+        except (tomllib.TOMLDecodeError, json.JSONDecodeError) as error:
+            what = "TOML" if name.endswith(".toml") else "JSON"
             raise InvalidConfigFile(
                 name,
-                f"it is not valid TOML: {error}",
-                f"Fix the TOML syntax in {name} (the line is shown above), then build again.",
+                f"it is not valid {what}: {error}",
+                f"Fix the {what} syntax in {name} (at the line shown), then build again.",
             ) from None
     return None
 

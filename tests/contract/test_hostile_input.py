@@ -237,7 +237,15 @@ def minimal_app(ws: HostileWorkspace) -> None:
 
 # --- named pipes --------------------------------------------------------------------------
 
-FIFO_FILES = [".python-version", "runtime.txt", "pyproject.toml", "Procfile", "requirements.txt"]
+FIFO_FILES = [
+    ".python-version",
+    "runtime.txt",
+    "pyproject.toml",
+    "Procfile",
+    "requirements.txt",
+    "uv.lock",
+    "manage.py",
+]
 
 
 @pytest.mark.parametrize("name", FIFO_FILES)
@@ -464,6 +472,15 @@ def test_a_nul_in_any_platform_env_value_names_the_variable(ws: HostileWorkspace
     assert_before_any_layer(result, ws)
 
 
+def test_a_named_pipe_in_the_platform_env_dir(ws: HostileWorkspace) -> None:
+    minimal_app(ws)
+    os.mkfifo(ws.platform / "env" / "BP_PYTHON_VERSION")
+    result = run_build(ws)
+    assert_failed(result, "The platform did not follow the buildpack contract", ws)
+    assert "it is not a regular file" in result.stderr
+    assert_before_any_layer(result, ws)
+
+
 def test_a_nul_in_a_secret_platform_env_value_hides_the_value(ws: HostileWorkspace) -> None:
     minimal_app(ws)
     ws.set_platform_env("SERVICE_TOKEN", f"{CANARY_TOKEN}\x00junk")
@@ -490,6 +507,10 @@ CONFIG_ERRORS = {
     "uv app whose pyproject is not TOML": (
         {"pyproject.toml": "[project\n", "uv.lock": "version = 1\n"},
         "Invalid pyproject.toml",
+    ),
+    "Pipenv app whose Pipfile.lock is not JSON": (
+        {"Pipfile": "", "Pipfile.lock": "{not json", ".python-version": "3.13\n"},
+        "Invalid Pipfile.lock",
     ),
     "requirements with an invalid include": (
         {"requirements.txt": "-r missing.txt\n"},
