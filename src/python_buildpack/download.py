@@ -152,6 +152,9 @@ def _copy_local(url: str, shown: str, out: BinaryIO) -> str:
         )
     path = Path(urllib.request.url2pathname(parts.path))
     digest = hashlib.sha256()
+    if path.exists() and not path.is_file():
+        # A pipe or device would block or never end: only a regular file is an archive.
+        raise ArchiveNotFound(shown, f"{path} is not a regular file")
     try:
         source = path.open("rb")
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError):

@@ -4,6 +4,7 @@ import base64
 import contextlib
 import hashlib
 import io
+import os
 import shutil
 import subprocess
 import sys
@@ -583,3 +584,9 @@ def test_a_header_understating_its_size_cannot_pass_the_cap(tmp_path: Path) -> N
         extract_tar(archive, tmp_path / "layer", max_unpacked_bytes=350_000)
     written = sum(p.stat().st_size for p in (tmp_path / "layer").rglob("*") if p.is_file())
     assert written <= 350_000
+
+
+def test_a_file_url_to_a_named_pipe_fails_at_once(tmp_path: Path, log: Log) -> None:
+    os.mkfifo(tmp_path / "archive.tar.gz")
+    with pytest.raises(ArchiveNotFound, match="not a regular file"):
+        download((tmp_path / "archive.tar.gz").as_uri(), tmp_path / "out", BODY_SHA, log)
