@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 
 URL_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<userinfo>[^/@\s]+)@")
 SECRET_NAME = re.compile(
-    r"PASSWORD|PASSWD|SECRET|TOKEN|CREDENTIAL|API_?KEY|ACCESS_?KEY|PRIVATE|AUTH|_PAT$|_KEY$",
+    r"PASSWORD|PASSWD|SECRET|TOKEN|CREDENTIAL|API_?KEY|ACCESS_?KEY|PRIVATE|AUTH(?!OR)|_PAT$|_KEY$",
     re.IGNORECASE,
 )
 # Shorter values are not worth masking: replacing "abc" everywhere would garble the log.

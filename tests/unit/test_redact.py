@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import pytest
+
 from python_buildpack.redact import (
+    is_secret_name,
     mask,
     quote,
     quote_list,
@@ -70,3 +73,20 @@ def test_sanitize_is_the_net_under_whole_messages() -> None:
     assert "\x1b" not in out
     assert out.count("\n") == 10
     assert out.endswith("(491 more lines)")
+
+
+@pytest.mark.parametrize(
+    ("name", "secret"),
+    [
+        ("GITHUB_TOKEN", True),
+        ("DB_PASSWORD", True),
+        ("AWS_SECRET_ACCESS_KEY", True),
+        ("NPM_AUTH", True),
+        ("SSH_PRIVATE_KEY", True),
+        ("GIT_AUTHOR_NAME", False),
+        ("BP_LAUNCH_COMMAND", False),
+        ("PIP_INDEX_URL", False),
+    ],
+)
+def test_secret_looking_names(name: str, secret: bool) -> None:
+    assert is_secret_name(name) is secret
