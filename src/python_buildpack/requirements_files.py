@@ -23,6 +23,8 @@ from .errors import ConfigFileUnreadable, InvalidConfigFile
 from .redact import mask, quote
 
 REQUIREMENTS = Kind.REQUIREMENTS
+# Logical lines (requirements and options) in a requirements file and all its includes.
+MAX_LINES = 20_000
 
 # pip only expands POSIX-style ${VAR} with upper-case names, digits and underscores.
 ENV_VAR = re.compile(r"\$\{(?P<name>[A-Z0-9_]+)\}")
@@ -106,6 +108,7 @@ def read_requirements(
     seen: set[Path] = set()
     # The chain of includes being read, to report a cycle (pip itself would recurse forever).
     chain: list[Path] = []
+    count = [0]  # logical lines read so far, in every file
 
     def visit(path: Path, is_constraint: bool, text: str) -> None:
         resolved = path.resolve()
@@ -125,6 +128,14 @@ def read_requirements(
         result.files.append(path)
         hasher.update(f"\0file:{_relative(path, app_dir)}\0".encode())
         for line in logical_lines(text, path, environ):
+            count[0] += 1
+            if count[0] > MAX_LINES:
+                raise InvalidConfigFile(
+                    _relative(root_file, app_dir),
+                    f"it and its includes hold more than {MAX_LINES} requirement lines, far "
+                    "more than any app installs (reading them would take minutes).",
+                    "Check that the requirements files are the ones you meant to commit.",
+                )
             hasher.update(line.text.encode() + b"\n")
             include = _split_option(line.text, INCLUDE_OPTIONS)
             constraint = _split_option(line.text, CONSTRAINT_OPTIONS)

@@ -366,6 +366,15 @@ def test_a_10_mb_python_version_fails_with_a_short_message(ws: HostileWorkspace)
 
 
 def test_a_million_line_requirements_file_fails_fast(ws: HostileWorkspace) -> None:
+    # Short lines: under the size cap, so the line cap is what stops it.
+    (ws.app / "requirements.txt").write_text("".join(f"a{n}\n" for n in range(1_000_000)))
+    result = run_build(ws)
+    assert_failed(result, "Invalid requirements.txt", ws)
+    assert "more than 20000 requirement lines" in result.stderr
+    assert_before_any_layer(result, ws)
+
+
+def test_a_huge_requirements_file_fails_at_the_size_cap(ws: HostileWorkspace) -> None:
     (ws.app / "requirements.txt").write_text(
         "".join(f"package-{n}==1.0.{n}\n" for n in range(1_000_000))
     )

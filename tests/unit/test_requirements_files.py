@@ -131,3 +131,12 @@ def test_include_that_is_a_fifo_fails_without_blocking(tmp_path: Path) -> None:
     root = write(tmp_path / "requirements.txt", "-r more.txt\n")
     with pytest.raises(InvalidConfigFile, match="named pipe"):
         read_requirements(root, tmp_path, {})
+
+
+def test_more_lines_than_any_app_has_is_an_error(tmp_path: Path) -> None:
+    write(tmp_path / "more.txt", "".join(f"b{n}\n" for n in range(15_000)))
+    root = write(
+        tmp_path / "requirements.txt", "-r more.txt\n" + "".join(f"a{n}\n" for n in range(6_000))
+    )
+    with pytest.raises(InvalidConfigFile, match="more than 20000 requirement lines"):
+        read_requirements(root, tmp_path, {})
