@@ -106,8 +106,8 @@ def download(
                 if scheme == "file":
                     actual = _copy_local(url, shown, out)
                 else:
-                    with _deadline(deadline) as expired:
-                        actual = _fetch_http(url, shown, out, timeout, expired)
+                    with _deadline(deadline) as check_deadline:
+                        actual = _fetch_http(url, shown, out, timeout, check_deadline)
             except _WriteFailed as e:
                 raise FilesystemError(
                     "downloading Python", str(tmp_path), _strerror(e.error)
@@ -200,41 +200,42 @@ def _request(url: str) -> urllib.request.Request:
     return request
 
 
-class _DeadlinePassed(Exception):
-    pass
+class _DeadlinePassed(_Retryable):
+    """Raised by the timer signal: a `_Retryable` wherever it lands, even on the way out."""
 
 
 @contextlib.contextmanager
-def _deadline(seconds: float) -> Iterator[Callable[[], bool]]:
+def _deadline(seconds: float) -> Iterator[Callable[[], None]]:
     """Within the block, a blocked read ends with `_Retryable` once `seconds` have passed.
 
     In the main thread a timer signal interrupts even a read stuck in the response headers;
-    elsewhere (no signals) the returned check is polled between reads.
+    elsewhere (no signals) the returned check, which raises once the time is up, is called
+    between reads.
     """
     end = time.monotonic() + seconds
+    reason = f"it took longer than {_format_delay(seconds)}"
 
-    def expired() -> bool:
-        return time.monotonic() >= end
+    def check() -> None:
+        if time.monotonic() >= end:
+            raise _DeadlinePassed(reason)
 
     def on_alarm(signum: int, frame: object) -> None:
-        raise _DeadlinePassed
+        raise _DeadlinePassed(reason)
 
     if threading.current_thread() is not threading.main_thread():
-        yield expired
+        yield check
         return
     previous = signal.signal(signal.SIGALRM, on_alarm)
     signal.setitimer(signal.ITIMER_REAL, seconds)
     try:
-        yield expired
-    except _DeadlinePassed:
-        raise _Retryable(f"it took longer than {_format_delay(seconds)}") from None
+        yield check
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
 
 
 def _fetch_http(
-    url: str, shown: str, out: BinaryIO, timeout: float, expired: Callable[[], bool]
+    url: str, shown: str, out: BinaryIO, timeout: float, check_deadline: Callable[[], None]
 ) -> str:
     try:
         response = urllib.request.urlopen(_request(url), timeout=timeout)
@@ -257,8 +258,7 @@ def _fetch_http(
         length_header = response.headers.get("Content-Length")
         expected_length = int(length_header) if length_header and length_header.isdigit() else None
         while True:
-            if expired():
-                raise _Retryable("it took longer than the download deadline")
+            check_deadline()
             try:
                 # read1: what has arrived, so the deadline is checked between small reads too.
                 chunk = response.read1(_CHUNK)
