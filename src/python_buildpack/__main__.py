@@ -6,15 +6,30 @@ is an error. User errors are printed without a traceback; unexpected ones with i
 
 from __future__ import annotations
 
+import errno
 import sys
 from collections.abc import Sequence
 
 from .cnb import CnbError
-from .errors import UserError
+from .errors import FilesystemError, UserError
 from .output import Log
 
 EXIT_ERROR = 1
 EXIT_INTERNAL_ERROR = 70
+# A full, read-only or over-quota disk, or a directory the build user may not write: the
+# platform's to fix, so a clear message rather than a traceback.
+FILESYSTEM_ERRNOS = frozenset(
+    {
+        errno.ENOSPC,
+        errno.EROFS,
+        errno.EACCES,
+        errno.EPERM,
+        errno.EDQUOT,
+        errno.EMFILE,
+        errno.ENFILE,
+        errno.EFBIG,
+    }
+)
 RUNTIME_DEPENDENCIES = frozenset({"pydantic", "pydantic_core", "packaging", "tomli", "tomli_w"})
 
 
@@ -62,12 +77,25 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_ERROR
         log.internal_error(_traceback())
         return EXIT_INTERNAL_ERROR
+    except OSError as error:
+        if error.errno not in FILESYSTEM_ERRNOS:
+            log.internal_error(_traceback())
+            return EXIT_INTERNAL_ERROR
+        log.user_error(filesystem_error(error, log.step or f"running {phase}"))
+        return EXIT_ERROR
     except KeyboardInterrupt:
         log.info("Interrupted.")
         return EXIT_ERROR
     except Exception:
         log.internal_error(_traceback())
         return EXIT_INTERNAL_ERROR
+
+
+def filesystem_error(error: OSError, step: str) -> FilesystemError:
+    """The user error for a disk that is full, read-only, over quota or not ours to write."""
+    operation = step[:1].lower() + step[1:]
+    paths = [str(p) for p in (error.filename, error.filename2) if p is not None]
+    return FilesystemError(operation, " -> ".join(paths) or None, error.strerror or str(error))
 
 
 if __name__ == "__main__":

@@ -8,13 +8,16 @@ fails the build in the first second, with nothing half-installed.
 from __future__ import annotations
 
 import enum
+import json
 import os
 import re
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from .appfiles import Kind, locate, read_app_file
 from .cnb.context import BuildContext, Target
 from .detect import python_app_files
 from .distributions import (
@@ -25,14 +28,23 @@ from .distributions import (
     read_dependency_mappings,
 )
 from .env_checks import check_environment
-from .errors import InvalidPlatformEnv
+from .errors import InvalidConfigFile, InvalidPlatformEnv
 from .output import Log
-from .package_managers import PackageManager, choose_package_manager
-from .procfile import Procfile, read_procfile
+from .package_managers import PackageManager, Tool, choose_package_manager
+from .pip_inputs import PipInputs, pip_inputs
+from .procfile import Procfile, control_characters, read_procfile
 from .python_version import ResolvedPython, read_requested_version, resolve_version
-from .settings import choice, flag, text
+from .redact import register_secrets
+from .settings import check_env_values, choice, flag, seconds, text
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised only on Python 3.10
+    import tomli as tomllib
 
 MANIFEST_FILE = "python-versions.toml"
+DOWNLOAD_TIMEOUT_ENV = "BP_PYTHON_DOWNLOAD_TIMEOUT"
+DEFAULT_DOWNLOAD_TIMEOUT = 900.0
 IGNORED_VENV_DIRS = (".venv", "venv")
 
 
@@ -73,6 +85,10 @@ class BuildConfig:
     # BP_PIP_INSTALLER (pip apps only) and BP_POETRY_GROUPS (Poetry groups beyond `main`).
     pip_installer: PipInstallerKind = PipInstallerKind.PIP
     poetry_groups: tuple[str, ...] = ()
+    # A pip app's requirements (or PEP 621 dependencies), read and validated by decide().
+    pip_inputs: PipInputs | None = None
+    # BP_PYTHON_DOWNLOAD_TIMEOUT: seconds one attempt at downloading Python may take.
+    download_timeout: float = DEFAULT_DOWNLOAD_TIMEOUT
 
     @property
     def arch(self) -> str:
@@ -92,11 +108,20 @@ def decide(
 ) -> BuildConfig:
     base_env = dict(os.environ if environ is None else environ)
     base_env.update(context.platform_env)
+    register_secrets(base_env)
+    check_env_values(context.platform_env)
     check_environment(base_env)
     settings = base_env
 
-    app_files = python_app_files(context.app_dir)
+    ignored: dict[str, str] = {}
+    app_files = python_app_files(context.app_dir, ignored)
+    for name in ignored:
+        locate(context.app_dir, name)  # raises the error that says why it cannot be used
     package_manager = choose_package_manager(app_files, settings)
+    # Every file the installers read is read and checked now, before any layer.
+    inputs = check_package_manager_files(
+        context.app_dir, package_manager, base_env, flag(settings, "BP_PIP_INSTALL_PROJECT", False)
+    )
 
     manifest = Manifest.load(context.buildpack_dir / MANIFEST_FILE)
     requested = read_requested_version(context.app_dir, context.platform_env)
@@ -112,6 +137,16 @@ def decide(
     source = archive_url(python.release, mirror, mappings, context.buildpack_dir)
     procfile = read_procfile(context.app_dir)
     launch_command = text(settings, "BP_LAUNCH_COMMAND")
+    if launch_command is not None and control_characters(launch_command):
+        raise InvalidPlatformEnv(
+            "BP_LAUNCH_COMMAND",
+            launch_command,
+            f"it contains control characters ({', '.join(control_characters(launch_command))}), "
+            "which a command line cannot hold.",
+            "Set BP_LAUNCH_COMMAND to a single line of shell, e.g. "
+            "gunicorn myapp.wsgi --bind 0.0.0.0:$PORT.",
+        )
+    download_timeout = seconds(settings, DOWNLOAD_TIMEOUT_ENV, DEFAULT_DOWNLOAD_TIMEOUT)
     collectstatic = not flag(settings, "BP_DISABLE_COLLECTSTATIC", False)
 
     log.header("Reading the app's configuration")
@@ -149,7 +184,37 @@ def decide(
         collectstatic=collectstatic,
         pip_installer=choice(settings, "BP_PIP_INSTALLER", PipInstallerKind, PipInstallerKind.PIP),
         poetry_groups=poetry_groups(settings),
+        pip_inputs=inputs,
+        download_timeout=download_timeout,
     )
+
+
+def check_package_manager_files(
+    app_dir: Path, manager: PackageManager, environ: Mapping[str, str], install_project: bool
+) -> PipInputs | None:
+    """Read and validate what the package manager will install from, so that a mistake in it
+    stops the build before any layer (the installers later read the same files the same way).
+    Returns pip's inputs for a pip app."""
+    if manager.tool is Tool.PIP:
+        return pip_inputs(app_dir, manager.file, environ, install_project)
+    for name in (manager.file, "pyproject.toml", "uv.toml", "poetry.toml", "Pipfile"):
+        kind = Kind.LOCK if name == manager.file else Kind.PROJECT
+        content = read_app_file(app_dir, name, kind)
+        if content is None:
+            continue
+        try:
+            if name.endswith(".toml"):
+                tomllib.loads(content)
+            elif name == "Pipfile.lock":
+                json.loads(content)
+        except (tomllib.TOMLDecodeError, json.JSONDecodeError) as error:
+            what = "TOML" if name.endswith(".toml") else "JSON"
+            raise InvalidConfigFile(
+                name,
+                f"it is not valid {what}: {error}",
+                f"Fix the {what} syntax in {name} (at the line shown), then build again.",
+            ) from None
+    return None
 
 
 GROUP_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")

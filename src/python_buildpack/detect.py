@@ -12,6 +12,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from .appfiles import is_readable_app_file
 from .errors import AppDirUnreadable
 from .output import Log
 
@@ -40,6 +41,7 @@ MISSPELLED_REQUIREMENTS = (
     "requirements.in.txt",
 )
 PYTHON_APP_FILES = PACKAGE_MANAGER_FILES + VERSION_FILES + ENTRY_FILES + MISSPELLED_REQUIREMENTS
+_MARKERS = frozenset(PYTHON_APP_FILES)
 
 # What this buildpack contributes to the build plan. Another buildpack (say, one that compiles
 # native Node modules with node-gyp) can require `cpython` and get this buildpack's Python.
@@ -49,14 +51,33 @@ EXIT_PASS = 0
 EXIT_FAIL = 100
 
 
-def python_app_files(app_dir: Path) -> list[str]:
-    """The files in `app_dir` that mark it as a Python app, in `PYTHON_APP_FILES` order."""
+def python_app_files(app_dir: Path, ignored: dict[str, str] | None = None) -> list[str]:
+    """The files in `app_dir` that mark it as a Python app, in `PYTHON_APP_FILES` order.
+
+    Only files `appfiles` would read count (regular files, or links to them inside the app):
+    a named pipe called requirements.txt must not make the app look like a pip app. Marker
+    names that are present but unusable go into `ignored` (name -> why), when given.
+    """
     try:
         with os.scandir(app_dir) as entries:
-            names = {entry.name for entry in entries if not entry.is_dir()}
+            present = {
+                entry.name: entry.is_file(follow_symlinks=False)
+                for entry in entries
+                if entry.name in _MARKERS
+            }
     except OSError as error:
         raise AppDirUnreadable(str(app_dir), error.strerror or str(error)) from error
-    return [name for name in PYTHON_APP_FILES if name in names]
+    found = []
+    for name in PYTHON_APP_FILES:
+        if name not in present:
+            continue
+        # A plain regular file needs no more checks: the common case stays one scandir.
+        usable, why = (True, "") if present[name] else is_readable_app_file(app_dir, name)
+        if usable:
+            found.append(name)
+        elif ignored is not None and not why.startswith("it is a directory"):
+            ignored[name] = why
+    return found
 
 
 def working_directory() -> Path:
@@ -109,7 +130,10 @@ def run_detect(argv: Sequence[str], log: Log) -> int:
     from .cnb.context import DetectContext
 
     context = DetectContext.from_environ(argv, os.environ, working_directory())
-    found = python_app_files(context.app_dir)
+    ignored: dict[str, str] = {}
+    found = python_app_files(context.app_dir, ignored)
+    for name, why in ignored.items():
+        log.info(f"Ignoring {name}: {why}.")
     if not found:
         log.info(
             "No Python app files found (looked for "

@@ -39,7 +39,7 @@ from typing import Any, Literal, NamedTuple
 from urllib.parse import unquote, urlsplit
 
 from packaging.version import Version
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import InvalidDependencyMapping, InvalidManifest, InvalidPlatformEnv
 
@@ -148,6 +148,8 @@ class Release(BaseModel):
     libc: Literal["gnu", "musl"]
     url: str
     sha256: str
+    # Unpacking stops beyond this many bytes of files (absent: download's generous default).
+    max_unpacked_bytes: int | None = Field(default=None, gt=0)
 
     @field_validator("version")
     @classmethod

@@ -12,9 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from .appfiles import Kind, read_app_bytes
 from .commands import run
 from .config import BuildConfig
-from .errors import CollectstaticFailed, DjangoConfigurationUnreadable
+from .errors import CollectstaticFailed, ConfigFileUnreadable, DjangoConfigurationUnreadable
 from .layers.venv import VenvInstall, installed_distributions
 from .output import Log
 from .redact import secrets_in_env
@@ -121,10 +122,12 @@ def _module_if_present(app_dir: Path, package: str, name: str) -> str | None:
 
 
 def parse_source(path: Path) -> ast.Module | None:
-    """The syntax tree of a Python file, or None when it is missing or not valid Python."""
+    """The syntax tree of a Python file, or None when it is missing, not valid Python, or not
+    a file the buildpack reads (a pipe, a link out of the app: see `appfiles`)."""
     try:
-        return ast.parse(path.read_bytes(), filename=str(path))
-    except (OSError, SyntaxError, ValueError):
+        source = read_app_bytes(path.parent, path.name, Kind.SOURCE)
+        return None if source is None else ast.parse(source, filename=str(path))
+    except (ConfigFileUnreadable, SyntaxError, ValueError):
         return None
 
 

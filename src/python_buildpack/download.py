@@ -23,9 +23,11 @@ import importlib
 import lzma
 import os
 import shutil
+import signal
 import subprocess
 import tarfile
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -38,8 +40,10 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 from .errors import (
     ArchiveCorrupt,
     ArchiveNotFound,
+    ArchiveTooLarge,
     ChecksumMismatch,
     DownloadFailed,
+    FilesystemError,
     UnsafeArchive,
     ZstdUnavailable,
 )
@@ -47,6 +51,10 @@ from .output import Log
 from .redact import redact_urls
 
 _CHUNK = 1024 * 1024
+# BP_PYTHON_DOWNLOAD_TIMEOUT's default: ten times what a 60 MB archive needs at 1 Mbit/s.
+DEFAULT_DEADLINE = 900.0
+# Unpacked size allowed when the manifest gives none: CPython unpacks to 100-400 MB.
+DEFAULT_MAX_UNPACKED_BYTES = 2 * 1024**3
 _NOT_FOUND_STATUSES = frozenset({401, 403, 404, 410})
 _RETRY_STATUSES = frozenset({408, 429})
 USER_AGENT = "python-buildpack"
@@ -77,10 +85,14 @@ def download(
     *,
     attempts: int = 3,
     timeout: float = 30.0,
+    deadline: float = DEFAULT_DEADLINE,
     retry_delay: float = 1.0,
     sleep: Callable[[float], None] = time.sleep,
 ) -> Path:
-    """Download `url` to `dest`, verifying its sha256; returns `dest`."""
+    """Download `url` to `dest`, verifying its sha256; returns `dest`.
+
+    `timeout` bounds each read, `deadline` a whole attempt: a mirror that trickles a byte every
+    few seconds never trips the first, and would otherwise hold the build for days."""
     shown = redact_url(url)
     expected = sha256.lower()
     scheme = urlsplit(url).scheme
@@ -94,7 +106,12 @@ def download(
                 if scheme == "file":
                     actual = _copy_local(url, shown, out)
                 else:
-                    actual = _fetch_http(url, shown, out, timeout)
+                    with _deadline(deadline) as check_deadline:
+                        actual = _fetch_http(url, shown, out, timeout, check_deadline)
+            except _WriteFailed as e:
+                raise FilesystemError(
+                    "downloading Python", str(tmp_path), _strerror(e.error)
+                ) from None
             except _Retryable as e:
                 if attempt == attempts:
                     raise DownloadFailed(shown, e.reason, attempts) from None
@@ -135,6 +152,9 @@ def _copy_local(url: str, shown: str, out: BinaryIO) -> str:
         )
     path = Path(urllib.request.url2pathname(parts.path))
     digest = hashlib.sha256()
+    if path.exists() and not path.is_file():
+        # A pipe or device would block or never end: only a regular file is an archive.
+        raise ArchiveNotFound(shown, f"{path} is not a regular file")
     try:
         source = path.open("rb")
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
@@ -144,8 +164,22 @@ def _copy_local(url: str, shown: str, out: BinaryIO) -> str:
     with source:
         while chunk := source.read(_CHUNK):
             digest.update(chunk)
-            out.write(chunk)
+            _write(out, chunk)
     return digest.hexdigest()
+
+
+def _write(out: BinaryIO, chunk: bytes) -> None:
+    """Write part of a download; a full disk is the user's to fix, not a retry."""
+    try:
+        out.write(chunk)
+    except OSError as e:
+        raise FilesystemError(
+            "downloading Python", getattr(out, "name", None), _strerror(e)
+        ) from None
+
+
+def _strerror(error: OSError) -> str:
+    return error.strerror or str(error)
 
 
 def _request(url: str) -> urllib.request.Request:
@@ -166,7 +200,43 @@ def _request(url: str) -> urllib.request.Request:
     return request
 
 
-def _fetch_http(url: str, shown: str, out: BinaryIO, timeout: float) -> str:
+class _DeadlinePassed(_Retryable):
+    """Raised by the timer signal: a `_Retryable` wherever it lands, even on the way out."""
+
+
+@contextlib.contextmanager
+def _deadline(seconds: float) -> Iterator[Callable[[], None]]:
+    """Within the block, a blocked read ends with `_Retryable` once `seconds` have passed.
+
+    In the main thread a timer signal interrupts even a read stuck in the response headers;
+    elsewhere (no signals) the returned check, which raises once the time is up, is called
+    between reads.
+    """
+    end = time.monotonic() + seconds
+    reason = f"it took longer than {_format_delay(seconds)}"
+
+    def check() -> None:
+        if time.monotonic() >= end:
+            raise _DeadlinePassed(reason)
+
+    def on_alarm(signum: int, frame: object) -> None:
+        raise _DeadlinePassed(reason)
+
+    if threading.current_thread() is not threading.main_thread():
+        yield check
+        return
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield check
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _fetch_http(
+    url: str, shown: str, out: BinaryIO, timeout: float, check_deadline: Callable[[], None]
+) -> str:
     try:
         response = urllib.request.urlopen(_request(url), timeout=timeout)
     except urllib.error.HTTPError as e:
@@ -188,15 +258,17 @@ def _fetch_http(url: str, shown: str, out: BinaryIO, timeout: float) -> str:
         length_header = response.headers.get("Content-Length")
         expected_length = int(length_header) if length_header and length_header.isdigit() else None
         while True:
+            check_deadline()
             try:
-                chunk = response.read(_CHUNK)
+                # read1: what has arrived, so the deadline is checked between small reads too.
+                chunk = response.read1(_CHUNK)
             except (OSError, http.client.HTTPException) as e:
                 raise _Retryable(_describe(e)) from None
             if not chunk:
                 break
             received += len(chunk)
             digest.update(chunk)
-            out.write(chunk)
+            _write(out, chunk)
     # http.client returns a short body without complaint when the server closes early.
     if expected_length is not None and received != expected_length:
         raise _Retryable(f"the connection closed after {received} of {expected_length} bytes")
@@ -217,17 +289,29 @@ def _describe(error: BaseException) -> str:
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
 
-def extract_tar(archive: Path, dest: Path, strip_top: str | None = "python") -> None:
+def extract_tar(
+    archive: Path,
+    dest: Path,
+    strip_top: str | None = "python",
+    *,
+    max_unpacked_bytes: int = DEFAULT_MAX_UNPACKED_BYTES,
+) -> None:
     """Unpack a .tar.gz/.tgz/.tar.xz/.tar.zst archive into `dest`.
 
     The compression is read from the file's first bytes, not its name, so archives served under
     any name (a dependency mapping's URL, say) unpack alike. With `strip_top`, every member must
     live under that top directory, whose contents land directly in `dest`.
+    Unpacking stops with `ArchiveTooLarge` once the files add up to more than
+    `max_unpacked_bytes` (a small archive can unpack to gigabytes), and a full or read-only disk
+    is a `FilesystemError` naming the file being written.
     If this raises, `dest` may hold part of the archive: callers discard it.
     """
-    dest.mkdir(parents=True, exist_ok=True)
-    with _open_tar_stream(archive) as tar:
-        _Extractor(archive, dest, strip_top).run(tar)
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+        with _open_tar_stream(archive) as tar:
+            _Extractor(archive, dest, strip_top, max_unpacked_bytes).run(tar)
+    except _WriteFailed as e:
+        raise FilesystemError("unpacking Python", e.path, _strerror(e.error)) from None
 
 
 @contextlib.contextmanager
@@ -303,10 +387,23 @@ def _zstd_module() -> Any:
     return None
 
 
+class _WriteFailed(Exception):
+    """Writing `path` failed: the disk, not the archive (kept apart from read errors)."""
+
+    def __init__(self, path: Path | str, error: OSError) -> None:
+        super().__init__(str(path))
+        self.path = str(path)
+        self.error = error
+
+
 class _Extractor:
-    def __init__(self, archive: Path, dest: Path, strip_top: str | None) -> None:
+    def __init__(
+        self, archive: Path, dest: Path, strip_top: str | None, max_unpacked_bytes: int
+    ) -> None:
         self.archive = archive
         self.dest = dest
+        self.max_unpacked_bytes = max_unpacked_bytes
+        self.unpacked = 0
         self.root = os.path.realpath(dest)
         self.strip_top = strip_top
         self.directories: list[tuple[Path, tarfile.TarInfo]] = []
@@ -343,7 +440,10 @@ class _Extractor:
                 break
             except (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError, OSError) as e:
                 raise ArchiveCorrupt(str(self.archive), _describe(e)) from e
-            self._extract(tar, member)
+            try:
+                self._extract(tar, member)
+            except OSError as e:
+                raise _WriteFailed(e.filename or self.dest, e) from None
         self._check_symlinks()
         # Directory modes last, so a read-only directory does not block its own contents.
         for path, member in reversed(self.directories):
@@ -385,6 +485,10 @@ class _Extractor:
             target.symlink_to(link)
             self.symlinks.append((target, member.name))
         elif member.islnk():
+            if member.linkname.startswith("/"):
+                raise self._unsafe(
+                    member, f"is a hard link to an absolute path ({member.linkname})"
+                )
             source_parts = self._relative_parts(member, member.linkname)
             source = os.path.realpath(self.dest.joinpath(*(source_parts or [])))
             if source_parts is None or not self._inside(source):
@@ -410,6 +514,18 @@ class _Extractor:
     def _write_file(self, tar: tarfile.TarFile, member: tarfile.TarInfo, target: Path) -> None:
         source = tar.extractfile(member)
         assert source is not None  # regular files always have content
+        if self.unpacked + member.size > self.max_unpacked_bytes:
+            raise ArchiveTooLarge(str(self.archive), self.max_unpacked_bytes)
+        try:
+            self._copy_out(source, target)
+        except OSError as e:
+            # Reading the archive raised ArchiveCorrupt already: this is the disk.
+            raise _WriteFailed(target, e) from None
+        # setuid/setgid/sticky bits are dropped; the owner can always read and write.
+        target.chmod((member.mode & 0o777) | 0o600)
+        os.utime(target, (member.mtime, member.mtime))
+
+    def _copy_out(self, source: IO[bytes], target: Path) -> None:
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
         with os.fdopen(os.open(target, flags, 0o600), "wb") as out:
             while True:
@@ -419,10 +535,11 @@ class _Extractor:
                     raise ArchiveCorrupt(str(self.archive), _describe(e)) from e
                 if not chunk:
                     break
+                # Counted as written, not as the header says: the header could lie.
+                self.unpacked += len(chunk)
+                if self.unpacked > self.max_unpacked_bytes:
+                    raise ArchiveTooLarge(str(self.archive), self.max_unpacked_bytes)
                 out.write(chunk)
-        # setuid/setgid/sticky bits are dropped; the owner can always read and write.
-        target.chmod((member.mode & 0o777) | 0o600)
-        os.utime(target, (member.mtime, member.mtime))
 
     def _check_symlinks(self) -> None:
         """A link that pointed inside when made can lead outside through a later link."""

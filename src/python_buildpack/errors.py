@@ -33,6 +33,19 @@ def bullet_list(items: Iterable[str]) -> str:
     return "\n".join(f"  - {item}" for item in items)
 
 
+def _q(text: str) -> str:
+    """A value from the app or the platform env, made safe to print (see `redact.quote`)."""
+    from .redact import quote
+
+    return quote(text)
+
+
+def _q_list(items: Iterable[str]) -> list[str]:
+    from .redact import quote_list
+
+    return quote_list(items)
+
+
 # --- detection and app layout -------------------------------------------------------------
 
 
@@ -81,6 +94,69 @@ class ConfigFileUnreadable(UserError):
             f"The buildpack could not read {path}: {reason}.",
             fix or f"Check that {path} is a readable UTF-8 text file.",
         )
+        self.path = path
+        self.reason = reason
+
+
+class AppFileNotRegular(ConfigFileUnreadable):
+    def __init__(self, path: str, what: str) -> None:
+        super().__init__(
+            path,
+            f"it is {what}, not a regular file",
+            f"Replace {path} with a regular file (the buildpack never reads from pipes, sockets "
+            "or devices in the app).",
+        )
+
+
+class AppFileOutsideApp(ConfigFileUnreadable):
+    def __init__(self, path: str, link_target: str | None) -> None:
+        from .redact import quote
+
+        how = (
+            f"it is a symbolic link to {quote(link_target, 120)}, which"
+            if link_target is not None
+            else "it"
+        )
+        super().__init__(
+            path,
+            f"{how} lies outside the app directory, and the buildpack reads only the app's own "
+            "files",
+            "Copy the file into the app directory instead of linking to it, or use a symbolic "
+            "link that stays inside the app.",
+        )
+
+
+class AppFileTooLarge(ConfigFileUnreadable):
+    def __init__(self, path: str, limit: int) -> None:
+        super().__init__(
+            path,
+            f"it is larger than {_size(limit)}, far more than such a file ever needs",
+            f"Check that {path} is the file you meant to commit (not generated output or a "
+            "binary).",
+        )
+
+
+def _size(size: int) -> str:
+    for unit, factor in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if size >= factor:
+            return f"{size / factor:g} {unit}"
+    return f"{size} bytes"
+
+
+class FilesystemError(UserError):
+    """ENOSPC, EROFS, EACCES, EDQUOT and the like: the build's disk, not the buildpack."""
+
+    def __init__(self, operation: str, path: str | None, reason: str) -> None:
+        where = f" ({path})" if path else ""
+        super().__init__(
+            f"File system error while {operation}",
+            f"The build could not go on while {operation}{where}: {reason}.",
+            "Check that the build's layers directory is writable and its file system has free "
+            "space (and inode and quota headroom), then build again. Nothing half-written is "
+            "kept: the next build starts the affected layer afresh.",
+        )
+        self.operation = operation
+        self.path = path
 
 
 class InvalidConfigFile(UserError):
@@ -90,9 +166,11 @@ class InvalidConfigFile(UserError):
 
 class InvalidPlatformEnv(UserError):
     def __init__(self, name: str, value: str, reason: str, fix: str) -> None:
+        from .redact import quote
+
         super().__init__(
             f"Invalid value for {name}",
-            f"{name} is set to {value!r}, but {reason}",
+            f"{name} is set to {quote(value, secret_name=name)}, but {reason}",
             fix,
         )
 
@@ -219,7 +297,7 @@ class PythonVersionMultiple(UserError):
     def __init__(self, source: str, versions: Sequence[str]) -> None:
         super().__init__(
             f"Multiple Python versions in {source}",
-            f"{source} names more than one Python version:\n" + bullet_list(versions),
+            f"{source} names more than one Python version:\n" + bullet_list(_q_list(versions)),
             f"Keep exactly one version in {source}. Notes go after a '#', which starts a comment.",
         )
 
@@ -241,7 +319,7 @@ class PythonVersionPrerelease(UserError):
     def __init__(self, source: str, text: str) -> None:
         super().__init__(
             f"Pre-release Python versions are not supported ({source})",
-            f"{source} asks for {text!r}, which is a pre-release (alpha, beta, release "
+            f"{source} asks for {_q(text)}, which is a pre-release (alpha, beta, release "
             "candidate or development) version of Python.",
             f"Use a stable release in {source}, e.g. 3.13.",
         )
@@ -251,7 +329,7 @@ class PythonVersionImplementation(UserError):
     def __init__(self, source: str, text: str) -> None:
         super().__init__(
             f"Unsupported Python implementation in {source}",
-            f"{source} asks for {text!r}, but this buildpack installs only CPython (the "
+            f"{source} asks for {_q(text)}, but this buildpack installs only CPython (the "
             "standard Python implementation).",
             f"Write a CPython version in {source}, e.g. 3.13.",
         )
@@ -271,7 +349,7 @@ class PythonVersionFreethreaded(UserError):
     def __init__(self, source: str, text: str) -> None:
         super().__init__(
             f"Free-threaded Python is not supported ({source})",
-            f"{source} asks for {text!r}: the 't' suffix means a free-threaded (no GIL) build, "
+            f"{source} asks for {_q(text)}: the 't' suffix means a free-threaded (no GIL) build, "
             "which this buildpack does not provide.",
             f"Remove the 't' suffix in {source}, e.g. {text.rstrip('tT')}.",
         )
@@ -282,7 +360,7 @@ class PythonVersionInvalid(UserError):
         hint = f" Did you mean {suggestion}?" if suggestion else ""
         super().__init__(
             f"Invalid Python version in {source}",
-            f"{source} asks for {text!r}, which is not a Python version of the form X.Y or "
+            f"{source} asks for {_q(text)}, which is not a Python version of the form X.Y or "
             f"X.Y.Z.{hint}",
             f"{_VERSION_FORMAT_FIX} Do not add quotes, a 'python-' prefix or wildcards; a '#' "
             "starts a comment.",
@@ -293,7 +371,7 @@ class RuntimeTxtInvalid(UserError):
     def __init__(self, text: str) -> None:
         super().__init__(
             "Invalid Python version in runtime.txt",
-            f"runtime.txt contains {text!r}, but it must look like python-3.13 or python-3.13.5.",
+            f"runtime.txt contains {_q(text)}, but it must look like python-3.13 or python-3.13.5.",
             "runtime.txt is deprecated: delete it and create a file named .python-version "
             "containing only the version, e.g. 3.13.",
         )
@@ -303,7 +381,7 @@ class RequiresPythonInvalid(UserError):
     def __init__(self, text: str, reason: str) -> None:
         super().__init__(
             "Invalid requires-python in pyproject.toml",
-            f"[project] requires-python in pyproject.toml is {text!r}, which is not a valid "
+            f"[project] requires-python in pyproject.toml is {_q(text)}, which is not a valid "
             f"version specifier: {reason}.",
             "Use a PEP 440 specifier such as '>=3.12' or '>=3.11,<3.14', or create a "
             ".python-version file containing the version, e.g. 3.13.",
@@ -314,7 +392,7 @@ class RequiresPythonUnsatisfiable(UserError):
     def __init__(self, text: str, supported: Sequence[str]) -> None:
         super().__init__(
             "No supported Python version satisfies requires-python",
-            f"[project] requires-python in pyproject.toml is {text!r}, and none of the Python "
+            f"[project] requires-python in pyproject.toml is {_q(text)}, and none of the Python "
             "versions this buildpack provides for this platform satisfies it. Supported "
             "versions:\n" + bullet_list(supported),
             "Change requires-python so that it allows one of the supported versions, or create "
@@ -399,7 +477,7 @@ class InvalidDependencyMapping(UserError):
     def __init__(self, path: str, value: str) -> None:
         super().__init__(
             "Invalid dependency mapping",
-            f"The dependency-mapping binding entry {path} contains {value!r}, which is not an "
+            f"The dependency-mapping binding entry {path} contains {_q(value)}, which is not an "
             "http://, https:// or file:// URL.",
             "Put the URL of the replacement archive in that file, e.g. "
             "file:///deps/cpython.tar.gz or https://mirror.example.com/cpython.tar.gz.",
@@ -425,7 +503,8 @@ class DownloadFailed(UserError):
             f"Downloading {url} failed{tries}: {reason}.",
             "This is often a temporary network or server problem: try the build again. If it "
             "keeps failing, check the build's network access, or set BP_PYTHON_MIRROR to a "
-            "mirror the build can reach.",
+            "mirror the build can reach. A slow but working mirror can be given more time "
+            "with BP_PYTHON_DOWNLOAD_TIMEOUT (seconds per attempt, 900 by default).",
         )
 
 
@@ -446,7 +525,7 @@ class UnsafeArchive(UserError):
     def __init__(self, archive: str, member: str, reason: str) -> None:
         super().__init__(
             "Refusing to unpack an unsafe archive",
-            f"The archive {archive} contains {member!r}, which {reason}. Unpacking it could "
+            f"The archive {archive} contains {_q(member)}, which {reason}. Unpacking it could "
             "write outside the layer.",
             "Use the archive named in the buildpack's manifest; check any mirror or dependency "
             "mapping that serves it.",
@@ -460,6 +539,19 @@ class ArchiveCorrupt(UserError):
             f"The archive {archive} could not be unpacked: {reason}.",
             "Try the build again; if a mirror or dependency mapping serves the archive, check "
             "that it serves a complete .tar.gz or .tar.zst file.",
+        )
+
+
+class ArchiveTooLarge(UserError):
+    def __init__(self, archive: str, limit: int) -> None:
+        super().__init__(
+            "The Python archive unpacks to too much data",
+            f"The archive {archive} unpacks to more than {_size(limit)}, far more than a Python "
+            "installation needs; unpacking stopped there (a compressed archive can expand to "
+            "fill the disk).",
+            "Use the archive named in the buildpack's manifest; check any mirror or dependency "
+            "mapping that serves it. If the archive is right, raise max_unpacked_bytes for it in "
+            "python-versions.toml.",
         )
 
 
@@ -485,10 +577,12 @@ class BrokenPythonArchive(UserError):
 
 
 class PipInstallFailed(UserError):
-    def __init__(self, describe: str, exit_code: int) -> None:
+    def __init__(self, describe: str, exit_code: int, tool: str = "pip") -> None:
+        command = "uv pip install" if tool.startswith("uv") else "pip install"
         super().__init__(
-            f"Installing {describe} with pip failed (exit status {exit_code})",
-            "pip could not install the app's dependencies; its output is above. Common causes:\n"
+            f"Installing {describe} with {tool} failed (exit status {exit_code})",
+            f"{tool} could not install the app's dependencies; its output is above. Common "
+            "causes:\n"
             + bullet_list(
                 [
                     "a package name or version that does not exist on the package index",
@@ -497,7 +591,7 @@ class PipInstallFailed(UserError):
                     "a private index that needs credentials (PIP_INDEX_URL / PIP_EXTRA_INDEX_URL)",
                 ]
             ),
-            f"Fix {describe.split(' (')[0]} and build again; running 'pip install' with the "
+            f"Fix {describe.split(' (')[0]} and build again; running '{command}' with the "
             "same files locally, on the same Python version, usually shows the problem.",
         )
 
@@ -520,7 +614,7 @@ class InvalidProcfile(UserError):
             title = f"Invalid Procfile (line {line_number})"
             detail = (
                 f"Line {line_number} of the Procfile is not valid: {reason}.\n"
-                f"  {line_number} | {line.rstrip()}"
+                f"  {line_number} | {_quoted_line(line)}"
             )
         else:
             title, detail = "Invalid Procfile", f"The Procfile is not valid: {reason}."
@@ -535,6 +629,14 @@ class InvalidProcfile(UserError):
             "image's default. Blank lines and lines starting with '#' are ignored.",
         )
         self.line_number = line_number
+
+
+def _quoted_line(line: str) -> str:
+    """A line of an app file, shown escaped and cut short (see `redact`)."""
+    from .redact import escape, mask
+
+    shown = escape(mask(line.rstrip()))
+    return shown if len(shown) <= 160 else f"{shown[:160]} … ({len(shown) - 160} more characters)"
 
 
 _COLLECTSTATIC_OPT_OUT = (

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from .errors import UserError
+from .redact import sanitize
 
 if TYPE_CHECKING:
     from typing import TextIO
@@ -25,6 +26,8 @@ class Log:
     def __init__(self, out: TextIO | None = None, err: TextIO | None = None) -> None:
         self._out = out if out is not None else sys.stdout
         self._err = err if err is not None else sys.stderr
+        # The step under way (the last header), to say what a file system error interrupted.
+        self.step = ""
 
     def _write(self, stream: TextIO, text: str) -> None:
         stream.write(text + "\n")
@@ -36,6 +39,7 @@ class Log:
 
     def header(self, text: str) -> None:
         """A build step: `[Installing Python]`."""
+        self.step = text
         self._write(self._out, f"\n[{text}]")
 
     def info(self, text: str) -> None:
@@ -51,13 +55,15 @@ class Log:
         self._write(self._out, f"{INDENT}{line.rstrip()}")
 
     def warning(self, title: str, body: str = "") -> None:
-        lines = [f"\n! WARNING: {title}"]
-        lines += [f"! {line}".rstrip() for line in body.strip().splitlines()]
+        lines = [f"\n! WARNING: {sanitize(title)}"]
+        lines += [f"! {line}".rstrip() for line in sanitize(body.strip()).split("\n") if body]
         self._write(self._out, "\n".join(lines) + "\n")
 
     def user_error(self, error: UserError) -> None:
-        lines = [f"\n! ERROR: {error.title}", "!"]
-        lines += [f"! {line}".rstrip() for line in error.render().splitlines()]
+        # The net under every message: whatever a message quotes, the log gets no secret, no
+        # control character and no flood.
+        lines = [f"\n! ERROR: {sanitize(error.title, max_lines=1, max_line=300)}", "!"]
+        lines += [f"! {line}".rstrip() for line in sanitize(error.render()).split("\n")]
         self._write(self._err, "\n".join(lines) + "\n")
 
     def internal_error(self, traceback_text: str) -> None:

@@ -9,7 +9,9 @@ from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
 
+from .appfiles import Kind, read_app_file
 from .errors import ConfigFileUnreadable, InvalidConfigFile
+from .redact import quote
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -27,14 +29,15 @@ class Project:
 
 
 def read_project(path: Path) -> Project:
+    text = read_app_file(path.parent, path.name, Kind.PROJECT)
+    if text is None:
+        raise ConfigFileUnreadable(path.name, "it does not exist")
     try:
-        data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
+        data: dict[str, Any] = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise InvalidConfigFile(
             path.name, f"it is not valid TOML: {error}", f"Fix the TOML syntax in {path.name}."
         ) from error
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigFileUnreadable(path.name, str(error)) from error
     project = data.get("project")
     if project is None:
         return Project(None, [], False, False, "build-system" in data)
@@ -55,7 +58,7 @@ def read_project(path: Path) -> Project:
         except InvalidRequirement as error:
             raise InvalidConfigFile(
                 path.name,
-                f"the dependency {dependency!r} is not a valid requirement: {error}",
+                f"the dependency {quote(dependency)} is not a valid requirement: {error}",
                 "Use PEP 508 requirement syntax, for example 'flask==3.1.0'.",
             ) from error
     dynamic = project.get("dynamic", [])

@@ -9,10 +9,12 @@ silently ignored line is a process that never starts.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ConfigFileUnreadable, InvalidProcfile
+from .appfiles import Kind, read_app_file
+from .errors import InvalidProcfile
 
 PROCFILE = "Procfile"
 # What the CNB lifecycle accepts as a process type (it becomes /cnb/process/<type>).
@@ -40,32 +42,42 @@ class Procfile:
 
 def read_procfile(app_dir: Path) -> Procfile | None:
     """The app's Procfile, or None when it has none."""
-    path = app_dir / PROCFILE
-    if not path.exists() and not path.is_symlink():
-        return None
-    try:
-        raw = path.read_bytes()
-    except OSError as error:
-        raise ConfigFileUnreadable(PROCFILE, error.strerror or str(error)) from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise ConfigFileUnreadable(
-            PROCFILE,
-            f"it is not valid UTF-8 text (byte {error.start})",
-            "Save the Procfile as UTF-8 text.",
-        ) from None
-    return parse_procfile(text)
+    text = read_app_file(app_dir, PROCFILE, Kind.PROCFILE)
+    return None if text is None else parse_procfile(text)
+
+
+def control_characters(command: str) -> list[str]:
+    """The control characters in a command (tabs aside), as `\\xNN`, in order of appearance.
+
+    A command is one line run by `bash -c`: a NUL cuts it short when the launcher passes it on,
+    and an escape sequence or a carriage return hides what runs from whoever reads launch.toml.
+    """
+    seen: dict[str, None] = {}
+    for char in command:
+        if char != "\t" and unicodedata.category(char) == "Cc":
+            seen[f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"] = None
+    return list(seen)
 
 
 def parse_procfile(text: str) -> Procfile:
     entries: list[ProcfileEntry] = []
     seen: dict[str, int] = {}
     # A byte order mark from a Windows editor is not part of the first process type.
-    for number, line in enumerate(text.removeprefix("\ufeff").splitlines(), start=1):
-        stripped = line.strip()
+    # Lines end at \n (and \r\n) only: splitlines() would also end one at a form feed or
+    # \x1c-\x1e, and so split a command in two instead of reporting the character.
+    for number, line in enumerate(text.removeprefix("\ufeff").split("\n"), start=1):
+        line = line.removesuffix("\r")
+        stripped = line.strip(" \t")
         if not stripped or stripped.startswith("#"):
             continue
+        controls = control_characters(line)
+        if controls:
+            raise InvalidProcfile(
+                number,
+                line,
+                f"it contains control characters ({', '.join(controls)}), which a process "
+                "type or command cannot hold",
+            )
         name, colon, command = stripped.partition(":")
         name, command = name.strip(), command.strip()
         if not colon:
@@ -82,6 +94,7 @@ def parse_procfile(text: str) -> Procfile:
             )
         if not command:
             raise InvalidProcfile(number, line, f"the {name} process has no command")
+
         if name in seen:
             raise InvalidProcfile(
                 number, line, f"the {name} process is already defined on line {seen[name]}"

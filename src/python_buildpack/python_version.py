@@ -25,6 +25,7 @@ from pathlib import Path
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
+from .appfiles import Kind, read_app_file
 from .distributions import (
     OLDEST_SUPPORTED_MINOR,
     Manifest,
@@ -35,7 +36,6 @@ from .distributions import (
     format_minor,
 )
 from .errors import (
-    ConfigFileUnreadable,
     InvalidConfigFile,
     NoPythonForTarget,
     PythonVersionEmpty,
@@ -227,22 +227,9 @@ def parse_runtime_txt(content: str) -> tuple[str, tuple[int, int, int | None]]:
 # --- reading the sources ----------------------------------------------------------------------
 
 
-def _read_optional(path: Path) -> str | None:
+def _read_optional(path: Path, kind: Kind = Kind.VERSION) -> str | None:
     """The file's text, or None when it does not exist (or is a directory)."""
-    try:
-        data = path.read_bytes()
-    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-        return None
-    except OSError as e:
-        raise ConfigFileUnreadable(path.name, e.strerror or str(e)) from e
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise ConfigFileUnreadable(
-            path.name,
-            f"it is not valid UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start})",
-            f"Save {path.name} as UTF-8 text.",
-        ) from e
+    return read_app_file(path.parent, path.name, kind, directory_is_absent=True)
 
 
 def _requested(
@@ -305,7 +292,7 @@ def read_requested_version(
 
 
 def _read_requires_python(path: Path) -> str | None:
-    content = _read_optional(path)
+    content = _read_optional(path, Kind.PROJECT)
     if content is None:
         return None
     try:
@@ -334,7 +321,7 @@ def _read_requires_python(path: Path) -> str | None:
 
 
 def _read_pipfile_lock_version(path: Path) -> str | None:
-    content = _read_optional(path)
+    content = _read_optional(path, Kind.LOCK)
     if content is None:
         return None
     try:

@@ -8,6 +8,7 @@ unchanged set of files means an unchanged install, which is what lets a rebuild 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import shlex
 from collections.abc import Iterator, Mapping
@@ -17,7 +18,13 @@ from pathlib import Path
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
+from .appfiles import Kind, read_app_file
 from .errors import ConfigFileUnreadable, InvalidConfigFile
+from .redact import mask, quote
+
+REQUIREMENTS = Kind.REQUIREMENTS
+# Logical lines (requirements and options) in a requirements file and all its includes.
+MAX_LINES = 20_000
 
 # pip only expands POSIX-style ${VAR} with upper-case names, digits and underscores.
 ENV_VAR = re.compile(r"\$\{(?P<name>[A-Z0-9_]+)\}")
@@ -52,13 +59,7 @@ class RequirementsSet:
         return not self.unpinned
 
 
-def logical_lines(path: Path, environ: Mapping[str, str]) -> Iterator[Line]:
-    try:
-        raw = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as error:
-        raise ConfigFileUnreadable(str(path), f"it is not UTF-8 text ({error.reason})") from error
-    except OSError as error:
-        raise ConfigFileUnreadable(str(path), error.strerror or str(error)) from error
+def logical_lines(raw: str, path: Path, environ: Mapping[str, str]) -> Iterator[Line]:
     pending: list[str] = []
     start = 0
     for number, physical in enumerate(raw.splitlines(), start=1):
@@ -105,15 +106,36 @@ def read_requirements(
     constraint_pins: set[str] = set()
     candidates: list[tuple[Line, str]] = []  # requirement lines to judge once constraints are known
     seen: set[Path] = set()
+    # The chain of includes being read, to report a cycle (pip itself would recurse forever).
+    chain: list[Path] = []
+    count = [0]  # logical lines read so far, in every file
 
-    def visit(path: Path, is_constraint: bool) -> None:
+    def visit(path: Path, is_constraint: bool, text: str) -> None:
         resolved = path.resolve()
+        if resolved in chain:
+            cycle = [*chain[chain.index(resolved) :], resolved]
+            raise InvalidConfigFile(
+                _relative(path, app_dir),
+                "its -r/-c includes form a cycle: "
+                + " -> ".join(_relative(p, app_dir) for p in cycle)
+                + ".",
+                "Remove the include that leads back to a file already being read.",
+            )
         if resolved in seen:
             return
         seen.add(resolved)
+        chain.append(resolved)
         result.files.append(path)
         hasher.update(f"\0file:{_relative(path, app_dir)}\0".encode())
-        for line in logical_lines(path, environ):
+        for line in logical_lines(text, path, environ):
+            count[0] += 1
+            if count[0] > MAX_LINES:
+                raise InvalidConfigFile(
+                    _relative(root_file, app_dir),
+                    f"it and its includes hold more than {MAX_LINES} requirement lines, far "
+                    "more than any app installs (reading them would take minutes).",
+                    "Check that the requirements files are the ones you meant to commit.",
+                )
             hasher.update(line.text.encode() + b"\n")
             include = _split_option(line.text, INCLUDE_OPTIONS)
             constraint = _split_option(line.text, CONSTRAINT_OPTIONS)
@@ -122,20 +144,29 @@ def read_requirements(
                 if not target:
                     raise InvalidConfigFile(
                         line.where(app_dir),
-                        f"'{line.text}' names no file.",
+                        f"{quote(line.text)} names no file.",
                         "Give the path of the file to include after the option.",
                     )
                 if "://" in target:
                     result.unpinned.append(f"{line.where(app_dir)}: includes a URL ({target})")
                     continue
-                included = (path.parent / target).resolve()
-                if not included.is_file():
+                included = Path(os.path.normpath(path.parent / target))
+                try:
+                    content = read_app_file(app_dir, _relative(included, app_dir), REQUIREMENTS)
+                except ConfigFileUnreadable as error:
                     raise InvalidConfigFile(
                         line.where(app_dir),
-                        f"it includes '{target}', which does not exist.",
-                        f"Create {target} or remove the line '{line.text}'.",
+                        f"it includes {quote(target)}: {error.reason}.",
+                        f"Include a requirements file inside the app, or remove the line "
+                        f"{quote(line.text)}.",
+                    ) from None
+                if content is None:
+                    raise InvalidConfigFile(
+                        line.where(app_dir),
+                        f"it includes {quote(target)}, which does not exist.",
+                        f"Create {quote(target)} or remove the line {quote(line.text)}.",
                     )
-                visit(included, is_constraint or constraint is not None)
+                visit(included, is_constraint or constraint is not None, content)
             elif line.text.startswith("-") and not line.text.startswith(EDITABLE_OPTIONS):
                 continue  # a global option such as --index-url: part of the digest, not a package
             elif is_constraint:
@@ -144,8 +175,12 @@ def read_requirements(
                     constraint_pins.add(name)
             else:
                 candidates.append((line, line.text))
+        chain.pop()
 
-    visit(root_file, is_constraint=False)
+    root_text = read_app_file(app_dir, _relative(root_file, app_dir), REQUIREMENTS)
+    if root_text is None:
+        raise ConfigFileUnreadable(_relative(root_file, app_dir), "it does not exist")
+    visit(root_file, False, root_text)
     for line, text in candidates:
         name = pinned_name(text)
         if name:
@@ -155,7 +190,7 @@ def read_requirements(
         if loose and loose in constraint_pins:
             result.pinned_names.add(loose)
             continue
-        result.unpinned.append(f"{line.where(app_dir)}: {_redact(text)}")
+        result.unpinned.append(f"{line.where(app_dir)}: {mask(text)}")
     result.digest = hasher.hexdigest()
     return result
 
@@ -209,7 +244,3 @@ def pinned_name(text: str) -> str | None:
     specifiers = list(requirement.specifier)
     exact = len(specifiers) == 1 and specifiers[0].operator in ("==", "===")
     return name if exact and not specifiers[0].version.endswith(".*") else None
-
-
-def _redact(text: str) -> str:
-    return re.sub(r"://[^/@\s]+@", "://***@", text)

@@ -44,3 +44,44 @@ def text(env: Mapping[str, str], name: str) -> str | None:
     if raw is None or raw.strip() == "":
         return None
     return raw.strip()
+
+
+def seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    """A positive duration in seconds, e.g. BP_PYTHON_DOWNLOAD_TIMEOUT=600."""
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        value = -1.0
+    if not 0 < value < 86400 * 7:
+        raise InvalidPlatformEnv(
+            name,
+            raw,
+            "it is not a number of seconds.",
+            f"Set {name} to a positive number of seconds, e.g. {name}=600.",
+        )
+    return value
+
+
+def check_env_values(platform_env: Mapping[str, str]) -> None:
+    """Platform env variables no process can be given: a NUL byte in the value (the variable's
+    file holds binary data) or a name that is not a variable name."""
+    for name, value in platform_env.items():
+        if "\0" in value:
+            raise InvalidPlatformEnv(
+                name,
+                value.split("\0", 1)[0],
+                "its value contains a NUL byte, which no environment variable can hold (the "
+                "value is shown up to it).",
+                f"Set {name} to text without NUL bytes (check that its file in the platform's "
+                "env directory is not binary).",
+            )
+        if "=" in name or not name:
+            raise InvalidPlatformEnv(
+                name,
+                "",
+                "an environment variable's name cannot contain '='.",
+                "Rename the variable.",
+            )

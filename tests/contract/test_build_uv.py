@@ -138,3 +138,16 @@ def test_project_with_scripts_is_installed_with_its_console_script(
     packages = distributions(app)
     assert packages["uv-scripts-app"] == "0.1.0" and packages["bp-test-alpha"] == "1.1.0"
     assert_hello_app_runs(app)
+
+
+def test_a_failed_uv_pip_install_names_uv(ws: Workspace, package_index: PackageIndex) -> None:
+    (ws.app / "requirements.txt").write_text("bp-no-such-package==1.0\n")
+    (ws.app / ".python-version").write_text("3.13\n")
+    for variable, value in package_index.pip_env.items():
+        ws.set_platform_env(variable, value)
+    ws.set_platform_env("BP_PIP_INSTALLER", "uv")
+    result = ws.build()
+    assert result.exit_code == 1, result.output
+    assert "! ERROR: Installing requirements.txt with uv (pip interface) failed" in result.stderr
+    assert "with pip failed" not in result.stderr
+    assert "'uv pip install'" in result.stderr

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -63,3 +64,17 @@ def test_pip_is_needed_at_build_time_only() -> None:
     requires = {r["name"]: r["metadata"] for r in detect.build_plan()["requires"]}  # type: ignore[attr-defined]
     assert requires["pip"] == {"build": True, "launch": False}
     assert requires["cpython"] == requires["venv"] == {"build": True, "launch": True}
+
+
+def test_pipes_and_links_out_of_the_app_do_not_count_and_say_why(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "requirements.txt")
+    (tmp_path / "pyproject.toml").symlink_to("/etc/hostname")
+    (tmp_path / "runtime.txt").symlink_to("runtime.txt")
+    (tmp_path / "app.py").symlink_to("src/app.py")
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "app.py").write_text("")
+    ignored: dict[str, str] = {}
+    assert detect.python_app_files(tmp_path, ignored) == ["app.py"]
+    assert ignored["requirements.txt"] == "it is a named pipe (FIFO), not a regular file"
+    assert "outside the app directory" in ignored["pyproject.toml"]
+    assert "loop" in ignored["runtime.txt"]

@@ -471,3 +471,13 @@ def test_mapping_end_to_end_with_a_manifest(tmp_path: Path) -> None:
     make_binding(tmp_path / "bindings", "m", "dependency-mapping", {rel.sha256: "file:///x.tgz"})
     mappings = read_dependency_mappings(tmp_path, {})
     assert archive_url(rel, None, mappings) == DownloadSource("file:///x.tgz", "binding")
+
+
+def test_a_release_may_cap_its_unpacked_size() -> None:
+    data = manifest_data(releases=[release("3.13.5", max_unpacked_bytes=500_000_000)])
+    manifest = Manifest.from_data(data, "python-versions.toml")
+    assert manifest.releases[0].max_unpacked_bytes == 500_000_000
+    assert Manifest.from_data(manifest_data(), "m").releases[0].max_unpacked_bytes is None
+    assert "max_unpacked_bytes" in problems_of(
+        manifest_data(releases=[release("3.13.5", max_unpacked_bytes=0)])
+    )

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import io
+import os
 import shutil
 import subprocess
 import sys
@@ -21,6 +23,7 @@ from python_buildpack.download import download, extract_tar, redact_url
 from python_buildpack.errors import (
     ArchiveCorrupt,
     ArchiveNotFound,
+    ArchiveTooLarge,
     ChecksumMismatch,
     DownloadFailed,
     UnsafeArchive,
@@ -234,6 +237,57 @@ def test_timeout(server: Server, tmp_path: Path, log: Log) -> None:
     assert "timed out" in info.value.render()
 
 
+def trickle(handler: BaseHTTPRequestHandler) -> None:
+    """Promise the body, then send a byte every 50 ms: never a read timeout, never done."""
+    handler.send_response(200)
+    handler.send_header("Content-Length", str(len(BODY)))
+    handler.end_headers()
+    with contextlib.suppress(OSError):
+        for _ in range(200):
+            handler.wfile.write(b"x")
+            handler.wfile.flush()
+            time.sleep(0.05)
+
+
+def slow_headers(handler: BaseHTTPRequestHandler) -> None:
+    time.sleep(3)
+    with contextlib.suppress(OSError):  # the client gave up long ago
+        ok()(handler)
+
+
+@pytest.mark.parametrize("behaviour", [trickle, slow_headers])
+def test_an_attempt_ends_at_the_deadline(
+    server: Server, tmp_path: Path, log: Log, behaviour: Behaviour
+) -> None:
+    server.routes["/t"] = [behaviour]
+    start = time.monotonic()
+    with pytest.raises(DownloadFailed) as info:
+        download(f"{server.base}/t", tmp_path / "a", BODY_SHA, log, attempts=1, deadline=0.5)
+    assert time.monotonic() - start < 2.5
+    assert "took longer than 0.5s" in info.value.render()
+    assert not list(tmp_path.iterdir()), "a partial download was left behind"
+
+
+def test_the_deadline_holds_outside_the_main_thread(
+    server: Server, tmp_path: Path, log: Log
+) -> None:
+    # No timer signal there: the deadline is checked between reads instead.
+    server.routes["/t"] = [trickle]
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            download(f"{server.base}/t", tmp_path / "a", BODY_SHA, log, attempts=1, deadline=0.5)
+        except BaseException as error:
+            errors.append(error)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(timeout=5)
+    assert not thread.is_alive()
+    assert isinstance(errors[0], DownloadFailed)
+
+
 def test_credentials_become_basic_auth_and_are_redacted(
     server: Server, tmp_path: Path, log: Log
 ) -> None:
@@ -440,6 +494,10 @@ def test_corrupt_and_truncated_gzip(tmp_path: Path) -> None:
             lambda tar: add_special(tar, "python/x", tarfile.LNKTYPE, "../etc/passwd"),
             "'..' path component",
         ),
+        (
+            lambda tar: add_special(tar, "python/x", tarfile.LNKTYPE, "/etc/passwd"),
+            "hard link to an absolute path (/etc/passwd)",
+        ),
         (lambda tar: add_special(tar, "python/dev", tarfile.CHRTYPE), "device file"),
         (lambda tar: add_special(tar, "python/blk", tarfile.BLKTYPE), "device file"),
         (lambda tar: add_special(tar, "python/fifo", tarfile.FIFOTYPE), "named pipe"),
@@ -501,3 +559,34 @@ def test_existing_symlink_is_replaced_not_followed(tmp_path: Path) -> None:
     assert target.read_text() == "keep"
     assert not (dest / "f").is_symlink()
     assert (dest / "f").read_bytes() == b"new"
+
+
+def test_unpacking_stops_at_the_size_cap(tmp_path: Path) -> None:
+    def build(tar: tarfile.TarFile) -> None:
+        python_tree(tar)
+        add_file(tar, "python/lib/big", b"\0" * 300_000)
+
+    archive = make_tar(tmp_path / "a.tar.gz", build)
+    with pytest.raises(ArchiveTooLarge, match="too much data"):
+        extract_tar(archive, tmp_path / "layer", max_unpacked_bytes=200_000)
+    extract_tar(archive, tmp_path / "layer2", max_unpacked_bytes=400_000)
+
+
+def test_a_header_understating_its_size_cannot_pass_the_cap(tmp_path: Path) -> None:
+    # The count is of bytes written, so a lying header only moves where unpacking stops.
+    def build(tar: tarfile.TarFile) -> None:
+        python_tree(tar)
+        for n in range(5):
+            add_file(tar, f"python/lib/part{n}", b"\0" * 100_000)
+
+    archive = make_tar(tmp_path / "a.tar.gz", build)
+    with pytest.raises(ArchiveTooLarge):
+        extract_tar(archive, tmp_path / "layer", max_unpacked_bytes=350_000)
+    written = sum(p.stat().st_size for p in (tmp_path / "layer").rglob("*") if p.is_file())
+    assert written <= 350_000
+
+
+def test_a_file_url_to_a_named_pipe_fails_at_once(tmp_path: Path, log: Log) -> None:
+    os.mkfifo(tmp_path / "archive.tar.gz")
+    with pytest.raises(ArchiveNotFound, match="not a regular file"):
+        download((tmp_path / "archive.tar.gz").as_uri(), tmp_path / "out", BODY_SHA, log)

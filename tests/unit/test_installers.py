@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import io
+import types
+from pathlib import Path
+
 import pytest
 
 from python_buildpack.config import poetry_groups
-from python_buildpack.errors import InvalidPlatformEnv
+from python_buildpack.errors import InvalidPlatformEnv, PipInstallFailed
 from python_buildpack.installers.locked import has_scripts
-from python_buildpack.installers.pip import uv_pip_env
+from python_buildpack.installers.pip import PipInstaller, uv_pip_env
+from python_buildpack.layers.python import PythonInstall
 from python_buildpack.layers.tool import ToolLayerMetadata
 from python_buildpack.layers.tool import changes as tool_changes
 from python_buildpack.layers.venv import VenvMetadata, changes
+from python_buildpack.output import Log
+from python_buildpack.pip_inputs import PipInputs
 
 
 def venv_metadata(**update: object) -> VenvMetadata:
@@ -100,3 +107,23 @@ def test_scripts_decide_whether_the_project_is_installed() -> None:
     assert not has_scripts({"project": {"name": "a"}})
     assert has_scripts({"project": {"scripts": {"a": "a:main"}}})
     assert has_scripts({"tool": {"poetry": {"scripts": {"a": "a:main"}}}})
+
+
+def test_a_failed_uv_pip_install_names_uv_not_pip(tmp_path: Path) -> None:
+    uv = tmp_path / "uv"
+    uv.write_text("#!/bin/sh\necho 'error: no solution found' >&2\nexit 2\n")
+    uv.chmod(0o755)
+    inputs = PipInputs("requirements.txt", ["--requirement", "requirements.txt"], "d")
+    python = PythonInstall(tmp_path / "python", "3.13.5", {})
+    config = types.SimpleNamespace(app_dir=tmp_path)
+    installer = PipInstaller(config, python, inputs, "26.3", uv, "0.9.0")  # type: ignore[arg-type]
+    out = io.StringIO()
+    with pytest.raises(PipInstallFailed) as info:
+        installer.install(tmp_path / "venv", {"PATH": "/usr/bin:/bin"}, Log(out, out))
+    assert (
+        info.value.title
+        == "Installing requirements.txt with uv (pip interface) failed (exit status 2)"
+    )
+    assert "uv (pip interface) could not install" in info.value.detail
+    assert "'uv pip install'" in info.value.fix
+    assert "error: no solution found" in out.getvalue()

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -106,3 +107,28 @@ def test_written_procfiles_parse_back(processes: dict[str, str]) -> None:
         name: command.strip() for name, command in processes.items()
     }
     assert [entry.line for entry in parsed.entries] == list(range(1, len(processes) + 1))
+
+
+@pytest.mark.parametrize("char", ["\x1b", "\r", "\x0c", "\x1c", "\x7f", "\x85"])
+def test_control_characters_in_a_command_are_refused(char: str) -> None:
+    with pytest.raises(InvalidProcfile) as info:
+        parse_procfile(f"web: gunicorn app{char}:app --x\nworker: python w.py\n")
+    assert info.value.line_number == 1
+    assert "control characters" in info.value.detail
+    assert char not in info.value.detail
+
+
+def test_tabs_and_crlf_line_ends_are_fine() -> None:
+    parsed = parse_procfile("web:\tgunicorn app:app\r\nworker: python w.py\r\n")
+    assert [e.command for e in parsed.entries] == ["gunicorn app:app", "python w.py"]
+
+
+def test_a_procfile_that_is_a_fifo_or_links_out_is_refused(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "Procfile")
+    with pytest.raises(ConfigFileUnreadable, match="Procfile"):
+        read_procfile(tmp_path)
+    (tmp_path / "Procfile").unlink()
+    (tmp_path / "Procfile").symlink_to("/proc/self/environ")
+    with pytest.raises(ConfigFileUnreadable) as info:
+        read_procfile(tmp_path)
+    assert "outside the app directory" in info.value.detail

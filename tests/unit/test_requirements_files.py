@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -90,7 +91,52 @@ def test_missing_include_names_file_and_line(tmp_path: Path) -> None:
     assert "missing.txt" in str(info.value)
 
 
-def test_include_cycles_terminate(tmp_path: Path) -> None:
+def test_include_cycles_are_an_error_naming_the_chain(tmp_path: Path) -> None:
+    # pip refuses them too ("recursively references itself"); we say so before any layer.
     write(tmp_path / "a.txt", "-r requirements.txt\nx==1\n")
     root = write(tmp_path / "requirements.txt", "-r a.txt\n")
+    with pytest.raises(InvalidConfigFile, match="cycle") as info:
+        read_requirements(root, tmp_path, {})
+    assert "requirements.txt -> a.txt -> requirements.txt" in info.value.detail
+
+
+def test_a_file_included_twice_is_not_a_cycle(tmp_path: Path) -> None:
+    write(tmp_path / "common.txt", "x==1\n")
+    write(tmp_path / "a.txt", "-r common.txt\n")
+    root = write(tmp_path / "requirements.txt", "-r a.txt\n-r common.txt\n")
     assert read_requirements(root, tmp_path, {}).pinned_names == {"x"}
+
+
+def test_include_of_a_directory_says_so(tmp_path: Path) -> None:
+    (tmp_path / "reqs").mkdir()
+    root = write(tmp_path / "requirements.txt", "-r reqs\n")
+    with pytest.raises(InvalidConfigFile) as info:
+        read_requirements(root, tmp_path, {})
+    assert "requirements.txt line 1" in info.value.title
+    assert "is a directory" in info.value.detail
+    assert "does not exist" not in info.value.detail
+
+
+def test_include_leaving_the_app_dir_is_refused(tmp_path: Path) -> None:
+    app = tmp_path / "app"
+    app.mkdir()
+    write(tmp_path / "outside.txt", "x==1\n")
+    root = write(app / "requirements.txt", "-r ../outside.txt\n")
+    with pytest.raises(InvalidConfigFile, match="outside the app directory"):
+        read_requirements(root, app, {})
+
+
+def test_include_that_is_a_fifo_fails_without_blocking(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "more.txt")
+    root = write(tmp_path / "requirements.txt", "-r more.txt\n")
+    with pytest.raises(InvalidConfigFile, match="named pipe"):
+        read_requirements(root, tmp_path, {})
+
+
+def test_more_lines_than_any_app_has_is_an_error(tmp_path: Path) -> None:
+    write(tmp_path / "more.txt", "".join(f"b{n}\n" for n in range(15_000)))
+    root = write(
+        tmp_path / "requirements.txt", "-r more.txt\n" + "".join(f"a{n}\n" for n in range(6_000))
+    )
+    with pytest.raises(InvalidConfigFile, match="more than 20000 requirement lines"):
+        read_requirements(root, tmp_path, {})

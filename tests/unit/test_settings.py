@@ -5,7 +5,7 @@ import enum
 import pytest
 
 from python_buildpack.errors import InvalidPlatformEnv
-from python_buildpack.settings import choice, flag, text
+from python_buildpack.settings import check_env_values, choice, flag, seconds, text
 
 
 class Mode(enum.Enum):
@@ -39,3 +39,23 @@ def test_choice() -> None:
 def test_text() -> None:
     assert text({"A": " x "}, "A") == "x"
     assert text({"A": ""}, "A") is None
+
+
+def test_seconds() -> None:
+    assert seconds({}, "T", 900.0) == 900.0
+    assert seconds({"T": " 2.5 "}, "T", 900.0) == 2.5
+    for junk in ("soon", "0", "-3", "1e99", "nan"):
+        with pytest.raises(InvalidPlatformEnv, match="T"):
+            seconds({"T": junk}, "T", 900.0)
+
+
+def test_a_nul_in_a_platform_env_value_names_the_variable() -> None:
+    check_env_values({"OK": "fine", "EMPTY": ""})
+    with pytest.raises(InvalidPlatformEnv) as info:
+        check_env_values({"DATABASE_URL": "postgres://db\x00tail"})
+    assert info.value.title == "Invalid value for DATABASE_URL"
+    assert "NUL byte" in info.value.detail
+    assert "tail" not in info.value.detail
+    with pytest.raises(InvalidPlatformEnv) as info:
+        check_env_values({"GITHUB_TOKEN": "ghp-secret-value\x00"})
+    assert "ghp-secret-value" not in str(info.value)

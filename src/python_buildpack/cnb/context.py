@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from . import CnbEnvError
+from . import CnbEnvError, CnbFileError
 
 if TYPE_CHECKING:
     from .layers import Layers
@@ -200,6 +200,11 @@ def read_platform_env(platform_dir: Path) -> dict[str, str]:
     for entry in entries:
         if entry.is_dir():
             continue
+        if not entry.is_file():
+            # A named pipe here would block the build for ever: say so instead.
+            raise CnbFileError(
+                Path(entry.path), "it is not a regular file", what="platform env file"
+            )
         variables[entry.name] = Path(entry.path).read_bytes().decode("utf-8", "surrogateescape")
     return variables
 

@@ -36,7 +36,7 @@ def prepare_installer(
     """Install the tool layers the app's package manager needs; return it and the build env."""
     tool = config.package_manager.tool
     if tool is Tool.PIP:
-        inputs = pip_inputs(
+        inputs = config.pip_inputs or pip_inputs(
             config.app_dir, config.package_manager.file, config.environ, config.install_project
         )
         if config.pip_installer is PipInstallerKind.PIP:

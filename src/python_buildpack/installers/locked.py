@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..appfiles import Kind, read_app_bytes, read_app_file
 from ..commands import Result, display, run
 from ..config import BuildConfig
 from ..errors import ConfigFileUnreadable, LockFileOutdated, PackageManagerInstallFailed
@@ -101,20 +102,19 @@ class LockFileInstaller:
 
 
 def _read_bytes(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as error:
-        raise ConfigFileUnreadable(path.name, error.strerror or str(error)) from error
+    data = read_app_bytes(path.parent, path.name, Kind.LOCK)
+    if data is None:
+        raise ConfigFileUnreadable(path.name, "it does not exist")
+    return data
 
 
 def read_toml(path: Path) -> dict[str, Any]:
     """`pyproject.toml` as a dict ({} when absent); invalid TOML is for the tool to report."""
-    try:
-        data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    text = read_app_file(path.parent, path.name, Kind.PROJECT)
+    if text is None:
         return {}
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigFileUnreadable(path.name, str(error)) from error
+    try:
+        data: dict[str, Any] = tomllib.loads(text)
     except tomllib.TOMLDecodeError:
         return {}
     return data

@@ -94,7 +94,7 @@ class PipInstaller:
         with log.timed(f"Running '{shown}{' …' if len(inputs.install_args) > 6 else ''}'"):
             result = run(command, env=env, cwd=self.config.app_dir, log=log, redact=secrets)
         if not result.ok:
-            raise PipInstallFailed(inputs.describe, result.exit_code)
+            raise PipInstallFailed(inputs.describe, result.exit_code, tool=self.display)
 
         pip_check(self.config, self.python, venv, env, log)
         installed = installed_distributions(venv)

@@ -18,7 +18,7 @@ from ..cnb.layers import Cause, Layer, Layers, LayerState
 from ..cnb.models import LayerTypes
 from ..commands import capture
 from ..config import BuildConfig
-from ..download import download, extract_tar
+from ..download import DEFAULT_MAX_UNPACKED_BYTES, download, extract_tar
 from ..errors import BrokenPythonArchive
 from ..output import Log
 from ..relocate import relocate, sysconfigdata_files
@@ -148,9 +148,14 @@ def _fill(layer: Layer[PythonLayerMetadata], config: BuildConfig, log: Log) -> N
     with log.timed(f"Installing Python {python.version}{via[source.via]}"):
         with tempfile.TemporaryDirectory(prefix="python-archive-") as tmp:
             archive = download(
-                source.url, Path(tmp) / python.release.filename, python.release.sha256, log
+                source.url,
+                Path(tmp) / python.release.filename,
+                python.release.sha256,
+                log,
+                deadline=config.download_timeout,
             )
-            extract_tar(archive, layer.path, strip_top="python")
+            cap = python.release.max_unpacked_bytes or DEFAULT_MAX_UNPACKED_BYTES
+            extract_tar(archive, layer.path, strip_top="python", max_unpacked_bytes=cap)
         if not (layer.path / "bin" / "python3").exists():
             raise BrokenPythonArchive(source.url, "it has no python/bin/python3")
         relocate(layer.path)

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+import errno
+
+import pytest
+
+import python_buildpack.build
+from python_buildpack.__main__ import EXIT_ERROR, EXIT_INTERNAL_ERROR, main
+from python_buildpack.output import Log
+
+
+@pytest.mark.parametrize(
+    ("code", "text"),
+    [
+        (errno.ENOSPC, "No space left on device"),
+        (errno.EROFS, "Read-only file system"),
+        (errno.EACCES, "Permission denied"),
+        (errno.EDQUOT, "Disk quota exceeded"),
+    ],
+)
+def test_disk_errors_are_user_errors_naming_step_path_and_reason(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], code: int, text: str
+) -> None:
+    def fail(argv: object, log: Log) -> int:
+        log.header("Installing pip")
+        raise OSError(code, text, "/layers/pip/lib")
+
+    monkeypatch.setattr(python_buildpack.build, "run_build", fail)
+    assert main(["build"]) == EXIT_ERROR
+    err = capsys.readouterr().err
+    assert "! ERROR: File system error while installing pip" in err
+    assert f"(/layers/pip/lib): {text}." in err
+    assert "Traceback" not in err
+
+
+def test_other_os_errors_stay_internal_errors(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def fail(argv: object, log: Log) -> int:
+        raise OSError(errno.EINVAL, "Invalid argument")
+
+    monkeypatch.setattr(python_buildpack.build, "run_build", fail)
+    assert main(["build"]) == EXIT_INTERNAL_ERROR
+    assert "Traceback" in capsys.readouterr().err
