@@ -176,7 +176,9 @@ def install_dependencies(
         metadata_model=VenvMetadata,
         keep=keep,
     )
-    layer_env = venv_env(layer.path, installer.package_manager, config.environ.get("PYTHONPATH"))
+    layer_env = venv_env(
+        layer.path, installer.package_manager, config.environ.get("PYTHONPATH") or None
+    )
 
     if layer.state is LayerState.RESTORED and (layer.path / "pyvenv.cfg").is_file():
         log.info(
