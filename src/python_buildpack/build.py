@@ -11,6 +11,7 @@ from .cnb.context import BuildContext
 from .config import decide
 from .detect import working_directory
 from .django import collect_static_files
+from .env_checks import tool_run_env
 from .installers import prepare_installer
 from .layers.pip import install_pip
 from .layers.pip_cache import prepare_pip_cache
@@ -29,7 +30,9 @@ def run_build(argv: Sequence[str], log: Log) -> int:
     context.read_buildpack_plan()
     config = decide(context, log)
 
-    env = dict(config.environ)
+    # The tools' runs (venv creation, pip, uv, Poetry, Pipenv) never see the app's PYTHONPATH;
+    # collectstatic and the app do.
+    env = tool_run_env(config.environ)
     python = install_python(config, env, log)
     pip = install_pip(config, python, python.build_env, log)
     _, env = prepare_pip_cache(config, pip.build_env, log)

@@ -15,6 +15,7 @@ from pathlib import Path
 from .appfiles import Kind, read_app_bytes
 from .commands import run
 from .config import BuildConfig
+from .env_checks import app_only_env
 from .errors import CollectstaticFailed, ConfigFileUnreadable, DjangoConfigurationUnreadable
 from .layers.venv import VenvInstall, installed_distributions
 from .output import Log
@@ -159,7 +160,8 @@ def collect_static_files(config: BuildConfig, venv: VenvInstall, log: Log) -> bo
     python = venv.path / "bin" / "python"
     # .pyc files written into the app now would be stale in the image anyway: the lifecycle
     # resets the app's mtimes, which timestamp-based .pyc files are checked against.
-    env = {**venv.build_env, "PYTHONDONTWRITEBYTECODE": "1"}
+    # The app's own PYTHONPATH (kept from the tools' runs) is the app's: manage.py gets it.
+    env = {**venv.build_env, **app_only_env(config.environ), "PYTHONDONTWRITEBYTECODE": "1"}
     secrets = secrets_in_env(env)
     # `help collectstatic` loads the settings the way `collectstatic` will (through manage.py,
     # with whatever it sets up), and tells "staticfiles is not enabled" (an unknown command)

@@ -6,7 +6,9 @@ So that `docker run <image>` starts the app. In order:
 2. BP_LAUNCH_COMMAND, when set, is the `web` process (replacing the Procfile's);
 3. with neither, the `web` process is inferred from the app's files and the installed packages
    (`infer_web_process`), and the log says why. Inference reads source files with `ast`; it
-   never imports or runs the app.
+   never imports or runs the app. An inferred command always listens on `0.0.0.0:$PORT`: a
+   module that only a loopback or development server could start (`python main.py` running
+   `app.run()`) is not inferred, and a note names the server to add.
 
 `web` is the default process (or the only process of a Procfile without one). Commands run
 through bash so `$PORT` and other variables expand at launch, in the app directory (the
@@ -19,10 +21,13 @@ import ast
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .cnb.models import LaunchToml, Process
 from .config import BuildConfig
 from .django import DjangoProject, find_project, parse_source
+from .errors import ConfigFileUnreadable
+from .installers.locked import read_toml
 from .layers.venv import VenvInstall, installed_distributions
 from .output import Log
 from .procfile import PROCFILE, Procfile
@@ -34,6 +39,12 @@ APP_MODULES = ("app.py", "main.py", "wsgi.py", "asgi.py")
 APP_NAMES = ("app", "application")
 SCRIPTS = ("main.py", "app.py")
 ASGI_FRAMEWORKS = frozenset({"fastapi", "starlette"})
+# `[project.scripts]` entries that are the web process even beside other scripts.
+WEB_SCRIPT_NAMES = ("start", "serve")
+# The files a Streamlit or Gradio app is usually in (Streamlit's and Hugging Face's defaults
+# first); any other top-level module that imports the framework comes after, by name.
+UI_APP_FILES = ("streamlit_app.py", "app.py", "main.py", "Home.py")
+PORT = "${PORT:-8000}"
 
 
 @dataclass(frozen=True)
@@ -51,6 +62,7 @@ class AppObject:
     name: str  # "app" or "application"
     file: str
     asgi: bool  # an ASGI app, which gunicorn cannot serve
+    flask: bool = False  # the module imports flask (so `flask run` can serve it)
 
     @property
     def target(self) -> str:
@@ -70,15 +82,41 @@ def gunicorn(target: str) -> str:
 
 
 def uvicorn(target: str) -> str:
-    return f"uvicorn {target} --host 0.0.0.0 --port ${{PORT:-8000}}"
+    return f"uvicorn {target} --host 0.0.0.0 --port {PORT}"
+
+
+def flask_run(target: str) -> str:
+    return f"flask --app {target} run --host 0.0.0.0 --port {PORT}"
+
+
+def streamlit_run(file: str) -> str:
+    # headless: no attempt to open a browser, no first-run prompt.
+    return (
+        f"streamlit run {file} --server.address 0.0.0.0 --server.port {PORT} --server.headless true"
+    )
+
+
+def gradio_run(file: str) -> str:
+    # Gradio's launch() takes its defaults for the address and port from these variables.
+    return f"GRADIO_SERVER_NAME=0.0.0.0 GRADIO_SERVER_PORT={PORT} python {file}"
 
 
 def infer_web_process(
-    app_dir: Path, installed: Iterable[str], environ: Mapping[str, str]
+    app_dir: Path,
+    installed: Iterable[str],
+    environ: Mapping[str, str],
+    console_scripts: Iterable[str] = (),
 ) -> Inference:
-    """The `web` command for an app without a Procfile or BP_LAUNCH_COMMAND."""
+    """The `web` command for an app without a Procfile or BP_LAUNCH_COMMAND.
+
+    `installed` are the venv's distributions, `console_scripts` the commands in its `bin/`.
+    """
     packages = frozenset(installed)
     notes: list[str] = []
+
+    script = _project_script(app_dir, frozenset(console_scripts), notes)
+    if script is not None:
+        return Inference(script[0], script[1], tuple(notes))
 
     django = find_project(app_dir, environ)
     if django is not None:
@@ -87,14 +125,13 @@ def infer_web_process(
             return Inference(found[0], found[1], tuple(notes))
 
     objects = [obj for obj in (find_app_object(app_dir, f) for f in APP_MODULES) if obj]
-    if "gunicorn" in packages:
-        wsgi = next((obj for obj in objects if not obj.asgi), None)
-        if wsgi is not None:
-            return Inference(
-                gunicorn(wsgi.target),
-                f"gunicorn is installed and {wsgi.file} defines {wsgi.name}",
-                tuple(notes),
-            )
+    wsgi = next((obj for obj in objects if not obj.asgi), None)
+    if "gunicorn" in packages and wsgi is not None:
+        return Inference(
+            gunicorn(wsgi.target),
+            f"gunicorn is installed and {wsgi.file} defines {wsgi.name}",
+            tuple(notes),
+        )
     asgi = next((obj for obj in objects if obj.asgi), None)
     if asgi is not None:
         if "uvicorn" in packages:
@@ -107,14 +144,133 @@ def infer_web_process(
             f"{asgi.file} defines {asgi.name} (an ASGI app), but uvicorn is not installed: add "
             "uvicorn to the dependencies to serve it"
         )
-    for script in SCRIPTS:
-        if (app_dir / script).is_file():
-            return Inference(f"python {script}", f"{script} exists", tuple(notes))
+
+    ui = _ui_app(app_dir, packages, notes)
+    if ui is not None:
+        return Inference(ui[0], ui[1], tuple(notes))
+
+    if wsgi is not None:
+        if "flask" in packages and wsgi.flask:
+            notes.append(
+                "Flask's development server will serve the app: it is not made for production "
+                "traffic. Add gunicorn to the dependencies and the app is served by it instead."
+            )
+            return Inference(
+                flask_run(wsgi.target),
+                f"{wsgi.file} defines {wsgi.name} (a Flask app) and gunicorn is not installed",
+                tuple(notes),
+            )
+        notes.append(
+            f"{wsgi.file} defines {wsgi.name} (a WSGI app), but gunicorn is not installed: add "
+            "gunicorn to the dependencies to serve it"
+        )
+
+    for name in SCRIPTS:
+        tree = parse_source(app_dir / name)
+        if tree is None:
+            continue
+        if _mentions_port(tree):
+            return Inference(f"python {name}", f"{name} reads $PORT", tuple(notes))
+        notes.append(
+            f"{name} exists, but it never reads $PORT, so 'python {name}' would not listen "
+            "where the platform sends requests; it is not used as the web process"
+        )
     return Inference(
         None,
         "no Procfile, no BP_LAUNCH_COMMAND, and no app this buildpack knows how to start",
         tuple(notes),
     )
+
+
+def _project_script(
+    app_dir: Path, console_scripts: frozenset[str], notes: list[str]
+) -> tuple[str, str] | None:
+    """A console script of the project that is its web process: the one named `start` or
+    `serve`, or the project's only script. Only when it is installed in the venv."""
+    declared = project_scripts(app_dir)
+    if not declared:
+        return None
+    named = [name for name in WEB_SCRIPT_NAMES if name in declared]
+    if named:
+        chosen, why = named[0], f"named '{named[0]}'"
+    elif len(declared) == 1:
+        chosen, why = next(iter(declared)), "its only script"
+    else:
+        return None
+    table = declared[chosen]
+    if chosen not in console_scripts:
+        notes.append(
+            f"pyproject.toml declares the script '{chosen}' ({table}), but it is not installed "
+            "in the virtual environment, so it is not used as the web process"
+        )
+        return None
+    notes.append(f"'{chosen}' must listen on 0.0.0.0:$PORT to be reachable")
+    return chosen, f"pyproject.toml's {table} script {why}"
+
+
+def project_scripts(app_dir: Path) -> dict[str, str]:
+    """The console scripts `pyproject.toml` declares (PEP 621, or Poetry's own table), each
+    with the table it is in. Unreadable or invalid files have none (the installer reports
+    them)."""
+    try:
+        pyproject = read_toml(app_dir / "pyproject.toml")
+    except ConfigFileUnreadable:
+        return {}
+    found: dict[str, str] = {}
+    tables = (("[tool.poetry.scripts]", ("tool", "poetry", "scripts")),
+              ("[project.scripts]", ("project", "scripts")))  # fmt: skip
+    for table, keys in tables:
+        value: Any = pyproject
+        for key in keys:
+            value = value.get(key) if isinstance(value, dict) else None
+        if isinstance(value, dict):
+            found.update((str(name), table) for name in value)
+    return found
+
+
+def _ui_app(app_dir: Path, packages: frozenset[str], notes: list[str]) -> tuple[str, str] | None:
+    """A Streamlit or Gradio app: the first module (see UI_APP_FILES) importing an installed
+    one of them."""
+    frameworks = [name for name in ("streamlit", "gradio") if name in packages]
+    if not frameworks:
+        return None
+    for file in _top_level_modules(app_dir):
+        tree = parse_source(app_dir / file)
+        if tree is None:
+            continue
+        imported = _imported_roots(tree)
+        if "streamlit" in frameworks and "streamlit" in imported:
+            return streamlit_run(file), f"{file} imports streamlit"
+        if "gradio" in frameworks and "gradio" in imported:
+            if _passes_keyword(tree, {"server_name", "server_port"}):
+                notes.append(
+                    f"{file} passes server_name or server_port to Gradio itself, which wins "
+                    "over GRADIO_SERVER_NAME/GRADIO_SERVER_PORT: leave them out so the app "
+                    "listens on 0.0.0.0:$PORT"
+                )
+            return gradio_run(file), f"{file} imports gradio"
+    return None
+
+
+def _top_level_modules(app_dir: Path) -> list[str]:
+    try:
+        others = sorted(path.name for path in app_dir.glob("*.py") if path.name not in UI_APP_FILES)
+    except OSError:
+        others = []
+    return [*UI_APP_FILES, *others]
+
+
+def _passes_keyword(tree: ast.Module, names: set[str]) -> bool:
+    return any(
+        isinstance(node, ast.Call) and any(kw.arg in names for kw in node.keywords)
+        for node in ast.walk(tree)
+    )
+
+
+def _mentions_port(tree: ast.Module) -> bool:
+    """Whether the module reads the PORT variable (os.environ["PORT"], os.getenv("PORT"), …):
+    the best sign, without running it, that a script listens where the platform expects."""
+    return any(isinstance(node, ast.Constant) and node.value == "PORT" for node in ast.walk(tree))
 
 
 def _django_command(
@@ -153,8 +309,9 @@ def find_app_object(app_dir: Path, file: str) -> AppObject | None:
     if name is None:
         return None
     # asgi.py is ASGI by convention (Django's, say); other modules by the framework they import.
-    asgi = file == "asgi.py" or bool(_imported_roots(tree) & ASGI_FRAMEWORKS)
-    return AppObject(file.removesuffix(".py"), name, file, asgi)
+    imported = _imported_roots(tree)
+    asgi = file == "asgi.py" or bool(imported & ASGI_FRAMEWORKS)
+    return AppObject(file.removesuffix(".py"), name, file, asgi, "flask" in imported)
 
 
 def _top_level_names(body: list[ast.stmt]) -> set[str]:
@@ -220,6 +377,7 @@ def plan_processes(
     launch_command: str | None,
     environ: Mapping[str, str],
     installed: Iterable[str],
+    scripts: Iterable[str] = (),
 ) -> tuple[list[PlannedProcess], Inference | None]:
     """The processes of the image, and the inference when there was one to make."""
     planned: list[PlannedProcess] = []
@@ -235,7 +393,7 @@ def plan_processes(
         source = "BP_LAUNCH_COMMAND" + (", replacing the Procfile's" if replaced else "")
         planned.insert(0, PlannedProcess(WEB, launch_command, False, source))
     elif procfile is None:
-        inference = infer_web_process(app_dir, installed, environ)
+        inference = infer_web_process(app_dir, installed, environ, scripts)
         if inference.command is not None:
             planned.append(
                 PlannedProcess(WEB, inference.command, False, f"inferred: {inference.reason}")
@@ -245,6 +403,13 @@ def plan_processes(
         default = planned[0].type
     processes = [PlannedProcess(p.type, p.command, p.type == default, p.source) for p in planned]
     return processes, inference
+
+
+def console_scripts(venv: Path) -> set[str]:
+    try:
+        return {path.name for path in (venv / "bin").iterdir()}
+    except OSError:
+        return set()
 
 
 def launch_toml(planned: Iterable[PlannedProcess]) -> LaunchToml:
@@ -264,6 +429,7 @@ def configure_processes(config: BuildConfig, venv: VenvInstall, log: Log) -> Lau
         config.launch_command,
         config.environ,
         installed_distributions(venv.path),
+        console_scripts(venv.path),
     )
     log_processes(planned, inference, log)
     return launch_toml(planned)

@@ -84,15 +84,19 @@ def layer_toml(ws: Workspace, name: str) -> LayerContentMetadata:
 
 
 def assert_tool_layers(ws: Workspace, tool: str, cache: str | None) -> None:
-    """The tool is build + cache and never in the image; its cache is cache-only; the venv is
-    made by our python."""
+    """The tool is build + cache and never in the image; so is its cache, whose variable later
+    buildpacks get; the venv is made by our python."""
     types = layer_toml(ws, tool).types
     assert types.build and types.cache and not types.launch
     # Later buildpacks get the tool's command on PATH, not its interpreter or dependencies.
     assert sorted(p.name for p in (ws.layers / tool / "bin").iterdir()) == [tool]
     if cache is not None:
         types = layer_toml(ws, cache).types
-        assert types.cache and not types.build and not types.launch
+        assert types.cache and types.build and not types.launch
+        variable = {"uv": "UV_CACHE_DIR", "poetry": "POETRY_CACHE_DIR"}[tool]
+        assert (ws.layers / cache / "env.build" / f"{variable}.override").read_text() == str(
+            ws.layers / cache
+        )
     venv = layer_toml(ws, "venv")
     assert venv.types.build and venv.types.launch and venv.types.cache
     assert venv.metadata["package_manager"] == tool

@@ -146,3 +146,23 @@ def test_django_collectstatic_and_its_switches(app: Workspace) -> None:
     assert "! ERROR: Unable to inspect the Django configuration" in result.stderr
     assert "No module named 'module_that_does_not_exist'" in result.stderr
     assert "Running 'python manage.py collectstatic" not in result.stdout
+
+
+def test_pythonpath_reaches_collectstatic_and_launch_but_not_the_tools(app: Workspace) -> None:
+    copy_fixture(app, "django_app")
+    extra = app.app / "extra"
+    # The settings need a module only PYTHONPATH finds; a `pip` package there would break
+    # every pip run that saw it.
+    (extra / "pip").mkdir(parents=True)
+    (extra / "pip" / "__init__.py").write_text("raise SystemExit('PYTHONPATH reached pip')\n")
+    (extra / "extra_settings.py").write_text("STATIC_FROM_EXTRA = True\n")
+    settings = app.app / "mysite" / "settings.py"
+    settings.write_text("from extra_settings import STATIC_FROM_EXTRA\n" + settings.read_text())
+    app.set_platform_env("PYTHONPATH", str(extra))
+
+    result = build_ok(app)
+    assert "PYTHONPATH reached pip" not in result.output
+    assert "1 static file copied" in result.stdout
+    launch_env = app.layers / "venv" / "env.launch" / "PYTHONPATH.default"
+    assert launch_env.read_text() == str(extra)
+    assert not (app.layers / "venv" / "env.build").joinpath("PYTHONPATH.default").exists()

@@ -82,3 +82,16 @@ def test_pipfile_without_a_lock_file_says_to_lock(app: Workspace) -> None:
     assert "Found Pipfile but no Pipfile.lock" in result.output
     assert "pipenv lock" in result.output
     assert not any(app.layers.iterdir())
+
+
+def test_pipenvs_virtualenv_settings_are_accepted_and_change_nothing(app: Workspace) -> None:
+    # Pipenv only checks and exports the lock here: where it would put a virtualenv of its own
+    # does not matter, so these settings (common in Pipenv users' CI) are not refused.
+    workon_home = app.app.parent / "workon-home"
+    app.set_platform_env("PIPENV_VENV_IN_PROJECT", "1")
+    app.set_platform_env("WORKON_HOME", str(workon_home))
+    first = build_ok(app)
+    assert "Running 'pipenv verify'" in first.stdout
+    assert distributions(app)["bp-test-alpha"] == "1.0.0"
+    assert not (app.app / ".venv").exists()
+    assert not workon_home.exists()

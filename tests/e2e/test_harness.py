@@ -14,11 +14,13 @@ import pytest
 
 from tests.harness.lifecycle import (
     BuildpackRef,
+    LaunchFailed,
     PhaseFailed,
     PlatformFactory,
     free_port,
     image_ref_path,
 )
+from tests.harness.lifecycle_namespace import PrivateNetwork
 from tests.harness.lifecycle_run_image import RunImage, go_arch
 from tests.harness.oci_layout import MEDIA_LAYER_TAR, extract_layer
 
@@ -140,6 +142,34 @@ def test_launched_web_process_is_reachable_on_localhost(
             body = response.read().decode()
         assert body == GREETING + "\n"
     assert proc.returncode is not None  # stopped when the block ends
+
+
+# Listens on 127.0.0.1 only (perl-base is in the run image), like a development server.
+LOOPBACK_SERVER = (
+    "$| = 1; use IO::Socket::INET; my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', "
+    "LocalPort => $ENV{PORT}, Listen => 5, ReuseAddr => 1) or die $!; "
+    'print "listening\\n"; while (my $c = $s->accept) { close $c }'
+)
+
+
+def test_a_private_network_tells_all_addresses_from_loopback_only(
+    make_platform: PlatformFactory, hello_buildpack: BuildpackRef, app: Path, cache_dir: Path
+) -> None:
+    platform = make_platform([hello_buildpack])
+    result = platform.build(app, image="hello-net", cache_dir=cache_dir)
+    network = PrivateNetwork()
+    # hello-server binds 0.0.0.0: reachable on the namespace's own non-loopback address.
+    with platform.launch(result, env={"PORT": "8080"}, network=network) as proc:
+        response = proc.get(8080, "/")
+        assert response.status == 200 and response.body == (GREETING + "\n").encode()
+    # A server on 127.0.0.1 is not, though it listens (and the same port is free on the host:
+    # the namespace is the process's own).
+    # `--`: the launcher runs it directly, not through a shell that would expand the `$`s.
+    command = ["--", "perl", "-e", LOOPBACK_SERVER]
+    with platform.launch(result, command=command, env={"PORT": "8080"}, network=network) as proc:
+        with pytest.raises(LaunchFailed, match=r"nothing listened on 192\.0\.2\.10:8080"):
+            proc.get(8080, "/", timeout=3)
+        assert "listening" in proc.output
 
 
 def test_rebuild_restores_cached_layers_and_reuses_unchanged_launch_layers(

@@ -12,6 +12,7 @@ import pytest
 
 from tests.e2e.conftest import LAYERS
 from tests.harness.lifecycle import BuildResult, PhaseFailed, Platform, free_port
+from tests.harness.lifecycle_namespace import PrivateNetwork
 
 pytestmark = pytest.mark.e2e
 
@@ -46,6 +47,17 @@ def serve_default(
     with platform.launch(result, process=process, env={port_var: str(port)}) as proc:
         proc.wait_for_port(port)
         return [fetch(port, path) for path in paths or ("/",)]
+
+
+def serve_on_private_network(
+    platform: Platform, result: BuildResult, *paths: str, port: int = 8080
+) -> list[Response]:
+    """Start the image's default process in a network namespace of its own and GET each path
+    on the namespace's non-loopback address, as a platform's router would: a process that
+    listens on 127.0.0.1 only, or not on $PORT, is not reached."""
+    with platform.launch(result, env={"PORT": str(port)}, network=PrivateNetwork()) as proc:
+        answers = [proc.get(port, path) for path in paths or ("/",)]
+    return [Response(a.status, a.headers, a.body) for a in answers]
 
 
 def test_procfile_processes(python_platform: Any, fixture_app: Any) -> None:
@@ -174,3 +186,43 @@ def test_every_python_app_fixture_starts_by_default(
     assert f"web: {process} (inferred: " in result.logs["builder"]
     (web,) = serve_default(platform, result)
     assert key in web.json()
+
+
+def test_inferred_flask_development_server_listens_on_all_addresses_and_port(
+    python_platform: Any, fixture_app: Any
+) -> None:
+    # The app's own PYTHONPATH: its vendored module reaches the app at launch, and never the
+    # buildpack's pip (a `pip` package there would break every install).
+    app = fixture_app("flask_dev")
+    (app / "vendor" / "pip").mkdir(parents=True)
+    (app / "vendor" / "pip" / "__init__.py").write_text(
+        "raise SystemExit('the app PYTHONPATH reached the buildpack pip')\n"
+    )
+    (app / "vendor" / "greeting.py").write_text("TEXT = 'vendored'\n")
+    platform = python_platform(env={"PYTHONPATH": f"{APP_DIR}/vendor"})
+    result = platform.build(app, image="flask-dev")
+    log = result.logs["builder"]
+    assert (
+        "web: flask --app main:app run --host 0.0.0.0 --port ${PORT:-8000} (inferred: main.py "
+        "defines app (a Flask app) and gunicorn is not installed)" in log
+    )
+    assert "Note: Flask's development server will serve the app" in log
+
+    (web,) = serve_on_private_network(platform, result)
+    answer = web.json()
+    assert answer["server"].startswith("Werkzeug/")
+    assert answer["debug"] is False  # `flask run` without --debug: no debugger
+    assert answer["prefix"] == f"{LAYERS}/venv"
+    assert answer["pythonpath"] == f"{APP_DIR}/vendor"
+    assert answer["greeting"] == "vendored"
+
+
+def test_inferred_project_script_is_the_web_process(python_platform: Any, fixture_app: Any) -> None:
+    platform = python_platform()
+    result = platform.build(fixture_app("project_script"), image="project-script")
+    assert (
+        "web: serve (inferred: pyproject.toml's [project.scripts] script named 'serve')"
+        in result.logs["builder"]
+    )
+    (web,) = serve_on_private_network(platform, result)
+    assert web.json() == {"script": "serve", "prefix": f"{LAYERS}/venv", "cwd": APP_DIR}

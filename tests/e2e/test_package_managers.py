@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import BUILDPACK_ID, FIXTURE_APPS, LAYERS
-from tests.harness.lifecycle import BuildResult, PhaseFailed, Platform, free_port
+from tests.e2e.conftest import BUILDPACK_ID, FIXTURE_APPS, FIXTURE_BUILDPACKS, LAYERS
+from tests.harness.lifecycle import BuildpackRef, BuildResult, PhaseFailed, Platform, free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -115,3 +115,41 @@ def test_lock_file_app_builds_runs_reuses_and_relocks(
     assert fix in failure.output
     assert "Traceback" not in failure.output
     assert not (platform.layout_repo / f"{name}-stale").exists()
+
+
+@pytest.mark.parametrize("tool", ["uv", "poetry"])
+def test_a_later_buildpack_runs_the_apps_package_manager_on_its_venv(
+    tool: str,
+    make_platform: Any,
+    packaged_buildpack: Any,
+    locked_package_index: Any,
+    tmp_path: Path,
+) -> None:
+    # `uv run` / `poetry run` in a later buildpack use the app's venv with its Python and the
+    # tool's cache layer: nothing made in the app dir, nothing downloaded but packages.
+    later = BuildpackRef.from_dir(FIXTURE_BUILDPACKS / "uses-package-manager")
+    platform = make_platform([packaged_buildpack, later], env=locked_package_index.pip_env)
+    name = TOOLS[tool][0]
+    app = tmp_path / name
+    shutil.copytree(FIXTURE_APPS / name, app)
+    result = platform.build(app, image=f"later-{tool}")
+    assert [bp["id"] for bp in result.group["group"]] == [
+        BUILDPACK_ID,
+        "tests/uses-package-manager",
+    ]
+    log = result.logs["builder"].split("--- uses-package-manager ---", 1)[1]
+    found = dict(
+        line.partition("=")[::2] for line in log.split("--- end ---")[0].splitlines() if "=" in line
+    )
+    assert found["tool"] == f"{LAYERS}/{tool}/bin/{tool}"
+    assert found["VIRTUAL_ENV"] == f"{LAYERS}/venv"
+    assert found["prefix"] == f"{LAYERS}/venv"
+    assert found["alpha"] == "1.0.0"
+    assert found["dotvenv"] == "absent"
+    if tool == "uv":
+        assert found["UV_PROJECT_ENVIRONMENT"] == f"{LAYERS}/venv"
+        assert found["UV_CACHE_DIR"] == f"{LAYERS}/uv-cache"
+        assert found["UV_PYTHON_DOWNLOADS"] == "never"
+        assert found["beta"] == "1.0.0"  # `uv pip install` went into the venv
+    else:
+        assert found["POETRY_CACHE_DIR"] == f"{LAYERS}/poetry-cache"

@@ -45,7 +45,9 @@ of the run image's, hiding a missing run-time package.
 
 from __future__ import annotations
 
+import base64
 import itertools
+import json
 import os
 import re
 import shutil
@@ -76,6 +78,7 @@ from tests.harness.lifecycle_namespace import (
     MaskIfPresent,
     Mount,
     Overlay,
+    PrivateNetwork,
     Tmpfs,
     spawn,
 )
@@ -602,11 +605,13 @@ class Platform:
         command: Sequence[str] | None = None,
         args: Sequence[str] = (),
         env: Mapping[str, str] | None = None,
+        network: PrivateNetwork | None = None,
     ) -> Iterator[LaunchedProcess]:
         """Run the exported image like `docker run`: by default its entrypoint (the default
         process); `process="worker"` runs /cnb/process/worker; `command=[...]` runs a command
-        through the launcher (`docker run --entrypoint launcher IMAGE cmd…`). The process is
-        stopped when the block exits."""
+        through the launcher (`docker run --entrypoint launcher IMAGE cmd…`). With `network`,
+        the process has a network namespace of its own, reached with `LaunchedProcess.get`
+        on the namespace's non-loopback address. The process is stopped when the block exits."""
         image = result.image
         launch_dir = self.base / "launches" / str(next(self._counter))
         launch_dir.mkdir(parents=True)
@@ -640,6 +645,8 @@ class Platform:
             Bind(Path("/dev"), f"{root}/dev", recursive=True),
             Tmpfs(f"{root}/tmp", mode="1777"),
         ]
+        if network is not None:
+            mounts.append(network)
         log_path = launch_dir / "output.log"
         with log_path.open("wb") as log:
             proc = spawn(
@@ -649,7 +656,7 @@ class Platform:
                 ),
                 stdout=log,
             )
-        launched = LaunchedProcess(proc, log_path, argv)
+        launched = LaunchedProcess(proc, log_path, argv, network)
         try:
             yield launched
         finally:
@@ -713,11 +720,68 @@ def _kill_group(proc: subprocess.Popen[bytes], grace: float = 5) -> None:
         proc.wait()
 
 
+# Run with `nsenter --net` in the launched process's network namespace: wait until host:port
+# accepts connections, then GET the path; print the status, headers and body as JSON.
+_NAMESPACE_GET = """
+import base64, json, socket, sys, time, urllib.request
+host, port, path, timeout = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4])
+deadline = time.monotonic() + timeout
+while True:
+    try:
+        socket.create_connection((host, port), timeout=1).close()
+        break
+    except OSError as error:
+        if time.monotonic() > deadline:
+            print(json.dumps({"error": f"nothing listened on {host}:{port}: {error}"}))
+            sys.exit(0)
+        time.sleep(0.2)
+with urllib.request.urlopen(f"http://{host}:{port}{path}", timeout=10) as response:
+    print(json.dumps({
+        "status": response.status,
+        "headers": {k.lower(): v for k, v in response.headers.items()},
+        "body": base64.b64encode(response.read()).decode(),
+    }))
+"""
+
+
+@dataclass(frozen=True)
+class NamespaceResponse:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
 @dataclass
 class LaunchedProcess:
     popen: subprocess.Popen[bytes]
     log_path: Path
     argv: list[str]
+    network: PrivateNetwork | None = None
+
+    def get(self, port: int, path: str = "/", timeout: float = 60) -> NamespaceResponse:
+        """GET http://<the namespace's non-loopback address>:port/path from inside the
+        process's own network namespace, once something listens there."""
+        if self.network is None:
+            raise ValueError("launched without a PrivateNetwork")
+        if self.popen.poll() is not None:
+            raise LaunchFailed(f"{self.argv} exited with {self.popen.returncode}", self.output)
+        enter = ["nsenter", f"--net=/proc/{self.popen.pid}/ns/net", "--"]
+        client = [sys.executable, "-I", "-c", _NAMESPACE_GET]
+        completed = subprocess.run(
+            [*enter, *client, self.network.address, str(port), path, str(timeout)],
+            capture_output=True,
+            text=True,
+            timeout=timeout + 30,
+            env={"PATH": "/usr/bin:/bin"},
+        )
+        if completed.returncode != 0:
+            raise LaunchFailed(f"GET {path} failed: {completed.stderr}", self.output)
+        answer = json.loads(completed.stdout)
+        if "error" in answer:
+            raise LaunchFailed(answer["error"], self.output)
+        return NamespaceResponse(
+            answer["status"], answer["headers"], base64.b64decode(answer["body"])
+        )
 
     @property
     def output(self) -> str:

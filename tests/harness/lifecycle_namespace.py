@@ -2,9 +2,12 @@
 
 `unshare --mount --propagation private` gives the child its own mount table, so bind mounts at
 `/cnb`, `/layers`, `/workspace`, … or an overlay root for `chroot` vanish with the process and
-never touch the host's view. The network namespace is the host's: a server started this way is
-reachable on 127.0.0.1. Programs run with exactly the environment given (`env -i`), as the
-given uid/gid, like a container's process.
+never touch the host's view. The network namespace is the host's (a server started this way is
+reachable on 127.0.0.1), unless a `PrivateNetwork` is asked for: then the program gets its own
+network namespace, like a container's, with loopback and one non-loopback address
+(`PrivateNetwork.address`), and only a client entering that namespace (`nsenter --net`) reaches
+it; nothing leaves it. Programs run with exactly the environment given (`env -i`), as the given
+uid/gid, like a container's process.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from pathlib import Path
 from typing import IO
 
 UNSHARE = ("unshare", "--mount", "--propagation", "private", "--")
+UNSHARE_NET = ("unshare", "--mount", "--propagation", "private", "--net", "--")
 HOST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -120,7 +124,27 @@ class Command:
         return "exec " + shlex.join([*drop, *env_args, *self.argv])
 
 
-Mount = Bind | Filesystem | Tmpfs | Overlay | MaskIfPresent
+@dataclass(frozen=True)
+class PrivateNetwork:
+    """The namespace's own network: `lo` up, and a veth pair whose first end holds `address`
+    (TEST-NET-1, a documentation range: never routed anywhere). A server bound to 127.0.0.1
+    refuses connections to `address`; one bound to 0.0.0.0 accepts them."""
+
+    address: str = "192.0.2.10"
+    peer_address: str = "192.0.2.11"
+
+    def script(self) -> list[str]:
+        return [
+            "ip link set lo up",
+            "ip link add app0 type veth peer name peer0",
+            f"ip addr add {self.address}/24 dev app0",
+            f"ip addr add {self.peer_address}/24 dev peer0",
+            "ip link set app0 up",
+            "ip link set peer0 up",
+        ]
+
+
+Mount = Bind | Filesystem | Tmpfs | Overlay | MaskIfPresent | PrivateNetwork
 
 
 def namespace_argv(mounts: Sequence[Mount], command: Command) -> list[str]:
@@ -128,7 +152,8 @@ def namespace_argv(mounts: Sequence[Mount], command: Command) -> list[str]:
     for mount in mounts:
         lines += mount.script()
     lines.append(command.script())
-    return [*UNSHARE, "/bin/sh", "-c", "\n".join(lines)]
+    private_net = any(isinstance(mount, PrivateNetwork) for mount in mounts)
+    return [*(UNSHARE_NET if private_net else UNSHARE), "/bin/sh", "-c", "\n".join(lines)]
 
 
 def spawn(

@@ -109,7 +109,7 @@ def test_django_project_package_without_a_settings_module(tmp_path: Path) -> Non
 def test_django_without_a_server_falls_through_with_a_note(tmp_path: Path) -> None:
     django_app(tmp_path)
     assert infer(tmp_path, "django").command is None
-    write(tmp_path, {"main.py": "print('hi')\n"})
+    write(tmp_path, {"main.py": "import os\nprint(os.environ['PORT'])\n"})
     inference = infer(tmp_path, "django")
     assert inference.command == "python main.py"
     assert any("gunicorn is not installed" in note for note in inference.notes)
@@ -152,10 +152,10 @@ def test_gunicorn_serves_the_app_object(tmp_path: Path, files: dict[str, str], t
 def test_an_app_only_in_the_main_guard_is_not_an_app_object(tmp_path: Path) -> None:
     write(
         tmp_path,
-        {"app.py": "if __name__ == '__main__':\n    app = make()\n    app.run()\n"},
+        {"app.py": "if __name__ == '__main__':\n    app = make()\n    app.run(port=PORT)\n"},
     )
     assert find_app_object(tmp_path, "app.py") is None
-    assert infer(tmp_path, "gunicorn").command == "python app.py"
+    assert infer(tmp_path, "gunicorn").command is None
 
 
 def test_fastapi_app_is_served_by_uvicorn_even_with_gunicorn(tmp_path: Path) -> None:
@@ -173,12 +173,12 @@ def test_starlette_application(tmp_path: Path) -> None:
     assert infer(tmp_path, "uvicorn").command == f"uvicorn app:application {UVICORN_BIND}"
 
 
-def test_fastapi_without_uvicorn_notes_it_and_runs_the_script(tmp_path: Path) -> None:
+def test_fastapi_without_uvicorn_is_not_started_with_python(tmp_path: Path) -> None:
     write(tmp_path, {"main.py": FASTAPI_APP})
     inference = infer(tmp_path, "fastapi")
-    assert inference.command == "python main.py"
-    assert inference.reason == "main.py exists"
+    assert inference.command is None
     assert any("uvicorn is not installed" in note for note in inference.notes)
+    assert any("never reads $PORT" in note for note in inference.notes)
 
 
 def test_wsgi_app_beside_an_asgi_app_with_gunicorn(tmp_path: Path) -> None:
@@ -200,11 +200,142 @@ def test_a_top_level_asgi_module_is_never_given_to_gunicorn(tmp_path: Path) -> N
     )
 
 
-def test_scripts_without_a_server(tmp_path: Path) -> None:
-    write(tmp_path, {"app.py": FLASK_APP})
-    assert infer(tmp_path, "flask").command == "python app.py"
+def test_flask_without_gunicorn_runs_flask_on_all_addresses_and_port(tmp_path: Path) -> None:
+    # What `flask` tutorials write: `app.run()` in the main guard, Flask's debug server on
+    # 127.0.0.1:5000. `python app.py` would be unreachable; `flask run` binds where told.
+    write(tmp_path, {"app.py": FLASK_APP + "\nif __name__ == '__main__':\n    app.run()\n"})
+    inference = infer(tmp_path, "flask")
+    assert inference.command == f"flask --app app:app run {UVICORN_BIND}"
+    assert inference.reason == "app.py defines app (a Flask app) and gunicorn is not installed"
+    assert any(
+        "Flask's development server" in note and "gunicorn" in note for note in inference.notes
+    )
+    # main.py, the other usual name
+    other = write(tmp_path / "other", {"main.py": FLASK_APP})
+    assert infer(other, "flask").command == f"flask --app main:app run {UVICORN_BIND}"
+
+
+def test_gunicorn_wins_over_the_flask_development_server(tmp_path: Path) -> None:
+    write(tmp_path, {"main.py": FLASK_APP})
+    inference = infer(tmp_path, "flask", "gunicorn")
+    assert inference.command == f"gunicorn main:app {GUNICORN_BIND}"
+    assert not inference.notes
+
+
+def test_a_wsgi_app_without_any_server_names_gunicorn(tmp_path: Path) -> None:
+    write(tmp_path, {"app.py": "import bottle\napp = bottle.Bottle()\napp.run()\n"})
+    inference = infer(tmp_path, "bottle", "flask")
+    assert inference.command is None
+    assert any("add gunicorn" in note for note in inference.notes)
+
+
+def test_scripts_run_with_python_only_when_they_read_port(tmp_path: Path) -> None:
     write(tmp_path, {"main.py": "print('hi')\n"})
-    assert infer(tmp_path, "flask").command == "python main.py"
+    inference = infer(tmp_path)
+    assert inference.command is None
+    assert any("main.py exists, but it never reads $PORT" in note for note in inference.notes)
+    server = "import os\nfrom http.server import HTTPServer\nport = int(os.environ['PORT'])\n"
+    write(tmp_path, {"main.py": server})
+    inference = infer(tmp_path)
+    assert inference.command == "python main.py"
+    assert inference.reason == "main.py reads $PORT"
+
+
+STREAMLIT_APP = "import streamlit as st\n\nst.title('Hello')\n"
+GRADIO_APP = (
+    "import gradio as gr\n\n"
+    "demo = gr.Interface(fn=lambda x: x, inputs='text', outputs='text')\n"
+    "demo.launch()\n"
+)
+
+
+def test_streamlit_app(tmp_path: Path) -> None:
+    write(tmp_path, {"streamlit_app.py": STREAMLIT_APP, "helpers.py": "import streamlit\n"})
+    inference = infer(tmp_path, "streamlit")
+    assert inference.command == (
+        "streamlit run streamlit_app.py --server.address 0.0.0.0 --server.port ${PORT:-8000} "
+        "--server.headless true"
+    )
+    assert inference.reason == "streamlit_app.py imports streamlit"
+    # any top-level module name, when none of the usual ones is there
+    other = write(tmp_path / "other", {"dashboard.py": STREAMLIT_APP})
+    assert infer(other, "streamlit").command.startswith("streamlit run dashboard.py ")  # type: ignore[union-attr]
+    # not without streamlit installed
+    assert infer(tmp_path).command is None
+
+
+def test_gradio_app_takes_address_and_port_from_the_env(tmp_path: Path) -> None:
+    write(tmp_path, {"app.py": GRADIO_APP})
+    inference = infer(tmp_path, "gradio")
+    assert inference.command == (
+        "GRADIO_SERVER_NAME=0.0.0.0 GRADIO_SERVER_PORT=${PORT:-8000} python app.py"
+    )
+    assert not inference.notes
+    write(tmp_path, {"app.py": GRADIO_APP.replace("launch()", "launch(server_port=7860)")})
+    inference = infer(tmp_path, "gradio")
+    assert inference.command is not None
+    assert any("server_port" in note for note in inference.notes)
+
+
+def test_gradio_env_reaches_the_app_through_bash(tmp_path: Path) -> None:
+    command = infer(write(tmp_path, {"app.py": GRADIO_APP}), "gradio").command
+    assert command is not None
+    shown = command.replace("python app.py", 'echo "$GRADIO_SERVER_NAME:$GRADIO_SERVER_PORT"')
+    # The assignments are for the command only; here `echo` gets them through env.
+    shown = shown.replace("echo", "env | grep ^GRADIO_ | sort; :")
+    out = subprocess.run(
+        ["bash", "-c", shown],
+        env={"PORT": "5123", "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert out.split() == ["GRADIO_SERVER_NAME=0.0.0.0", "GRADIO_SERVER_PORT=5123"]
+
+
+PYPROJECT_SCRIPTS = "[project]\nname = 'web'\nversion = '1'\n\n[project.scripts]\n{scripts}\n"
+
+
+def scripts_app(app: Path, scripts: str) -> Path:
+    return write(app, {"pyproject.toml": PYPROJECT_SCRIPTS.format(scripts=scripts)})
+
+
+def test_a_single_project_script_is_the_web_process(tmp_path: Path) -> None:
+    scripts_app(tmp_path, "webapp = 'webapp:main'")
+    write(tmp_path, {"app.py": FLASK_APP})  # the script wins over the file heuristics
+    inference = infer_web_process(tmp_path, {"gunicorn"}, {}, {"webapp", "python"})
+    assert inference.command == "webapp"
+    assert inference.reason == "pyproject.toml's [project.scripts] script its only script"
+    assert any("0.0.0.0:$PORT" in note for note in inference.notes)
+
+
+def test_a_start_or_serve_script_among_others(tmp_path: Path) -> None:
+    scripts_app(tmp_path, "migrate = 'w:m'\nserve = 'w:s'\ncli = 'w:c'")
+    inference = infer_web_process(tmp_path, set(), {}, {"migrate", "serve", "cli"})
+    assert inference.command == "serve"
+    assert "named 'serve'" in inference.reason
+    scripts_app(tmp_path, "migrate = 'w:m'\ncli = 'w:c'")
+    assert infer_web_process(tmp_path, set(), {}, {"migrate", "cli"}).command is None
+
+
+def test_poetry_scripts_count_too(tmp_path: Path) -> None:
+    write(tmp_path, {"pyproject.toml": "[tool.poetry.scripts]\nstart = 'w:main'\n"})
+    inference = infer_web_process(tmp_path, set(), {}, {"start"})
+    assert inference.command == "start"
+    assert "[tool.poetry.scripts]" in inference.reason
+
+
+def test_a_declared_script_that_is_not_installed_falls_through(tmp_path: Path) -> None:
+    scripts_app(tmp_path, "serve = 'w:s'")
+    write(tmp_path, {"app.py": FLASK_APP})
+    inference = infer_web_process(tmp_path, {"gunicorn"}, {}, set())
+    assert inference.command == f"gunicorn app:app {GUNICORN_BIND}"
+    assert any("'serve'" in note and "not installed" in note for note in inference.notes)
+
+
+def test_an_invalid_pyproject_has_no_scripts(tmp_path: Path) -> None:
+    write(tmp_path, {"pyproject.toml": "[project\n"})
+    assert infer_web_process(tmp_path, set(), {}, {"serve"}).command is None
 
 
 def test_nothing_to_start(tmp_path: Path) -> None:
@@ -240,7 +371,7 @@ def plan(
     app: Path, procfile: str | None = None, command: str | None = None, *installed: str
 ) -> tuple[list[PlannedProcess], Inference | None]:
     parsed = parse_procfile(procfile) if procfile is not None else None
-    return plan_processes(app, parsed, command, {}, set(installed))
+    return plan_processes(app, parsed, command, {}, set(installed), {"serve"})
 
 
 def test_procfile_processes_with_web_as_default(tmp_path: Path) -> None:
@@ -293,6 +424,14 @@ def test_inferred_web_process(tmp_path: Path) -> None:
     ]
     planned, inference = plan(tmp_path / "nothing", None, None)
     assert planned == [] and inference is not None and inference.command is None
+    scripts_app(tmp_path, "serve = 'w:s'")
+    planned, _ = plan(tmp_path, None, None, "gunicorn")
+    assert [(p.command, p.default) for p in planned] == [("serve", True)]
+    # a Procfile and BP_LAUNCH_COMMAND still come first
+    planned, _ = plan(tmp_path, "web: python web.py\n", None)
+    assert [p.command for p in planned] == ["python web.py"]
+    planned, _ = plan(tmp_path, None, "python other.py")
+    assert [p.command for p in planned] == ["python other.py"]
 
 
 # --- launch.toml and the log --------------------------------------------------------------

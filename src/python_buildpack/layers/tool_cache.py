@@ -1,8 +1,9 @@
 """The `uv-cache` and `poetry-cache` layers: a package manager's download cache (cache only).
 
 See `download_cache`. `uv-cache` sits next to `venv` on the same filesystem, so uv hard-links
-files into the venv instead of copying them. Later buildpacks do not use these tools, so the
-variables are only given to this buildpack's own commands.
+files into the venv instead of copying them. Build layers too, so that a later buildpack running
+the same tool (`uv pip install`, `poetry run`; the tool layers put it on PATH) gets the variable
+and uses the same cache.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ CACHES = {"uv": ("uv-cache", "UV_CACHE_DIR"), "poetry": ("poetry-cache", "POETRY
 def prepare_tool_cache(
     config: BuildConfig, tool: str, display: str, env: dict[str, str], log: Log
 ) -> tuple[Path, dict[str, str]]:
-    """The cache layer of `tool` and `env` pointing the tool at it (for this build only)."""
+    """The cache layer of `tool` and `env` pointing the tool at it (later buildpacks too)."""
     name, variable = CACHES[tool]
     return prepare_cache(
-        config, name, f"{display} download cache", variable, env, log, for_later_buildpacks=False
+        config, name, f"{display} download cache", variable, env, log, for_later_buildpacks=True
     )

@@ -119,12 +119,32 @@ def changes(
     return reasons
 
 
-def venv_env(path: Path) -> LayerEnv:
+def venv_env(
+    path: Path, package_manager: str = "pip", app_pythonpath: str | None = None
+) -> LayerEnv:
     env = LayerEnv()
     env.override(Scope.ALL, "VIRTUAL_ENV", str(path))
     # Later buildpacks' `pip install` goes into the app's venv too.
     env.override(Scope.BUILD, "PIP_PYTHON", str(path))
+    later_buildpack_env(env, path, package_manager)
+    if app_pythonpath is not None:
+        # The PYTHONPATH the app was built with, unless the platform sets one at launch.
+        env.default(Scope.LAUNCH, "PYTHONPATH", app_pythonpath)
     return env
+
+
+def later_buildpack_env(env: LayerEnv, path: Path, package_manager: str) -> None:
+    """What a later buildpack needs to run the app's own package manager the way this build
+    did (VIRTUAL_ENV already makes `uv pip install` and `poetry run` use the venv; the tool's
+    cache layer gives it the cache variable)."""
+    if package_manager in ("uv", "uv-pip"):
+        # `uv sync`/`uv run` manage this venv, with this venv's Python, never a download.
+        env.override(Scope.BUILD, "UV_PROJECT_ENVIRONMENT", str(path))
+        env.override(Scope.BUILD, "UV_PYTHON_DOWNLOADS", "never")
+        env.override(Scope.BUILD, "UV_NO_MANAGED_PYTHON", "1")
+    elif package_manager == "poetry":
+        # Poetry uses the active venv (VIRTUAL_ENV); it must never make one of its own.
+        env.override(Scope.BUILD, "POETRY_VIRTUALENVS_CREATE", "false")
 
 
 def install_dependencies(
@@ -156,7 +176,9 @@ def install_dependencies(
         metadata_model=VenvMetadata,
         keep=keep,
     )
-    layer_env = venv_env(layer.path)
+    layer_env = venv_env(
+        layer.path, installer.package_manager, config.environ.get("PYTHONPATH") or None
+    )
 
     if layer.state is LayerState.RESTORED and (layer.path / "pyvenv.cfg").is_file():
         log.info(
