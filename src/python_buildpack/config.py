@@ -25,7 +25,7 @@ from .distributions import (
     read_dependency_mappings,
 )
 from .env_checks import check_environment
-from .errors import InvalidPlatformEnv
+from .errors import CommittedVirtualEnvironment, InvalidPlatformEnv
 from .output import Log
 from .package_managers import PackageManager, choose_package_manager
 from .procfile import Procfile, read_procfile
@@ -33,7 +33,6 @@ from .python_version import ResolvedPython, read_requested_version, resolve_vers
 from .settings import choice, flag, text
 
 MANIFEST_FILE = "python-versions.toml"
-IGNORED_VENV_DIRS = (".venv", "venv")
 
 
 class PipCheck(enum.Enum):
@@ -96,6 +95,9 @@ def decide(
     settings = base_env
 
     app_files = python_app_files(context.app_dir)
+    committed = committed_venvs(context.app_dir)
+    if committed:
+        raise CommittedVirtualEnvironment(committed)
     package_manager = choose_package_manager(app_files, settings)
 
     manifest = Manifest.load(context.buildpack_dir / MANIFEST_FILE)
@@ -119,15 +121,6 @@ def decide(
     log.info(python.summary)
     for notice in python.notices:
         log.warning(notice.title, notice.body)
-    for name in IGNORED_VENV_DIRS:
-        if (context.app_dir / name / "pyvenv.cfg").is_file():
-            log.warning(
-                f"Ignoring the {name}/ directory in the app",
-                f"{name}/ is a virtual environment from a developer machine. The buildpack "
-                "installs the app's dependencies into its own virtual environment, so this one "
-                "only makes the image bigger. Add it to .gitignore (or a project.toml exclude "
-                "list) so it is not sent to the build.",
-            )
 
     return BuildConfig(
         app_dir=context.app_dir,
@@ -148,6 +141,20 @@ def decide(
         pip_installer=choice(settings, "BP_PIP_INSTALLER", PipInstallerKind, PipInstallerKind.PIP),
         poetry_groups=poetry_groups(settings),
     )
+
+
+def committed_venvs(app_dir: Path) -> list[str]:
+    """Top-level directories of the app that are virtual environments (they hold a pyvenv.cfg):
+    `.venv/` and `venv/` usually, but any name is caught."""
+    try:
+        entries = sorted(os.scandir(app_dir), key=lambda entry: entry.name)
+    except OSError:
+        return []  # an unreadable app dir is reported by the app file scan
+    return [
+        entry.name
+        for entry in entries
+        if entry.is_dir(follow_symlinks=False) and Path(entry.path, "pyvenv.cfg").is_file()
+    ]
 
 
 GROUP_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")
