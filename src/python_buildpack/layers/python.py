@@ -23,6 +23,8 @@ from ..errors import BrokenPythonArchive
 from ..execd import install_programs
 from ..output import Log
 from ..relocate import relocate, sysconfigdata_files
+from ..sbom import EXTENSION as SBOM_EXTENSION
+from ..sbom import python_sbom
 
 LAYER_NAME = "python"
 # 1980-01-01T00:00:01Z: the oldest date a zip (and so a wheel) can hold. With it set, pip and
@@ -126,6 +128,10 @@ def install_python(config: BuildConfig, env: dict[str, str], log: Log) -> Python
     # Rewritten on every build, reused layer or not, so it is always this buildpack's version.
     install_programs(layer.path, layer.path / "bin" / "python3")
     layer_env_ = layer_env(layer.path, minor)
+    layer.write_sbom(
+        python_sbom(python.version, python.release.sha256, config.python_source.url),
+        SBOM_EXTENSION,
+    )
     layer.complete(metadata, env=layer_env_)
     return PythonInstall(layer.path, python.version, layer_env_.apply(env, Scope.BUILD, layer.path))
 

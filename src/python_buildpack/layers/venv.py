@@ -26,6 +26,8 @@ from ..commands import run
 from ..config import BuildConfig
 from ..errors import CommandFailed
 from ..output import Log
+from ..sbom import EXTENSION as SBOM_EXTENSION
+from ..sbom import venv_sbom
 from .python import PythonInstall
 
 LAYER_NAME = "venv"
@@ -164,6 +166,7 @@ def install_dependencies(
             f"{installer.describe}, Python {python.version} and {installer.display} "
             f"{installer.tool_version} are unchanged"
         )
+        write_sbom(layer, python)
         layer.complete(metadata.model_copy(update={"reusable": True}), env=layer_env)
         return VenvInstall(layer.path, layer_env.apply(env, Scope.BUILD, layer.path), True)
 
@@ -172,12 +175,18 @@ def install_dependencies(
     create_venv(python, layer.path, env, log)
     install_env = layer_env.apply(env, Scope.BUILD, layer.path)
     reusable = installer.install(layer.path, install_env, log)
+    write_sbom(layer, python)
     layer.complete(
         metadata.model_copy(update={"reusable": reusable}),
         env=layer_env,
         types=LayerTypes(build=True, launch=True, cache=reusable),
     )
     return VenvInstall(layer.path, install_env, False)
+
+
+def write_sbom(layer: Layer[VenvMetadata], python: PythonInstall) -> None:
+    """The SBOM of what is in the venv now: a reused venv gets it again from its own files."""
+    layer.write_sbom(venv_sbom(_site_packages_dirs(layer.path), python.version), SBOM_EXTENSION)
 
 
 def create_venv(python: PythonInstall, path: Path, env: dict[str, str], log: Log) -> None:
@@ -209,6 +218,10 @@ def installed_distributions(venv: Path) -> set[str]:
     }
 
 
+def _site_packages_dirs(venv: Path) -> list[Path]:
+    return sorted(venv.glob("lib/python3.*/site-packages"))
+
+
 def _site_packages(venv: Path) -> Iterable[Path]:
-    for site in venv.glob("lib/python3.*/site-packages"):
+    for site in _site_packages_dirs(venv):
         yield from site.iterdir()
