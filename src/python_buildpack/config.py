@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from .cnb.context import BuildContext, Target
+from .cnb.context import DEFAULT_EXEC_ENV, BuildContext, Target
 from .detect import python_app_files
 from .distributions import (
     DownloadSource,
@@ -33,6 +33,9 @@ from .python_version import ResolvedPython, read_requested_version, resolve_vers
 from .settings import choice, flag, text
 
 MANIFEST_FILE = "python-versions.toml"
+# Execution environments (CNB_EXEC_ENV) whose venv holds development/test dependencies too.
+DEV_EXEC_ENVS = frozenset({"test", "development"})
+TEST_REQUIREMENT_FILES = ("requirements-test.txt", "requirements-dev.txt")
 
 
 class PipCheck(enum.Enum):
@@ -72,6 +75,14 @@ class BuildConfig:
     # BP_PIP_INSTALLER (pip apps only) and BP_POETRY_GROUPS (Poetry groups beyond `main`).
     pip_installer: PipInstallerKind = PipInstallerKind.PIP
     poetry_groups: tuple[str, ...] = ()
+    # CNB_EXEC_ENV: `test` and `development` also install the app's development/test
+    # dependencies; for pip, from these requirement files (relative to the app dir).
+    exec_env: str = DEFAULT_EXEC_ENV
+    test_requirements: tuple[str, ...] = ()
+
+    @property
+    def dev_dependencies(self) -> bool:
+        return self.exec_env in DEV_EXEC_ENVS
 
     @property
     def arch(self) -> str:
@@ -116,8 +127,21 @@ def decide(
     launch_command = text(settings, "BP_LAUNCH_COMMAND")
     collectstatic = not flag(settings, "BP_DISABLE_COLLECTSTATIC", False)
 
+    dev = context.exec_env in DEV_EXEC_ENVS
+    test_requirements = (
+        pip_test_requirements(context.app_dir, settings)
+        if dev and package_manager.tool.value == "pip"
+        else ()
+    )
+
     log.header("Reading the app's configuration")
     log.info(f"Package manager: {package_manager.describe}")
+    if dev:
+        extra = f": {', '.join(test_requirements)}" if test_requirements else ""
+        log.info(
+            f"Execution environment: {context.exec_env} (CNB_EXEC_ENV), so the development and "
+            f"test dependencies are installed too{extra}"
+        )
     log.info(python.summary)
     for notice in python.notices:
         log.warning(notice.title, notice.body)
@@ -140,7 +164,29 @@ def decide(
         collectstatic=collectstatic,
         pip_installer=choice(settings, "BP_PIP_INSTALLER", PipInstallerKind, PipInstallerKind.PIP),
         poetry_groups=poetry_groups(settings),
+        exec_env=context.exec_env,
+        test_requirements=test_requirements,
     )
+
+
+def pip_test_requirements(app_dir: Path, settings: Mapping[str, str]) -> tuple[str, ...]:
+    """The requirement files a pip app's test build adds: BP_PIP_TEST_REQUIREMENT (each file
+    must exist), else requirements-test.txt and requirements-dev.txt where present."""
+    raw = text(settings, "BP_PIP_TEST_REQUIREMENT")
+    if raw is None:
+        return tuple(name for name in TEST_REQUIREMENT_FILES if (app_dir / name).is_file())
+    names = [name for name in raw.replace(",", " ").split() if name]
+    missing = [name for name in names if not (app_dir / name).is_file()]
+    if missing:
+        present = sorted(p.name for p in app_dir.glob("requirements*.txt"))
+        raise InvalidPlatformEnv(
+            "BP_PIP_TEST_REQUIREMENT",
+            raw,
+            f"{', '.join(missing)} is not a file in the app directory"
+            + (f" (requirement files there: {', '.join(present)})." if present else "."),
+            "Name requirement files relative to the app root, separated by spaces or commas.",
+        )
+    return tuple(dict.fromkeys(names))
 
 
 def committed_venvs(app_dir: Path) -> list[str]:

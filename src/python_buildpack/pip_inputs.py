@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +28,41 @@ class PipInputs:
 
 
 def pip_inputs(
+    app_dir: Path,
+    source_file: str,
+    environ: Mapping[str, str],
+    install_project: bool,
+    test_requirements: Sequence[str] = (),
+) -> PipInputs:
+    main = _main_inputs(app_dir, source_file, environ, install_project)
+    return with_requirement_files(main, app_dir, test_requirements, environ)
+
+
+def with_requirement_files(
+    inputs: PipInputs, app_dir: Path, files: Sequence[str], environ: Mapping[str, str]
+) -> PipInputs:
+    """`inputs` plus more requirement files (a test build's), installed in the same pip run."""
+    if not files:
+        return inputs
+    hasher = hashlib.sha256(inputs.digest.encode())
+    args, unpinned, pinned = list(inputs.install_args), list(inputs.unpinned), set()
+    for name in files:
+        found = read_requirements(app_dir / name, app_dir, environ)
+        hasher.update(f"\0{name}\0{found.digest}".encode())
+        args += ["--requirement", name]
+        unpinned += found.unpinned
+        pinned |= set(found.pinned_names)
+    return PipInputs(
+        describe=f"{inputs.describe} and {', '.join(files)}",
+        install_args=args,
+        digest=hasher.hexdigest(),
+        unpinned=unpinned,
+        pinned_names=inputs.pinned_names | frozenset(pinned),
+        installs_project=inputs.installs_project,
+    )
+
+
+def _main_inputs(
     app_dir: Path, source_file: str, environ: Mapping[str, str], install_project: bool
 ) -> PipInputs:
     if source_file == "requirements.txt":

@@ -55,3 +55,26 @@ def test_bad_pyproject_is_explained(tmp_path: Path, text: str, expected: str) ->
     (tmp_path / "pyproject.toml").write_text(text)
     with pytest.raises(InvalidConfigFile, match=expected.replace("[", r"\[")):
         pip_inputs(tmp_path, "pyproject.toml", {}, install_project=False)
+
+
+def test_test_requirement_files_are_installed_with_the_main_ones(tmp_path: Path) -> None:
+    (tmp_path / "requirements.txt").write_text("flask==3.1.0\n")
+    (tmp_path / "requirements-test.txt").write_text("pytest==8.4.0\n")
+    main = pip_inputs(tmp_path, "requirements.txt", {}, install_project=False)
+    test = pip_inputs(
+        tmp_path, "requirements.txt", {}, install_project=False,
+        test_requirements=("requirements-test.txt",),
+    )  # fmt: skip
+    assert test.install_args == [
+        "--requirement", "requirements.txt", "--requirement", "requirements-test.txt",
+    ]  # fmt: skip
+    assert test.pinned_names == {"flask", "pytest"} and test.deterministic
+    assert test.digest != main.digest
+    assert test.describe == "requirements.txt and requirements-test.txt"
+
+    (tmp_path / "requirements-test.txt").write_text("pytest>=8\n")
+    loose = pip_inputs(
+        tmp_path, "requirements.txt", {}, install_project=False,
+        test_requirements=("requirements-test.txt",),
+    )  # fmt: skip
+    assert not loose.deterministic and loose.digest != test.digest

@@ -19,6 +19,7 @@ from typing import Protocol
 from packaging.utils import canonicalize_name
 from pydantic import BaseModel, ConfigDict
 
+from ..cnb.context import DEFAULT_EXEC_ENV
 from ..cnb.env import LayerEnv, Scope
 from ..cnb.layers import Cause, Layer, Layers, LayerState
 from ..cnb.models import LayerTypes
@@ -46,6 +47,9 @@ class VenvMetadata(BaseModel):
     # Whether every installed distribution was pinned by the inputs: only then can the same
     # inputs be trusted to give the same venv.
     reusable: bool
+    # CNB_EXEC_ENV: a test venv has more in it than a production one. Venvs of builds before
+    # execution environments were production ones.
+    exec_env: str = DEFAULT_EXEC_ENV
 
 
 @dataclass(frozen=True)
@@ -116,6 +120,8 @@ def changes(
         reasons.append(f"The OS changed from {old.distro_name} to {new.distro_name}")
     if old.distro_version != new.distro_version:
         reasons.append(f"The OS version changed from {old.distro_version} to {new.distro_version}")
+    if old.exec_env != new.exec_env:
+        reasons.append(f"The execution environment changed from {old.exec_env} to {new.exec_env}")
     if not old.reusable:
         reasons.append("The previous install was not fully pinned")
     return reasons
@@ -146,6 +152,7 @@ def install_dependencies(
         distro_name=config.target.distro_name or "unknown",
         distro_version=config.target.distro_version or "unknown",
         reusable=False,
+        exec_env=config.exec_env,
     )
 
     def keep(old: VenvMetadata) -> list[str]:
