@@ -27,7 +27,7 @@ from .distributions import (
 from .env_checks import check_environment
 from .errors import CommittedVirtualEnvironment, InvalidPlatformEnv
 from .output import Log
-from .package_managers import PackageManager, choose_package_manager
+from .package_managers import PackageManager, Tool, choose_package_manager
 from .procfile import Procfile, read_procfile
 from .python_version import ResolvedPython, read_requested_version, resolve_version
 from .settings import choice, flag, text
@@ -130,7 +130,7 @@ def decide(
     dev = context.exec_env in DEV_EXEC_ENVS
     test_requirements = (
         pip_test_requirements(context.app_dir, settings)
-        if dev and package_manager.tool.value == "pip"
+        if dev and package_manager.tool is Tool.PIP
         else ()
     )
 
