@@ -1,5 +1,5 @@
-"""CNB_EXEC_ENV under the real lifecycle: a test build installs the test requirements too, and
-the production build after it does not reuse that venv."""
+"""CNB_EXEC_ENV under the real lifecycle: a test build installs the test requirements and the
+PEP 735 dependency groups too, and the production build after it does not reuse that venv."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ pytestmark = pytest.mark.e2e
 
 IMPORTS = (
     "import importlib.util as u; "
-    "print(','.join(m for m in ('bp_test_alpha', 'bp_test_beta') if u.find_spec(m)))"
+    "print(','.join(m for m in ('bp_test_alpha', 'bp_test_beta', 'bp_test_script') "
+    "if u.find_spec(m)))"
 )
 
 
@@ -31,14 +32,15 @@ def test_test_build_installs_test_requirements(
     app.mkdir()
     (app / "requirements.txt").write_text("bp-test-alpha==1.0.0\n")
     (app / "requirements-test.txt").write_text("bp-test-beta==1.0.0\n")
+    (app / "pyproject.toml").write_text('[dependency-groups]\ntest = ["bp-test-script==1.0.0"]\n')
     platform: Platform = python_platform()
 
     platform.lifecycle_env["CNB_EXEC_ENV"] = "test"
     test = platform.build(app, image="exec-env", cache_dir=cache_dir)
     log = test.logs["builder"]
     assert "Execution environment: test (CNB_EXEC_ENV)" in log
-    assert "requirements.txt and requirements-test.txt" in log
-    assert importable(platform, test) == "bp_test_alpha,bp_test_beta"
+    assert "requirements.txt and requirements-test.txt and the dependency groups test" in log
+    assert importable(platform, test) == "bp_test_alpha,bp_test_beta,bp_test_script"
 
     del platform.lifecycle_env["CNB_EXEC_ENV"]
     production = platform.build(

@@ -42,6 +42,7 @@ def prepare_installer(
             config.environ,
             config.install_project,
             config.test_requirements,
+            dependency_groups=config.dev_dependencies,
         )
         if config.pip_installer is PipInstallerKind.PIP:
             return PipInstaller(config, python, inputs, pip.version), env
