@@ -57,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "The platform did not follow the buildpack contract",
                 str(error),
                 "The buildpack needs a CNB platform (pack, kpack, a builder image's lifecycle) "
-                "that supports Buildpack API 0.10. If you run bin/detect or bin/build by hand, "
+                "that supports Buildpack API 0.12. If you run bin/detect or bin/build by hand, "
                 "set the CNB_* variables the spec lists.",
             )
         )

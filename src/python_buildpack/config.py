@@ -12,13 +12,13 @@ import json
 import os
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 from .appfiles import Kind, locate, read_app_file
-from .cnb.context import BuildContext, Target
+from .cnb.context import DEFAULT_EXEC_ENV, BuildContext, Target
 from .detect import python_app_files
 from .distributions import (
     DownloadSource,
@@ -28,7 +28,7 @@ from .distributions import (
     read_dependency_mappings,
 )
 from .env_checks import check_environment
-from .errors import InvalidConfigFile, InvalidPlatformEnv
+from .errors import CommittedVirtualEnvironment, InvalidConfigFile, InvalidPlatformEnv
 from .output import Log
 from .package_managers import PackageManager, Tool, choose_package_manager
 from .pip_inputs import PipInputs, pip_inputs
@@ -45,7 +45,9 @@ else:  # pragma: no cover - exercised only on Python 3.10
 MANIFEST_FILE = "python-versions.toml"
 DOWNLOAD_TIMEOUT_ENV = "BP_PYTHON_DOWNLOAD_TIMEOUT"
 DEFAULT_DOWNLOAD_TIMEOUT = 900.0
-IGNORED_VENV_DIRS = (".venv", "venv")
+# Execution environments (CNB_EXEC_ENV) whose venv holds development/test dependencies too.
+DEV_EXEC_ENVS = frozenset({"test", "development"})
+TEST_REQUIREMENT_FILES = ("requirements-test.txt", "requirements-dev.txt")
 
 
 class PipCheck(enum.Enum):
@@ -89,6 +91,14 @@ class BuildConfig:
     pip_inputs: PipInputs | None = None
     # BP_PYTHON_DOWNLOAD_TIMEOUT: seconds one attempt at downloading Python may take.
     download_timeout: float = DEFAULT_DOWNLOAD_TIMEOUT
+    # CNB_EXEC_ENV: `test` and `development` also install the app's development/test
+    # dependencies; for pip, from these requirement files (relative to the app dir).
+    exec_env: str = DEFAULT_EXEC_ENV
+    test_requirements: tuple[str, ...] = ()
+
+    @property
+    def dev_dependencies(self) -> bool:
+        return self.exec_env in DEV_EXEC_ENVS
 
     @property
     def arch(self) -> str:
@@ -117,10 +127,25 @@ def decide(
     app_files = python_app_files(context.app_dir, ignored)
     for name in ignored:
         locate(context.app_dir, name)  # raises the error that says why it cannot be used
+    committed = committed_venvs(context.app_dir)
+    if committed:
+        raise CommittedVirtualEnvironment(committed)
     package_manager = choose_package_manager(app_files, settings)
+    dev = context.exec_env in DEV_EXEC_ENVS
+    test_requirements = (
+        pip_test_requirements(context.app_dir, settings)
+        if dev and package_manager.tool is Tool.PIP
+        else ()
+    )
+
     # Every file the installers read is read and checked now, before any layer.
     inputs = check_package_manager_files(
-        context.app_dir, package_manager, base_env, flag(settings, "BP_PIP_INSTALL_PROJECT", False)
+        context.app_dir,
+        package_manager,
+        base_env,
+        flag(settings, "BP_PIP_INSTALL_PROJECT", False),
+        test_requirements,
+        dependency_groups=dev,
     )
 
     manifest = Manifest.load(context.buildpack_dir / MANIFEST_FILE)
@@ -151,20 +176,17 @@ def decide(
 
     log.header("Reading the app's configuration")
     log.info(f"Package manager: {package_manager.describe}")
+    if dev:
+        extra = f": {', '.join(test_requirements)}" if test_requirements else ""
+        log.info(
+            f"Execution environment: {context.exec_env} (CNB_EXEC_ENV), so the development and "
+            f"test dependencies are installed too{extra}"
+        )
     log.info(python.summary)
     for hint in python.hints:
         log.info(hint)
     for notice in python.notices:
         log.warning(notice.title, notice.body)
-    for name in IGNORED_VENV_DIRS:
-        if (context.app_dir / name / "pyvenv.cfg").is_file():
-            log.warning(
-                f"Ignoring the {name}/ directory in the app",
-                f"{name}/ is a virtual environment from a developer machine. The buildpack "
-                "installs the app's dependencies into its own virtual environment, so this one "
-                "only makes the image bigger. Add it to .gitignore (or a project.toml exclude "
-                "list) so it is not sent to the build.",
-            )
 
     return BuildConfig(
         app_dir=context.app_dir,
@@ -186,17 +208,31 @@ def decide(
         poetry_groups=poetry_groups(settings),
         pip_inputs=inputs,
         download_timeout=download_timeout,
+        exec_env=context.exec_env,
+        test_requirements=test_requirements,
     )
 
 
 def check_package_manager_files(
-    app_dir: Path, manager: PackageManager, environ: Mapping[str, str], install_project: bool
+    app_dir: Path,
+    manager: PackageManager,
+    environ: Mapping[str, str],
+    install_project: bool,
+    test_requirements: Sequence[str] = (),
+    dependency_groups: bool = False,
 ) -> PipInputs | None:
     """Read and validate what the package manager will install from, so that a mistake in it
     stops the build before any layer (the installers later read the same files the same way).
     Returns pip's inputs for a pip app."""
     if manager.tool is Tool.PIP:
-        return pip_inputs(app_dir, manager.file, environ, install_project)
+        return pip_inputs(
+            app_dir,
+            manager.file,
+            environ,
+            install_project,
+            test_requirements,
+            dependency_groups=dependency_groups,
+        )
     for name in (manager.file, "pyproject.toml", "uv.toml", "poetry.toml", "Pipfile"):
         kind = Kind.LOCK if name == manager.file else Kind.PROJECT
         content = read_app_file(app_dir, name, kind)
@@ -215,6 +251,40 @@ def check_package_manager_files(
                 f"Fix the {what} syntax in {name} (at the line shown), then build again.",
             ) from None
     return None
+
+
+def pip_test_requirements(app_dir: Path, settings: Mapping[str, str]) -> tuple[str, ...]:
+    """The requirement files a pip app's test build adds: BP_PIP_TEST_REQUIREMENT (each file
+    must exist), else requirements-test.txt and requirements-dev.txt where present."""
+    raw = text(settings, "BP_PIP_TEST_REQUIREMENT")
+    if raw is None:
+        return tuple(name for name in TEST_REQUIREMENT_FILES if (app_dir / name).is_file())
+    names = [name for name in raw.replace(",", " ").split() if name]
+    missing = [name for name in names if not (app_dir / name).is_file()]
+    if missing:
+        present = sorted(p.name for p in app_dir.glob("requirements*.txt"))
+        raise InvalidPlatformEnv(
+            "BP_PIP_TEST_REQUIREMENT",
+            raw,
+            f"{', '.join(missing)} is not a file in the app directory"
+            + (f" (requirement files there: {', '.join(present)})." if present else "."),
+            "Name requirement files relative to the app root, separated by spaces or commas.",
+        )
+    return tuple(dict.fromkeys(names))
+
+
+def committed_venvs(app_dir: Path) -> list[str]:
+    """Top-level directories of the app that are virtual environments (they hold a pyvenv.cfg):
+    `.venv/` and `venv/` usually, but any name is caught."""
+    try:
+        entries = sorted(os.scandir(app_dir), key=lambda entry: entry.name)
+    except OSError:
+        return []  # an unreadable app dir is reported by the app file scan
+    return [
+        entry.name
+        for entry in entries
+        if entry.is_dir(follow_symlinks=False) and Path(entry.path, "pyvenv.cfg").is_file()
+    ]
 
 
 GROUP_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")

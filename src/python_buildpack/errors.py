@@ -78,6 +78,26 @@ class NoPackageManagerFile(UserError):
         )
 
 
+class CommittedVirtualEnvironment(UserError):
+    def __init__(self, directories: Sequence[str]) -> None:
+        names = ", ".join(f"{name}/" for name in directories)
+        excludes = ", ".join(f'"{name}/"' for name in directories)
+        super().__init__(
+            "The app contains a virtual environment",
+            f"{names} in the app is a Python virtual environment (it has a pyvenv.cfg), most "
+            "likely made on a developer machine and sent along with the source. It was built "
+            "for another Python, at another path, often for another OS or CPU: copied into the "
+            "image it would not work, and an app or tool that finds it (uv and Poetry use a "
+            "project's .venv/) would pick it instead of the virtual environment the buildpack "
+            "builds from the app's dependency files.",
+            "Leave it out of what is sent to the build. `pack` does not read .gitignore: list "
+            "it in the app's project.toml:\n"
+            f'  [_]\n  schema-version = "0.2"\n\n  [io.buildpacks]\n  exclude = [{excludes}]\n'
+            "or delete it from the app directory (and add it to .gitignore so it is not "
+            "committed).",
+        )
+
+
 class MisspelledRequirementsFile(UserError):
     def __init__(self, name: str) -> None:
         super().__init__(

@@ -69,3 +69,27 @@ def read_project(path: Path) -> Project:
         has_scripts=bool(project.get("scripts")) or bool(project.get("gui-scripts")),
         has_build_system="build-system" in data,
     )
+
+
+def read_dependency_groups(path: Path) -> dict[str, list[str]]:
+    """PEP 735 `[dependency-groups]` of a pyproject.toml: group name -> its requirement strings
+    (`{include-group = ...}` entries are left out: every group is installed anyway)."""
+    try:
+        data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as error:
+        raise InvalidConfigFile(
+            path.name, f"it is not valid TOML: {error}", f"Fix the TOML syntax in {path.name}."
+        ) from error
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigFileUnreadable(path.name, str(error)) from error
+    groups = data.get("dependency-groups", {})
+    if not isinstance(groups, dict) or not all(isinstance(v, list) for v in groups.values()):
+        raise InvalidConfigFile(
+            path.name,
+            "[dependency-groups] is not a table of lists (PEP 735).",
+            'Write each group as a list, e.g. test = ["pytest==8.4.0"].',
+        )
+    return {
+        str(name): [entry for entry in entries if isinstance(entry, str)]
+        for name, entries in groups.items()
+    }

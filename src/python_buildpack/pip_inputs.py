@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import InvalidConfigFile
-from .pep621 import read_project
+from .pep621 import read_dependency_groups, read_project
 from .requirements_files import pinned_name, read_requirements
 
 
@@ -28,6 +28,73 @@ class PipInputs:
 
 
 def pip_inputs(
+    app_dir: Path,
+    source_file: str,
+    environ: Mapping[str, str],
+    install_project: bool,
+    test_requirements: Sequence[str] = (),
+    dependency_groups: bool = False,
+) -> PipInputs:
+    """`test_requirements` and `dependency_groups` (every PEP 735 group of pyproject.toml) are
+    what a test build (CNB_EXEC_ENV) adds."""
+    main = _main_inputs(app_dir, source_file, environ, install_project)
+    inputs = with_requirement_files(main, app_dir, test_requirements, environ)
+    if dependency_groups and (app_dir / "pyproject.toml").is_file():
+        inputs = with_dependency_groups(inputs, read_dependency_groups(app_dir / "pyproject.toml"))
+    return inputs
+
+
+def with_dependency_groups(inputs: PipInputs, groups: Mapping[str, list[str]]) -> PipInputs:
+    """`inputs` plus `--group <name>` for each group (pip >= 25.1 and uv read them from the
+    pyproject.toml of the working directory, the app dir)."""
+    if not groups:
+        return inputs
+    hasher = hashlib.sha256(inputs.digest.encode())
+    args, unpinned, pinned = list(inputs.install_args), list(inputs.unpinned), set()
+    for name in sorted(groups):
+        hasher.update(f"\0group {name}\0{chr(0).join(groups[name])}".encode())
+        args += ["--group", name]
+        for requirement in groups[name]:
+            pin = pinned_name(requirement)
+            if pin is None:
+                unpinned.append(f"dependency group {name}: {requirement}")
+            else:
+                pinned.add(pin)
+    return PipInputs(
+        describe=f"{inputs.describe} and the dependency groups {', '.join(sorted(groups))}",
+        install_args=args,
+        digest=hasher.hexdigest(),
+        unpinned=unpinned,
+        pinned_names=inputs.pinned_names | frozenset(pinned),
+        installs_project=inputs.installs_project,
+    )
+
+
+def with_requirement_files(
+    inputs: PipInputs, app_dir: Path, files: Sequence[str], environ: Mapping[str, str]
+) -> PipInputs:
+    """`inputs` plus more requirement files (a test build's), installed in the same pip run."""
+    if not files:
+        return inputs
+    hasher = hashlib.sha256(inputs.digest.encode())
+    args, unpinned, pinned = list(inputs.install_args), list(inputs.unpinned), set()
+    for name in files:
+        found = read_requirements(app_dir / name, app_dir, environ)
+        hasher.update(f"\0{name}\0{found.digest}".encode())
+        args += ["--requirement", name]
+        unpinned += found.unpinned
+        pinned |= set(found.pinned_names)
+    return PipInputs(
+        describe=f"{inputs.describe} and {', '.join(files)}",
+        install_args=args,
+        digest=hasher.hexdigest(),
+        unpinned=unpinned,
+        pinned_names=inputs.pinned_names | frozenset(pinned),
+        installs_project=inputs.installs_project,
+    )
+
+
+def _main_inputs(
     app_dir: Path, source_file: str, environ: Mapping[str, str], install_project: bool
 ) -> PipInputs:
     if source_file == "requirements.txt":

@@ -210,12 +210,22 @@ def test_pip_check_conflict_warns_or_fails(app: Workspace) -> None:
     assert "BP_PIP_CHECK=strict" in result.output
 
 
-def test_committed_venv_is_ignored_with_a_warning(app: Workspace) -> None:
+@pytest.mark.parametrize("names", [(".venv",), ("env", "venv")])
+def test_committed_venv_is_an_error(app: Workspace, names: tuple[str, ...]) -> None:
     requirements(app, "bp-test-alpha==1.0.0")
-    (app.app / ".venv").mkdir()
-    (app.app / ".venv" / "pyvenv.cfg").write_text("home = /usr/bin\n")
-    result = build_ok(app)
-    assert "Ignoring the .venv/ directory" in result.stdout
+    for name in names:
+        (app.app / name / "bin").mkdir(parents=True)
+        (app.app / name / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    (app.app / "venvs").mkdir()  # a directory that is not a venv is no problem
+    result = app.build()
+    assert result.exit_code == 1
+    assert "The app contains a virtual environment" in result.output
+    listed = ", ".join(f"{name}/" for name in names)
+    assert f"{listed} in the app is a Python virtual environment" in result.output
+    assert "another Python" in result.output  # why it is refused
+    assert "[io.buildpacks]" in result.output and "exclude = [" in result.output  # the fix
+    assert "Traceback" not in result.output
+    assert not any(app.layers.iterdir())  # refused before any layer
 
 
 def test_several_package_managers_is_an_error(app: Workspace) -> None:

@@ -41,7 +41,12 @@ def test_fresh_install_then_cached(ws: Workspace, runtimes: list[BuiltRuntime]) 
     assert layer.types.launch and layer.types.build and layer.types.cache
     assert layer.metadata["python_version"] == runtime.version
     assert layer.metadata["archive_sha256"] == runtime.sha256
-    assert (ws.layers / "python" / "env" / "PYTHONUNBUFFERED.override").read_text() == "1"
+    assert (ws.layers / "python" / "env.build" / "PYTHONUNBUFFERED.override").read_text() == "1"
+    assert (ws.layers / "python" / "env.launch" / "PYTHONUNBUFFERED.default").read_text() == "1"
+    # The launcher runs exec.d programs; this one sets WEB_CONCURRENCY (tests/e2e/).
+    execd = ws.layers / "python" / "exec.d" / "web-concurrency"
+    assert execd.stat().st_mode & 0o111
+    assert execd.read_text().startswith(f"#!{ws.layers / 'python' / 'bin' / 'python3'} -IS\n")
     assert (ws.layers / "python" / "env.build" / "SOURCE_DATE_EPOCH.default").read_text() == (
         "315532801"
     )

@@ -606,12 +606,15 @@ class Platform:
         args: Sequence[str] = (),
         env: Mapping[str, str] | None = None,
         network: PrivateNetwork | None = None,
+        binds: Mapping[str, Path] | None = None,
     ) -> Iterator[LaunchedProcess]:
         """Run the exported image like `docker run`: by default its entrypoint (the default
         process); `process="worker"` runs /cnb/process/worker; `command=[...]` runs a command
         through the launcher (`docker run --entrypoint launcher IMAGE cmd…`). With `network`,
         the process has a network namespace of its own, reached with `LaunchedProcess.get`
-        on the namespace's non-loopback address. The process is stopped when the block exits."""
+        on the namespace's non-loopback address. `binds` mounts host directories read-only at
+        paths of the container (`docker run -v HOST:PATH:ro`), e.g. a made-up /sys/fs/cgroup.
+        The process is stopped when the block exits."""
         image = result.image
         launch_dir = self.base / "launches" / str(next(self._counter))
         launch_dir.mkdir(parents=True)
@@ -647,6 +650,9 @@ class Platform:
         ]
         if network is not None:
             mounts.append(network)
+        for target, source in (binds or {}).items():
+            (upper / target.lstrip("/")).mkdir(parents=True, exist_ok=True)
+            mounts.append(Bind(Path(source), f"{root}{target}", read_only=True))
         log_path = launch_dir / "output.log"
         with log_path.open("wb") as log:
             proc = spawn(
@@ -670,10 +676,13 @@ class Platform:
         command: Sequence[str] | None = None,
         args: Sequence[str] = (),
         env: Mapping[str, str] | None = None,
+        binds: Mapping[str, Path] | None = None,
         timeout: float = 60,
     ) -> tuple[int, str]:
         """Launch the image, wait for the process to exit; its exit code and output."""
-        with self.launch(result, process=process, command=command, args=args, env=env) as proc:
+        with self.launch(
+            result, process=process, command=command, args=args, env=env, binds=binds
+        ) as proc:
             exit_code = proc.wait(timeout)
             return exit_code, proc.output
 

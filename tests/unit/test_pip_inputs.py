@@ -55,3 +55,53 @@ def test_bad_pyproject_is_explained(tmp_path: Path, text: str, expected: str) ->
     (tmp_path / "pyproject.toml").write_text(text)
     with pytest.raises(InvalidConfigFile, match=expected.replace("[", r"\[")):
         pip_inputs(tmp_path, "pyproject.toml", {}, install_project=False)
+
+
+def test_test_requirement_files_are_installed_with_the_main_ones(tmp_path: Path) -> None:
+    (tmp_path / "requirements.txt").write_text("flask==3.1.0\n")
+    (tmp_path / "requirements-test.txt").write_text("pytest==8.4.0\n")
+    main = pip_inputs(tmp_path, "requirements.txt", {}, install_project=False)
+    test = pip_inputs(
+        tmp_path, "requirements.txt", {}, install_project=False,
+        test_requirements=("requirements-test.txt",),
+    )  # fmt: skip
+    assert test.install_args == [
+        "--requirement", "requirements.txt", "--requirement", "requirements-test.txt",
+    ]  # fmt: skip
+    assert test.pinned_names == {"flask", "pytest"} and test.deterministic
+    assert test.digest != main.digest
+    assert test.describe == "requirements.txt and requirements-test.txt"
+
+    (tmp_path / "requirements-test.txt").write_text("pytest>=8\n")
+    loose = pip_inputs(
+        tmp_path, "requirements.txt", {}, install_project=False,
+        test_requirements=("requirements-test.txt",),
+    )  # fmt: skip
+    assert not loose.deterministic and loose.digest != test.digest
+
+
+def test_dependency_groups_of_a_test_build(tmp_path: Path) -> None:
+    (tmp_path / "requirements.txt").write_text("flask==3.1.0\n")
+    (tmp_path / "pyproject.toml").write_text(
+        "[tool.ruff]\nline-length = 100\n\n[dependency-groups]\n"
+        'test = ["pytest==8.4.0", {include-group = "lint"}]\nlint = ["ruff>=0.6"]\n'
+    )
+    main = pip_inputs(tmp_path, "requirements.txt", {}, install_project=False)
+    test = pip_inputs(
+        tmp_path, "requirements.txt", {}, install_project=False, dependency_groups=True
+    )
+    assert main.install_args == ["--requirement", "requirements.txt"]  # production: no groups
+    assert test.install_args == [
+        "--requirement", "requirements.txt", "--group", "lint", "--group", "test",
+    ]  # fmt: skip
+    assert test.pinned_names == {"flask", "pytest"}
+    assert test.unpinned == ["dependency group lint: ruff>=0.6"]
+    assert test.digest != main.digest
+    assert "the dependency groups lint, test" in test.describe
+
+
+def test_dependency_groups_must_be_lists(tmp_path: Path) -> None:
+    (tmp_path / "requirements.txt").write_text("")
+    (tmp_path / "pyproject.toml").write_text('[dependency-groups]\ntest = "pytest"\n')
+    with pytest.raises(InvalidConfigFile, match="dependency-groups"):
+        pip_inputs(tmp_path, "requirements.txt", {}, install_project=False, dependency_groups=True)

@@ -1,6 +1,11 @@
-"""The CNB buildpack contract (Buildpack API 0.10), independent of what the buildpack builds.
+"""The CNB buildpack contract (Buildpack API 0.12), independent of what the buildpack builds.
 
-Spec: https://github.com/buildpacks/spec/blob/buildpack/0.10/buildpack.md
+Spec: https://github.com/buildpacks/spec/blob/buildpack/0.12/buildpack.md
+
+What 0.11 and 0.12 change for a buildpack (0.11 only concerns image extensions and drops the
+long-deprecated plan `requires.version`): 0.12 adds execution environments. `CNB_EXEC_ENV` is
+set at detect and build (unset means `production`); `buildpack.toml` may list the environments
+the buildpack supports, processes (`launch.toml`) and order groups may be limited to some.
 
 Modules:
 - `context`: `DetectContext` / `BuildContext` from the CNB_* environment (imports no pydantic,
@@ -19,7 +24,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-BUILDPACK_API = "0.10"
+BUILDPACK_API = "0.12"
 
 
 class CnbError(Exception):

@@ -1,6 +1,7 @@
-"""What the lifecycle hands `/bin/detect` and `/bin/build` (Buildpack API 0.10).
+"""What the lifecycle hands `/bin/detect` and `/bin/build` (Buildpack API 0.12).
 
-Inputs come from the CNB_* variables; the positional arguments that older APIs used (and that
+Inputs come from the CNB_* variables (`CNB_EXEC_ENV`, new in 0.12, is optional: unset means
+`production`); the positional arguments that older APIs used (and that
 the lifecycle still passes) are the fallback. The app directory is the working directory.
 
 This module must not import pydantic: detect runs for every build, for every buildpack in the
@@ -32,6 +33,8 @@ CNB_TARGET_ARCH = "CNB_TARGET_ARCH"
 CNB_TARGET_ARCH_VARIANT = "CNB_TARGET_ARCH_VARIANT"
 CNB_TARGET_DISTRO_NAME = "CNB_TARGET_DISTRO_NAME"
 CNB_TARGET_DISTRO_VERSION = "CNB_TARGET_DISTRO_VERSION"
+CNB_EXEC_ENV = "CNB_EXEC_ENV"
+DEFAULT_EXEC_ENV = "production"
 
 # Positional arguments, deprecated since API 0.8 but still passed: detect <platform> <plan>,
 # build <layers> <platform> <plan>.
@@ -50,7 +53,7 @@ class Target(NamedTuple):
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> Target:
-        # The lifecycle always sets OS and arch for API >= 0.10 and sets the optional ones
+        # The lifecycle always sets OS and arch (since API 0.10) and sets the optional ones
         # only when known, so an empty optional value means "unknown", like an absent one.
         return cls(
             os=_required(environ, CNB_TARGET_OS),
@@ -80,11 +83,14 @@ class _PhaseContext:
         platform_dir: Path,
         target: Target,
         platform_env: dict[str, str] | None = None,
+        exec_env: str = DEFAULT_EXEC_ENV,
     ) -> None:
         self.app_dir = app_dir
         self.buildpack_dir = buildpack_dir
         self.platform_dir = platform_dir
         self.target = target
+        # The execution environment the image is built for ("production", "test", ...).
+        self.exec_env = exec_env
         # User-provided variables from <platform>/env/. The lifecycle already put them in our
         # environment unless `clear-env = true`; here they are explicit, for code that must tell
         # user configuration apart from the image's environment.
@@ -124,6 +130,7 @@ class DetectContext(_PhaseContext):
             plan_path=paths[CNB_BUILD_PLAN_PATH],
             target=Target.from_environ(environ),
             platform_env=read_platform_env(platform_dir),
+            exec_env=read_exec_env(environ),
         )
 
     def write_build_plan(self, plan: BuildPlan) -> None:
@@ -153,6 +160,7 @@ class BuildContext(_PhaseContext):
             buildpack_plan_path=paths[CNB_BP_PLAN_PATH],
             target=Target.from_environ(environ),
             platform_env=read_platform_env(platform_dir),
+            exec_env=read_exec_env(environ),
         )
 
     def read_buildpack_plan(self) -> BuildpackPlan:
@@ -209,11 +217,20 @@ def read_platform_env(platform_dir: Path) -> dict[str, str]:
     return variables
 
 
+def read_exec_env(environ: Mapping[str, str]) -> str:
+    """`CNB_EXEC_ENV`, or `production` when the lifecycle (or an older platform) sets none."""
+    value = environ.get(CNB_EXEC_ENV) or DEFAULT_EXEC_ENV
+    if "/" in value:
+        # The spec reserves `/` (for future use): a value with one is not one we can honour.
+        raise CnbEnvError(CNB_EXEC_ENV, f"{value!r} contains '/', which the spec reserves")
+    return value
+
+
 def _required(environ: Mapping[str, str], name: str) -> str:
     value = environ.get(name)
     if value is None:
         raise CnbEnvError(
-            name, "not set; the lifecycle sets it for buildpacks of Buildpack API 0.10"
+            name, "not set; the lifecycle sets it for buildpacks of Buildpack API 0.10 and later"
         )
     if not value:
         raise CnbEnvError(name, "set but empty; the lifecycle gives it a value")
@@ -230,7 +247,7 @@ def _paths(
             raise CnbEnvError(
                 name,
                 f"not set and not given as positional argument {position + 1}; the lifecycle "
-                "sets it for buildpacks of Buildpack API 0.10",
+                "sets it for buildpacks of Buildpack API 0.8 and later",
             )
         found[name] = _absolute(value, cwd)
     return found
@@ -246,6 +263,7 @@ __all__ = [
     "CNB_BP_PLAN_PATH",
     "CNB_BUILDPACK_DIR",
     "CNB_BUILD_PLAN_PATH",
+    "CNB_EXEC_ENV",
     "CNB_LAYERS_DIR",
     "CNB_PLATFORM_DIR",
     "CNB_TARGET_ARCH",
@@ -253,8 +271,10 @@ __all__ = [
     "CNB_TARGET_DISTRO_NAME",
     "CNB_TARGET_DISTRO_VERSION",
     "CNB_TARGET_OS",
+    "DEFAULT_EXEC_ENV",
     "BuildContext",
     "DetectContext",
     "Target",
+    "read_exec_env",
     "read_platform_env",
 ]

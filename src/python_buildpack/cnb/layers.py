@@ -28,7 +28,7 @@ from .models import (
     LayerTypes,
     validation_error_lines,
 )
-from .toml_io import dump_model, load_toml, write_toml
+from .toml_io import atomic_write_bytes, dump_model, load_toml, write_toml
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -150,6 +150,26 @@ class Layer(Generic[M]):
             env.write(self.path)
         write_toml(self.toml_path, LayerContentMetadata(types=types, metadata=data))
         self.completed = True
+
+    def sbom_path(self, extension: str) -> Path:
+        return self.layers_dir / f"{self.name}.sbom.{extension}"
+
+    def write_sbom(self, content: bytes, extension: str) -> Path:
+        """Write `<layers>/<name>.sbom.<extension>` (e.g. `cdx.json`), atomically.
+
+        Its media type must be in buildpack.toml `sbom-formats`, or the lifecycle fails the build.
+        The lifecycle caches it with a cached layer and restores it with the layer; `discard`
+        removes it with the layer's metadata. For a launch layer it ends up in the image under
+        `<layers>/sbom/launch/<buildpack>/<layer>/sbom.<extension>`.
+        """
+        if extension not in SBOM_MEDIA_TYPES.values():
+            raise ValueError(
+                f"unknown SBOM extension {extension!r}: expected one of "
+                + ", ".join(SBOM_MEDIA_TYPES.values())
+            )
+        path = self.sbom_path(extension)
+        atomic_write_bytes(path, content)
+        return path
 
     def env(self) -> LayerEnv:
         """The env files currently in the layer."""

@@ -1,4 +1,4 @@
-"""pydantic models of the TOML files of the Buildpack API 0.10 contract.
+"""pydantic models of the TOML files of the Buildpack API 0.12 contract.
 
 Each model follows the "Data Format" section of the spec. Models of files the spec defines in
 full forbid unknown keys, so a typo fails loudly instead of being silently ignored by the
@@ -13,7 +13,15 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 
 if TYPE_CHECKING:
     from .context import Target as RuntimeTarget
@@ -34,6 +42,27 @@ def _non_empty(value: str) -> str:
 
 
 NonEmptyStr = Annotated[str, AfterValidator(_non_empty)]
+
+
+def validate_exec_env(value: str) -> str:
+    """An execution environment name (API 0.12): not empty, no `/` (reserved by the spec)."""
+    if not value:
+        raise ValueError("an execution environment name must not be empty")
+    if "/" in value:
+        raise ValueError(f"{value!r} is not an execution environment name: '/' is reserved")
+    return value
+
+
+def _exec_env_names(value: Any) -> Any:
+    # The spec writes `[[buildpack.exec-env]] name = "test"`; lifecycle 0.21 reads a plain
+    # `exec-env = ["test"]` (a table there fails its decoding). Both load; the list is written.
+    if isinstance(value, list):
+        return [item.get("name") if isinstance(item, dict) else item for item in value]
+    return value
+
+
+ExecEnvName = Annotated[str, AfterValidator(validate_exec_env)]
+ExecEnvList = Annotated[list[ExecEnvName], BeforeValidator(_exec_env_names)]
 
 
 def validation_error_lines(error: ValidationError) -> list[str]:
@@ -111,6 +140,8 @@ class BuildpackInfo(ContractModel):
     licenses: list[License] = Field(default_factory=list)
     clear_env: bool = Field(default=False, alias="clear-env")
     sbom_formats: list[str] = Field(default_factory=list, alias="sbom-formats")
+    # The execution environments the buildpack supports; none listed means all of them.
+    exec_env: ExecEnvList | None = Field(default=None, alias="exec-env")
 
     @field_validator("sbom_formats")
     @classmethod
@@ -158,6 +189,7 @@ class GroupEntry(ContractModel):
     id: str
     version: str
     optional: bool = False
+    exec_env: ExecEnvList | None = Field(default=None, alias="exec-env")
 
 
 class OrderGroup(ContractModel):
@@ -240,7 +272,11 @@ class LayerTypes(ContractModel):
 
 
 class LayerContentMetadata(ContractModel):
-    """`<layers>/<layer>.toml`. A restored file has no `[types]`: the spec strips it."""
+    """`<layers>/<layer>.toml`. A restored file has no `[types]`: the spec strips it.
+
+    API 0.12 reserves `exec-env` (a list) in `[metadata]`, to limit a layer to some execution
+    environments; it is left to the layer's own metadata model.
+    """
 
     types: LayerTypes = Field(default_factory=LayerTypes)
     metadata: dict[str, Any] = Field(default_factory=dict)
@@ -262,6 +298,9 @@ class Process(ContractModel):
     args: list[str] = Field(default_factory=list)
     default: bool = False
     working_dir: str | None = Field(default=None, alias="working-dir")
+    # Where the launcher offers the process: none listed means every execution environment,
+    # "*" too; otherwise only those named (API 0.12).
+    exec_env: ExecEnvList | None = Field(default=None, alias="exec-env")
 
     @field_validator("type")
     @classmethod
@@ -286,7 +325,7 @@ class Slice(ContractModel):
 
 
 class LaunchToml(ContractModel):
-    """`<layers>/launch.toml` in its API 0.10 form (`command` is a list)."""
+    """`<layers>/launch.toml` in its API 0.12 form (`command` is a list, `exec-env` per process)."""
 
     labels: list[Label] = Field(default_factory=list)
     processes: list[Process] = Field(default_factory=list)
@@ -342,6 +381,7 @@ __all__ = [
     "BuildpackTarget",
     "ContractModel",
     "Distro",
+    "ExecEnvList",
     "GroupEntry",
     "Label",
     "LaunchToml",
@@ -359,5 +399,6 @@ __all__ = [
     "StoreToml",
     "Unmet",
     "format_location",
+    "validate_exec_env",
     "validation_error_lines",
 ]

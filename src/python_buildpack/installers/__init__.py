@@ -37,7 +37,12 @@ def prepare_installer(
     tool = config.package_manager.tool
     if tool is Tool.PIP:
         inputs = config.pip_inputs or pip_inputs(
-            config.app_dir, config.package_manager.file, config.environ, config.install_project
+            config.app_dir,
+            config.package_manager.file,
+            config.environ,
+            config.install_project,
+            config.test_requirements,
+            dependency_groups=config.dev_dependencies,
         )
         if config.pip_installer is PipInstallerKind.PIP:
             return PipInstaller(config, python, inputs, pip.version), env

@@ -42,8 +42,12 @@ class PipenvInstaller(LockFileInstaller):
             fix_command="pipenv lock",
             manifest="Pipfile",
         )
+        # A test build (CNB_EXEC_ENV) exports the [dev-packages] too.
+        dev = ["--dev"] if self.config.dev_dependencies else []
         export = capture(
-            [self.tool.executable, "requirements", "--hash"], env=tool_env, cwd=self.config.app_dir
+            [self.tool.executable, "requirements", "--hash", *dev],
+            env=tool_env,
+            cwd=self.config.app_dir,
         )
         if export.returncode != 0:
             log.command_output(export.stdout + export.stderr)

@@ -25,8 +25,10 @@ class PoetryInstaller(LockFileInstaller):
     def install(self, venv: Path, env: dict[str, str], log: Log) -> bool:
         env = {**env, "VIRTUAL_ENV": str(venv), "POETRY_NO_INTERACTION": "1"}
         groups = ",".join(["main", *self.config.poetry_groups])
+        # A test build (CNB_EXEC_ENV) takes every group, whatever BP_POETRY_GROUPS says.
+        selection = ["--all-groups"] if self.config.dev_dependencies else ["--only", groups]
         command: list[str | Path] = [
-            self.tool.executable, "sync", "--only", groups, "--compile", "--no-interaction",
+            self.tool.executable, "sync", *selection, "--compile", "--no-interaction",
         ]  # fmt: skip
         if not self.installs_project:
             command.append("--no-root")

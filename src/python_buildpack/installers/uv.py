@@ -32,9 +32,10 @@ class UvInstaller(LockFileInstaller):
         }
         # The cache and the venv are layers on one filesystem: hard links are the fast path.
         env.setdefault("UV_LINK_MODE", "hardlink")
+        # A test build (CNB_EXEC_ENV) takes every dependency group, `dev` and the rest.
+        groups = "--all-groups" if self.config.dev_dependencies else "--no-default-groups"
         command: list[str | Path] = [
-            self.tool.executable, "sync", "--locked", "--no-default-groups",
-            "--compile-bytecode", "--no-progress",
+            self.tool.executable, "sync", "--locked", groups, "--compile-bytecode", "--no-progress",
         ]  # fmt: skip
         if not self.installs_project:
             command.append("--no-install-project")

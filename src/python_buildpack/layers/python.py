@@ -20,8 +20,11 @@ from ..commands import capture
 from ..config import BuildConfig
 from ..download import DEFAULT_MAX_UNPACKED_BYTES, download, extract_tar
 from ..errors import BrokenPythonArchive
+from ..execd import install_programs
 from ..output import Log
 from ..relocate import relocate, sysconfigdata_files
+from ..sbom import EXTENSION as SBOM_EXTENSION
+from ..sbom import python_sbom
 
 LAYER_NAME = "python"
 # 1980-01-01T00:00:01Z: the oldest date a zip (and so a wheel) can hold. With it set, pip and
@@ -78,7 +81,10 @@ def changes(old: PythonLayerMetadata, new: PythonLayerMetadata) -> list[str]:
 
 def layer_env(path: Path, minor: str) -> LayerEnv:
     env = LayerEnv()
-    env.override(Scope.ALL, "PYTHONUNBUFFERED", "1")
+    # Logs reach the platform as they are written, not when a buffer fills (or never, when
+    # the process is killed). At launch only a default: an image's own setting wins.
+    env.override(Scope.BUILD, "PYTHONUNBUFFERED", "1")
+    env.default(Scope.LAUNCH, "PYTHONUNBUFFERED", "1")
     env.default(Scope.ALL, "LANG", "C.UTF-8")
     env.default(Scope.BUILD, "SOURCE_DATE_EPOCH", SOURCE_DATE_EPOCH)
     # Reproducible C extensions: the debug info of an extension that pip compiles from an sdist
@@ -119,7 +125,13 @@ def install_python(config: BuildConfig, env: dict[str, str], log: Log) -> Python
     minor = ".".join(python.version.split(".")[:2])
     if layer.is_empty:
         _fill(layer, config, log)
+    # Rewritten on every build, reused layer or not, so it is always this buildpack's version.
+    install_programs(layer.path, layer.path / "bin" / "python3")
     layer_env_ = layer_env(layer.path, minor)
+    layer.write_sbom(
+        python_sbom(python.version, python.release.sha256, config.python_source.url),
+        SBOM_EXTENSION,
+    )
     layer.complete(metadata, env=layer_env_)
     return PythonInstall(layer.path, python.version, layer_env_.apply(env, Scope.BUILD, layer.path))
 

@@ -19,6 +19,7 @@ from typing import Protocol
 from packaging.utils import canonicalize_name
 from pydantic import BaseModel, ConfigDict
 
+from ..cnb.context import DEFAULT_EXEC_ENV
 from ..cnb.env import LayerEnv, Scope
 from ..cnb.layers import Cause, Layer, Layers, LayerState
 from ..cnb.models import LayerTypes
@@ -26,6 +27,8 @@ from ..commands import run
 from ..config import BuildConfig
 from ..errors import CommandFailed
 from ..output import Log
+from ..sbom import EXTENSION as SBOM_EXTENSION
+from ..sbom import venv_sbom
 from .python import PythonInstall
 
 LAYER_NAME = "venv"
@@ -44,6 +47,9 @@ class VenvMetadata(BaseModel):
     # Whether every installed distribution was pinned by the inputs: only then can the same
     # inputs be trusted to give the same venv.
     reusable: bool
+    # CNB_EXEC_ENV: a test venv has more in it than a production one. Venvs of builds before
+    # execution environments were production ones.
+    exec_env: str = DEFAULT_EXEC_ENV
 
 
 @dataclass(frozen=True)
@@ -114,6 +120,8 @@ def changes(
         reasons.append(f"The OS changed from {old.distro_name} to {new.distro_name}")
     if old.distro_version != new.distro_version:
         reasons.append(f"The OS version changed from {old.distro_version} to {new.distro_version}")
+    if old.exec_env != new.exec_env:
+        reasons.append(f"The execution environment changed from {old.exec_env} to {new.exec_env}")
     if not old.reusable:
         reasons.append("The previous install was not fully pinned")
     return reasons
@@ -164,6 +172,7 @@ def install_dependencies(
         distro_name=config.target.distro_name or "unknown",
         distro_version=config.target.distro_version or "unknown",
         reusable=False,
+        exec_env=config.exec_env,
     )
 
     def keep(old: VenvMetadata) -> list[str]:
@@ -186,6 +195,7 @@ def install_dependencies(
             f"{installer.describe}, Python {python.version} and {installer.display} "
             f"{installer.tool_version} are unchanged"
         )
+        write_sbom(layer, python)
         layer.complete(metadata.model_copy(update={"reusable": True}), env=layer_env)
         return VenvInstall(layer.path, layer_env.apply(env, Scope.BUILD, layer.path), True)
 
@@ -194,12 +204,18 @@ def install_dependencies(
     create_venv(python, layer.path, env, log)
     install_env = layer_env.apply(env, Scope.BUILD, layer.path)
     reusable = installer.install(layer.path, install_env, log)
+    write_sbom(layer, python)
     layer.complete(
         metadata.model_copy(update={"reusable": reusable}),
         env=layer_env,
         types=LayerTypes(build=True, launch=True, cache=reusable),
     )
     return VenvInstall(layer.path, install_env, False)
+
+
+def write_sbom(layer: Layer[VenvMetadata], python: PythonInstall) -> None:
+    """The SBOM of what is in the venv now: a reused venv gets it again from its own files."""
+    layer.write_sbom(venv_sbom(_site_packages_dirs(layer.path), python.version), SBOM_EXTENSION)
 
 
 def create_venv(python: PythonInstall, path: Path, env: dict[str, str], log: Log) -> None:
@@ -231,6 +247,10 @@ def installed_distributions(venv: Path) -> set[str]:
     }
 
 
+def _site_packages_dirs(venv: Path) -> list[Path]:
+    return sorted(venv.glob("lib/python3.*/site-packages"))
+
+
 def _site_packages(venv: Path) -> Iterable[Path]:
-    for site in venv.glob("lib/python3.*/site-packages"):
+    for site in _site_packages_dirs(venv):
         yield from site.iterdir()

@@ -1,4 +1,4 @@
-"""DetectContext / BuildContext from what the lifecycle passes (Buildpack API 0.10)."""
+"""DetectContext / BuildContext from what the lifecycle passes (Buildpack API 0.12)."""
 
 from __future__ import annotations
 
@@ -67,6 +67,23 @@ def test_build_context_from_env(tmp_path: Path) -> None:
     assert context.platform_dir == tmp_path / "platform"
     assert context.target == Target(os="linux", arch="amd64")
     assert context.target.describe() == "linux/amd64"
+    assert context.exec_env == "production"  # unset: the spec's default
+
+
+@pytest.mark.parametrize("value", ["test", "development", "staging"])
+def test_exec_env_is_read_in_both_phases(tmp_path: Path, value: str) -> None:
+    build = BuildContext.from_environ([], {**build_env(tmp_path), "CNB_EXEC_ENV": value}, tmp_path)
+    detect = DetectContext.from_environ(
+        [], {**detect_env(tmp_path), "CNB_EXEC_ENV": value}, tmp_path
+    )
+    assert build.exec_env == detect.exec_env == value
+
+
+def test_exec_env_with_a_slash_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(CnbEnvError) as caught:
+        BuildContext.from_environ([], {**build_env(tmp_path), "CNB_EXEC_ENV": "a/b"}, tmp_path)
+    assert caught.value.variable == "CNB_EXEC_ENV"
+    assert "reserves" in caught.value.reason
 
 
 def test_env_wins_over_positional_arguments(tmp_path: Path) -> None:

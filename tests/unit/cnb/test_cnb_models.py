@@ -99,8 +99,49 @@ def test_descriptor_reads_every_spec_key(tmp_path: Path) -> None:
 
 def test_project_descriptor_is_valid() -> None:
     descriptor = load_toml(REPO / "buildpack.toml", BuildpackDescriptor, what="buildpack.toml")
-    assert descriptor.api == "0.10"
+    assert descriptor.api == "0.12"
     assert descriptor.targets
+    assert descriptor.buildpack.sbom_formats == ["application/vnd.cyclonedx+json"]
+
+
+def test_exec_env_lists_in_both_spellings(tmp_path: Path) -> None:
+    # The spec's table form and the plain list that lifecycle 0.21 decodes read the same;
+    # the list is what gets written.
+    tables = BuildpackDescriptor.model_validate(
+        {
+            "api": "0.12",
+            "buildpack": {
+                "id": "a/b",
+                "name": "B",
+                "version": "1.0.0",
+                "exec-env": [{"name": "production"}, {"name": "test"}],
+            },
+            "order": [{"group": [{"id": "x", "version": "1.0.0", "exec-env": ["test"]}]}],
+        }
+    )
+    listed = BuildpackDescriptor.model_validate(
+        {
+            "api": "0.12",
+            "buildpack": {
+                "id": "a/b",
+                "name": "B",
+                "version": "1.0.0",
+                "exec-env": ["production", "test"],
+            },
+        }
+    )
+    assert tables.buildpack.exec_env == listed.buildpack.exec_env == ["production", "test"]
+    assert tables.order[0].group[0].exec_env == ["test"]
+    data = round_trip(tmp_path, listed)
+    assert data["buildpack"]["exec-env"] == ["production", "test"]
+
+
+def test_exec_env_names_are_checked() -> None:
+    lines = errors_of(Process, {"type": "web", "command": ["x"], "exec-env": ["test", "a/b", ""]})
+    assert lines == [
+        "exec-env[1]: 'a/b' is not an execution environment name: '/' is reserved",
+        "exec-env[2]: an execution environment name must not be empty",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -249,6 +290,7 @@ def test_launch_toml_round_trip_uses_spec_keys(tmp_path: Path) -> None:
                     "working-dir": "/workspace/src",
                 },
                 {"type": "worker.v2_x-y", "command": ["celery"]},
+                {"type": "test", "command": ["pytest"], "exec-env": ["test"]},
             ],
             "slices": [{"paths": ["static/*"]}],
         }
@@ -263,6 +305,7 @@ def test_launch_toml_round_trip_uses_spec_keys(tmp_path: Path) -> None:
         "args": [],
         "default": False,
     }
+    assert data["processes"][2]["exec-env"] == ["test"]
 
 
 def test_process_by_python_name() -> None:
