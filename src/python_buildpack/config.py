@@ -61,7 +61,8 @@ class BuildConfig:
     package_manager: PackageManager
     reuse_venv: bool
     pip_check: PipCheck
-    install_project: bool
+    # BP_PIP_INSTALL_PROJECT when set; None: pip's rule (installed when it has a [build-system])
+    install_project: bool | None
     # The environment commands start from: the lifecycle's (which already carries the platform
     # env and earlier buildpacks' build env) plus the platform env files, which win.
     environ: Mapping[str, str]
@@ -96,7 +97,7 @@ def decide(
     settings = base_env
 
     app_files = python_app_files(context.app_dir)
-    package_manager = choose_package_manager(app_files, settings)
+    package_manager = choose_package_manager(app_files, settings, context.app_dir)
 
     manifest = Manifest.load(context.buildpack_dir / MANIFEST_FILE)
     requested = read_requested_version(context.app_dir, context.platform_env)
@@ -140,7 +141,11 @@ def decide(
         package_manager=package_manager,
         reuse_venv=flag(settings, "BP_PIP_REUSE_VENV", True),
         pip_check=choice(settings, "BP_PIP_CHECK", PipCheck, PipCheck.WARN),
-        install_project=flag(settings, "BP_PIP_INSTALL_PROJECT", False),
+        install_project=(
+            flag(settings, "BP_PIP_INSTALL_PROJECT", False)
+            if text(settings, "BP_PIP_INSTALL_PROJECT")
+            else None
+        ),
         environ=base_env,
         procfile=procfile,
         launch_command=launch_command,

@@ -24,6 +24,8 @@ class Project:
     dynamic_dependencies: bool
     has_scripts: bool
     has_build_system: bool
+    # `[tool.poetry.dependencies]`: the dependencies are Poetry's, not PEP 621's.
+    poetry_dependencies: bool = False
 
 
 def read_project(path: Path) -> Project:
@@ -35,9 +37,12 @@ def read_project(path: Path) -> Project:
         ) from error
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigFileUnreadable(path.name, str(error)) from error
+    tool = data.get("tool")
+    poetry = tool.get("poetry") if isinstance(tool, dict) else None
+    poetry_dependencies = isinstance(poetry, dict) and "dependencies" in poetry
     project = data.get("project")
     if project is None:
-        return Project(None, [], False, False, "build-system" in data)
+        return Project(None, [], False, False, "build-system" in data, poetry_dependencies)
     if not isinstance(project, dict):
         raise InvalidConfigFile(
             path.name, "[project] is not a table.", "Make [project] a TOML table (PEP 621)."
@@ -65,4 +70,5 @@ def read_project(path: Path) -> Project:
         dynamic_dependencies=isinstance(dynamic, list) and "dependencies" in dynamic,
         has_scripts=bool(project.get("scripts")) or bool(project.get("gui-scripts")),
         has_build_system="build-system" in data,
+        poetry_dependencies=poetry_dependencies,
     )
