@@ -55,7 +55,7 @@ def pip_inputs(
             describe=f"the project in pyproject.toml with its dependencies ({why})",
             install_args=["."],
             digest="",
-            unpinned=["the app's own source is installed as a package"],
+            unpinned=["the app's own code, installed as a copy that must follow its changes"],
             installs_project=True,
         )
     if project.name is None and not project.dependencies:
