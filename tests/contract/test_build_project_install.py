@@ -185,3 +185,50 @@ def test_pixi_project_is_named_as_not_supported(ws: Workspace) -> None:
     output = failed_build(ws)
     assert "pixi is not supported yet" in output
     assert "pixi.toml" in output
+
+
+BUILD_SYSTEM = (
+    '[build-system]\nrequires = ["setuptools>=61"]\nbuild-backend = "setuptools.build_meta"\n'
+)
+
+
+def test_pip_flat_layout_package_with_a_console_script(
+    ws: Workspace, package_index: PackageIndex
+) -> None:
+    (ws.app / "pyproject.toml").write_text(
+        '[project]\nname = "flat-app"\nversion = "0.1.0"\ndependencies = ["bp-test-alpha==1.1.0"]\n'
+        '[project.scripts]\nflat-app = "flat_app:main"\n' + BUILD_SYSTEM
+    )
+    (ws.app / "flat_app").mkdir()
+    (ws.app / "flat_app" / "__init__.py").write_text("def main():\n    print(__file__)\n")
+    for name, value in package_index.pip_env.items():
+        ws.set_platform_env(name, value)
+    build_ok(ws)
+    script = ws.layers / "venv" / "bin" / "flat-app"
+    output = subprocess.run([script], capture_output=True, text=True, check=True, cwd="/").stdout
+    (site,) = (ws.layers / "venv" / "lib").glob("python3.*/site-packages")
+    assert output.strip() == str(site / "flat_app" / "__init__.py")
+
+
+def test_pip_project_that_does_not_build_points_at_install_project_false(
+    ws: Workspace, package_index: PackageIndex
+) -> None:
+    # Two top-level modules in a flat layout: setuptools refuses to guess what the package is.
+    (ws.app / "pyproject.toml").write_text(
+        '[project]\nname = "web"\nversion = "0.1.0"\ndependencies = ["bp-test-alpha==1.1.0"]\n'
+        + BUILD_SYSTEM
+    )
+    (ws.app / "app.py").write_text("")
+    (ws.app / "worker.py").write_text("")
+    for name, value in package_index.pip_env.items():
+        ws.set_platform_env(name, value)
+    result = ws.build()
+    assert result.exit_code == 1, result.output
+    assert "Multiple top-level modules discovered in a flat-layout" in result.output
+    assert "set BP_PIP_INSTALL_PROJECT=false" in result.output
+    assert "Traceback" not in result.output
+    assert not (ws.layers / "venv.toml").exists()
+
+    ws.set_platform_env("BP_PIP_INSTALL_PROJECT", "false")
+    build_ok(ws)
+    assert import_fails(ws, "worker")
