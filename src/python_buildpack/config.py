@@ -75,7 +75,8 @@ class BuildConfig:
     package_manager: PackageManager
     reuse_venv: bool
     pip_check: PipCheck
-    install_project: bool
+    # BP_PIP_INSTALL_PROJECT when set; None: pip's rule (installed when it has a [build-system])
+    install_project: bool | None
     # The environment commands start from: the lifecycle's (which already carries the platform
     # env and earlier buildpacks' build env) plus the platform env files, which win.
     environ: Mapping[str, str]
@@ -130,7 +131,7 @@ def decide(
     committed = committed_venvs(context.app_dir)
     if committed:
         raise CommittedVirtualEnvironment(committed)
-    package_manager = choose_package_manager(app_files, settings)
+    package_manager = choose_package_manager(app_files, settings, context.app_dir)
     dev = context.exec_env in DEV_EXEC_ENVS
     test_requirements = (
         pip_test_requirements(context.app_dir, settings)
@@ -138,12 +139,17 @@ def decide(
         else ()
     )
 
+    install_project = (
+        flag(settings, "BP_PIP_INSTALL_PROJECT", False)
+        if text(settings, "BP_PIP_INSTALL_PROJECT")
+        else None
+    )
     # Every file the installers read is read and checked now, before any layer.
     inputs = check_package_manager_files(
         context.app_dir,
         package_manager,
         base_env,
-        flag(settings, "BP_PIP_INSTALL_PROJECT", False),
+        install_project,
         test_requirements,
         dependency_groups=dev,
     )
@@ -199,7 +205,7 @@ def decide(
         package_manager=package_manager,
         reuse_venv=flag(settings, "BP_PIP_REUSE_VENV", True),
         pip_check=choice(settings, "BP_PIP_CHECK", PipCheck, PipCheck.WARN),
-        install_project=flag(settings, "BP_PIP_INSTALL_PROJECT", False),
+        install_project=install_project,
         environ=base_env,
         procfile=procfile,
         launch_command=launch_command,
@@ -217,7 +223,7 @@ def check_package_manager_files(
     app_dir: Path,
     manager: PackageManager,
     environ: Mapping[str, str],
-    install_project: bool,
+    install_project: bool | None,
     test_requirements: Sequence[str] = (),
     dependency_groups: bool = False,
 ) -> PipInputs | None:

@@ -718,6 +718,18 @@ class LockFileOutdated(UserError):
         )
 
 
+class PoetryProjectNotInstallable(UserError):
+    def __init__(self) -> None:
+        super().__init__(
+            "Poetry could not install the project itself",
+            "Poetry installs the project's own package (editable) unless package-mode is false, "
+            "and it found no package of that name where it looked (see Poetry's message above).",
+            "If the app is not a package (most web apps), set package-mode = false under "
+            "[tool.poetry] in pyproject.toml. If it is, say where its code is with "
+            'packages = [{ include = "<package>", from = "src" }] under [tool.poetry].',
+        )
+
+
 class PackageManagerInstallFailed(UserError):
     def __init__(
         self, tool: str, command: str, exit_code: int, lock_file: str, python_version: str

@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from .detect import MISSPELLED_REQUIREMENTS
 from .errors import (
@@ -18,7 +19,9 @@ from .errors import (
     MultiplePackageManagerFiles,
     NoPackageManagerFile,
     PackageManagerFileMissing,
+    UnsupportedPackageManager,
 )
+from .pep621 import read_project
 
 
 class Tool(enum.Enum):
@@ -51,12 +54,32 @@ LOCK_FILES: tuple[tuple[str, Tool], ...] = (
     ("Pipfile.lock", Tool.PIPENV),
 )
 PACKAGE_MANAGER_ENV = "BP_PYTHON_PACKAGE_MANAGER"
+# Package managers this buildpack does not run: file → (tool, what to do instead).
+CONDA_FIX = (
+    "This buildpack installs Python packages from PyPI-style indexes with pip, uv, Poetry or "
+    "Pipenv; it does not run conda. Put the app's Python dependencies in a requirements.txt (or "
+    "a pyproject.toml with uv.lock or poetry.lock), or build the app with a buildpack that "
+    "supports conda."
+)
+PIXI_FIX = (
+    "This buildpack does not run pixi, and the conda packages of a pixi environment would be "
+    "missing. If the app only needs PyPI packages, lock them with uv (uv.lock) or list them in "
+    "requirements.txt; or set BP_PYTHON_PACKAGE_MANAGER=pip to install the pyproject.toml's "
+    "[project] dependencies with pip."
+)
+UNSUPPORTED: dict[str, tuple[str, str]] = {
+    "environment.yml": ("conda", CONDA_FIX),
+    "environment.yaml": ("conda", CONDA_FIX),
+    "pixi.toml": ("pixi", PIXI_FIX),
+    "pixi.lock": ("pixi", PIXI_FIX),
+}
 
 
 def choose_package_manager(
-    app_files: Collection[str], platform_env: Mapping[str, str]
+    app_files: Collection[str], platform_env: Mapping[str, str], app_dir: Path | None = None
 ) -> PackageManager:
-    """Pick the package manager from the names of the files in the app root."""
+    """Pick the package manager from the names of the files in the app root (and, in `app_dir`,
+    the files of package managers we don't run, and a `pyproject.toml` that is Poetry's)."""
     found = [(file, tool) for file, tool in LOCK_FILES if file in app_files]
     requested = platform_env.get(PACKAGE_MANAGER_ENV, "").strip().lower()
     if requested:
@@ -79,6 +102,8 @@ def choose_package_manager(
 
     if len(found) > 1:
         raise MultiplePackageManagerFiles([(file, tool.display) for file, tool in found])
+    if not found and app_dir is not None and not requested:
+        _refuse_unsupported(app_files, app_dir)
     if found:
         file, tool = found[0]
         manager = PackageManager(tool, file)
@@ -111,3 +136,23 @@ def choose_package_manager(
             "lock file is current against it.",
         )
     return manager
+
+
+def _refuse_unsupported(app_files: Collection[str], app_dir: Path) -> None:
+    """With no lock file or requirements.txt: an app whose dependencies belong to a package
+    manager we don't run fails naming it, rather than being half-installed by pip."""
+    present = [name for name in UNSUPPORTED if (app_dir / name).is_file()]
+    pixi = [name for name in present if UNSUPPORTED[name][0] == "pixi"]
+    if pixi:
+        raise UnsupportedPackageManager(pixi[0], "pixi", UNSUPPORTED[pixi[0]][1])
+    has_pyproject = "pyproject.toml" in app_files
+    if present and not has_pyproject and "Pipfile" not in app_files:
+        raise UnsupportedPackageManager(present[0], "conda", UNSUPPORTED[present[0]][1])
+    if has_pyproject and read_project(app_dir / "pyproject.toml").poetry_dependencies:
+        raise PackageManagerFileMissing(
+            "pyproject.toml",
+            "poetry.lock",
+            "Its [tool.poetry.dependencies] make it a Poetry project, and the buildpack installs "
+            "a Poetry project from its lock file. Run 'poetry lock' and commit the poetry.lock "
+            "it writes, so the build installs exactly the versions you tested with.",
+        )

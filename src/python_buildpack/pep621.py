@@ -26,6 +26,8 @@ class Project:
     dynamic_dependencies: bool
     has_scripts: bool
     has_build_system: bool
+    # `[tool.poetry.dependencies]`: the dependencies are Poetry's, not PEP 621's.
+    poetry_dependencies: bool = False
 
 
 def read_project(path: Path) -> Project:
@@ -38,9 +40,12 @@ def read_project(path: Path) -> Project:
         raise InvalidConfigFile(
             path.name, f"it is not valid TOML: {error}", f"Fix the TOML syntax in {path.name}."
         ) from error
+    tool = data.get("tool")
+    poetry = tool.get("poetry") if isinstance(tool, dict) else None
+    poetry_dependencies = isinstance(poetry, dict) and "dependencies" in poetry
     project = data.get("project")
     if project is None:
-        return Project(None, [], False, False, "build-system" in data)
+        return Project(None, [], False, False, "build-system" in data, poetry_dependencies)
     if not isinstance(project, dict):
         raise InvalidConfigFile(
             path.name, "[project] is not a table.", "Make [project] a TOML table (PEP 621)."
@@ -68,20 +73,22 @@ def read_project(path: Path) -> Project:
         dynamic_dependencies=isinstance(dynamic, list) and "dependencies" in dynamic,
         has_scripts=bool(project.get("scripts")) or bool(project.get("gui-scripts")),
         has_build_system="build-system" in data,
+        poetry_dependencies=poetry_dependencies,
     )
 
 
 def read_dependency_groups(path: Path) -> dict[str, list[str]]:
     """PEP 735 `[dependency-groups]` of a pyproject.toml: group name -> its requirement strings
     (`{include-group = ...}` entries are left out: every group is installed anyway)."""
+    text = read_app_file(path.parent, path.name, Kind.PROJECT)
+    if text is None:
+        raise ConfigFileUnreadable(path.name, "it does not exist")
     try:
-        data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
+        data: dict[str, Any] = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise InvalidConfigFile(
             path.name, f"it is not valid TOML: {error}", f"Fix the TOML syntax in {path.name}."
         ) from error
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigFileUnreadable(path.name, str(error)) from error
     groups = data.get("dependency-groups", {})
     if not isinstance(groups, dict) or not all(isinstance(v, list) for v in groups.values()):
         raise InvalidConfigFile(

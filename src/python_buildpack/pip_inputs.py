@@ -31,7 +31,7 @@ def pip_inputs(
     app_dir: Path,
     source_file: str,
     environ: Mapping[str, str],
-    install_project: bool,
+    install_project: bool | None,
     test_requirements: Sequence[str] = (),
     dependency_groups: bool = False,
 ) -> PipInputs:
@@ -95,8 +95,12 @@ def with_requirement_files(
 
 
 def _main_inputs(
-    app_dir: Path, source_file: str, environ: Mapping[str, str], install_project: bool
+    app_dir: Path, source_file: str, environ: Mapping[str, str], install_project: bool | None
 ) -> PipInputs:
+    """What pip installs. A `pyproject.toml` project with a `[build-system]` is a package: it is
+    installed itself (`pip install .`, with its dependencies), as pip would; one without is only
+    a list of `[project] dependencies`. `install_project` (BP_PIP_INSTALL_PROJECT, when set)
+    overrides that either way."""
     if source_file == "requirements.txt":
         found = read_requirements(app_dir / source_file, app_dir, environ)
         return PipInputs(
@@ -108,13 +112,17 @@ def _main_inputs(
         )
 
     project = read_project(app_dir / "pyproject.toml")
-    if install_project or project.has_scripts:
-        why = "BP_PIP_INSTALL_PROJECT is set" if install_project else "it has [project.scripts]"
+    if install_project is None:
+        install_project = project.has_build_system
+        why = "it has a [build-system]"
+    else:
+        why = "BP_PIP_INSTALL_PROJECT is true"
+    if install_project:
         return PipInputs(
-            describe=f"the project in pyproject.toml ({why})",
+            describe=f"the project in pyproject.toml with its dependencies ({why})",
             install_args=["."],
             digest="",
-            unpinned=["the app's own source is installed as a package"],
+            unpinned=["the app's own code, installed as a copy that must follow its changes"],
             installs_project=True,
         )
     if project.name is None and not project.dependencies:
@@ -128,8 +136,9 @@ def _main_inputs(
         raise InvalidConfigFile(
             "pyproject.toml",
             "its dependencies are dynamic, so they can only be known by building the project.",
-            "Set BP_PIP_INSTALL_PROJECT=true to install the project itself, or list the "
-            "dependencies statically in [project] dependencies.",
+            "Add a [build-system] table (the project is then installed itself, with its "
+            "dependencies), or list the dependencies statically in [project] dependencies. "
+            "(BP_PIP_INSTALL_PROJECT=false asks for the dependencies alone.)",
         )
     digest = hashlib.sha256("\n".join(project.dependencies).encode()).hexdigest()
     pinned = {pinned_name(dep) for dep in project.dependencies}

@@ -19,7 +19,7 @@ from tests.harness.package_index import PackageIndex
 from tests.harness.phases import Workspace
 
 APP = "poetry_app"
-SYNC = "Running 'poetry sync --only main --compile --no-interaction --no-root'"
+SYNC = "Running 'poetry sync --only main --compile --no-interaction'"
 
 
 @pytest.fixture
@@ -36,6 +36,8 @@ def test_poetry_lock_installs_main_group_then_reuses_the_venv(
     assert "[Installing Poetry]" in out and f"Installing Poetry {pinned('poetry')}" in out
     assert "[Installing dependencies using Poetry]" in out
     assert SYNC in out
+    assert "The project itself is not installed: package-mode is false" in out
+    assert "poetry-app" not in distributions(app)
     packages = distributions(app)
     assert packages["flask"] == "3.1.3" and packages["bp-test-alpha"] == "1.0.0"
     assert "bp-test-beta" not in packages  # the dev group
@@ -104,7 +106,8 @@ def test_project_with_scripts_is_installed_with_its_console_script(
 ) -> None:
     app = lockfile_app(ws, locked_package_index, "poetry_scripts_app")
     out = build_ok(app).stdout
-    # Without --no-root: Poetry installs the project itself, and says so.
+    # Not package-mode = false (flat layout, a console script): Poetry installs the project
+    # itself, and says so.
     assert "Running 'poetry sync --only main --compile --no-interaction'" in out
     assert "Installing the current project: poetry-scripts-app (0.1.0)" in out
     packages = distributions(app)

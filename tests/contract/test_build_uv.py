@@ -37,11 +37,13 @@ def test_uv_lock_installs_main_dependencies_then_reuses_the_venv(
     assert "requires-python in pyproject.toml" in out
     assert "[Installing uv]" in out and f"Installing uv {pinned('uv')}" in out
     assert "[Installing dependencies using uv]" in out
-    assert SYNC + " --no-install-project'" in out
+    # uv's own rule: no [build-system], so a virtual project, and uv installs no project.
+    assert "The project itself is not installed: it is a virtual project" in out
+    assert SYNC + "'" in out
     packages = distributions(app)
     assert packages["flask"] == "3.1.3" and packages["bp-test-alpha"] == "1.0.0"
     assert "bp-test-beta" not in packages  # the dev group
-    assert "uv-app" not in packages  # the project itself has no scripts
+    assert "uv-app" not in packages
     assert_tool_layers(app, "uv", "uv-cache")
     assert layer_toml(app, "venv").metadata["tool_version"] == pinned("uv")
     assert venv_python(app, "import sys; print(sys.prefix)") == str(app.layers / "venv")
@@ -132,7 +134,8 @@ def test_project_with_scripts_is_installed_with_its_console_script(
 ) -> None:
     app = lockfile_app(ws, locked_package_index, "uv_scripts_app")
     out = build_ok(app).stdout
-    # Without --no-install-project: uv builds and installs the project itself, and says so.
+    # A [build-system] (flat layout, a console script): uv builds and installs the project
+    # itself, and says so.
     assert SYNC + "'" in out
     assert "+ uv-scripts-app==0.1.0 (from file://" in out
     packages = distributions(app)

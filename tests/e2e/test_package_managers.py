@@ -83,6 +83,12 @@ def test_lock_file_app_builds_runs_reuses_and_relocks(
     assert answer["base_prefix"] == f"{LAYERS}/python"
     assert answer["virtual_env"] == f"{LAYERS}/venv"
     assert not [p for p in answer["path"] if "site-packages" in p and "/venv/" not in p]
+    if tool in ("uv", "poetry"):
+        # A uv virtual project (no [build-system]) and a Poetry app with package-mode = false:
+        # nothing of the project itself is in the venv.
+        code = f"import importlib.metadata as m; m.version('{tool}-app')"
+        exit_code, output = platform.run(first, command=["python", "-c", code])
+        assert exit_code == 1 and "PackageNotFoundError" in output, output
 
     # Unchanged: the venv layer is reused as it is, the tool does not run.
     with locked_package_index.recording() as rec:

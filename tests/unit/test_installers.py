@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import types
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 
 from python_buildpack.config import poetry_groups
 from python_buildpack.errors import InvalidPlatformEnv, PipInstallFailed
-from python_buildpack.installers.locked import has_scripts
+from python_buildpack.installers import pipenv, poetry, uv
 from python_buildpack.installers.pip import PipInstaller, uv_pip_env
 from python_buildpack.layers.python import PythonInstall
 from python_buildpack.layers.tool import ToolLayerMetadata
@@ -103,12 +104,6 @@ def test_uv_pip_gets_pips_index_settings_unless_uv_ones_are_set() -> None:
     assert "UV_DEFAULT_INDEX" not in uv_pip_env({})
 
 
-def test_scripts_decide_whether_the_project_is_installed() -> None:
-    assert not has_scripts({"project": {"name": "a"}})
-    assert has_scripts({"project": {"scripts": {"a": "a:main"}}})
-    assert has_scripts({"tool": {"poetry": {"scripts": {"a": "a:main"}}}})
-
-
 def test_a_failed_uv_pip_install_names_uv_not_pip(tmp_path: Path) -> None:
     uv = tmp_path / "uv"
     uv.write_text("#!/bin/sh\necho 'error: no solution found' >&2\nexit 2\n")
@@ -127,3 +122,81 @@ def test_a_failed_uv_pip_install_names_uv_not_pip(tmp_path: Path) -> None:
     assert "uv (pip interface) could not install" in info.value.detail
     assert "'uv pip install'" in info.value.fix
     assert "error: no solution found" in out.getvalue()
+
+
+def test_uv_note_follows_uvs_own_rule() -> None:
+    build = {"build-system": {"requires": ["setuptools"]}}
+    assert "installed (editable)" in uv.project_note(build)
+    assert "virtual project" in uv.project_note({"project": {"scripts": {"a": "a:main"}}})
+    assert "not installed" in uv.project_note({**build, "tool": {"uv": {"package": False}}})
+    assert "installed (editable)" in uv.project_note({"tool": {"uv": {"package": True}}})
+
+
+def test_poetry_note_follows_package_mode() -> None:
+    assert "installed (editable)" in poetry.project_note({"project": {"name": "a"}})
+    off = {"tool": {"poetry": {"package-mode": False}}}
+    assert "not installed" in poetry.project_note(off)
+
+
+def test_uv_lock_local_copies_block_reuse_editables_do_not() -> None:
+    lock = {
+        "package": [
+            {"name": "app", "source": {"editable": "."}},
+            {"name": "root", "source": {"virtual": "."}},
+            {"name": "flask", "source": {"registry": "https://pypi.org/simple"}},
+            {"name": "lib", "source": {"directory": "libs/lib"}},
+            {"name": "wheel", "source": {"path": "dist/w-1-py3-none-any.whl"}},
+        ]
+    }
+    assert uv.copied_sources(lock) == [
+        "lib (from libs/lib)",
+        "wheel (from dist/w-1-py3-none-any.whl)",
+    ]
+    assert uv.copied_sources({}) == []
+
+
+def test_poetry_lock_local_copies_block_reuse_develop_does_not() -> None:
+    lock = {
+        "package": [
+            {"name": "flask"},
+            {"name": "dev", "develop": True, "source": {"type": "directory", "url": "libs/dev"}},
+            {"name": "lib", "develop": False, "source": {"type": "directory", "url": "libs/lib"}},
+            {"name": "w", "source": {"type": "file", "url": "dist/w.whl"}},
+            {"name": "git", "source": {"type": "git", "url": "https://x/y.git"}},
+        ]
+    }
+    assert poetry.copied_sources(lock) == ["lib (from libs/lib)", "w (from dist/w.whl)"]
+
+
+def test_pipfile_lock_local_copies_block_reuse_editables_do_not(tmp_path: Path) -> None:
+    lock = tmp_path / "Pipfile.lock"
+    lock.write_text(
+        json.dumps(
+            {
+                "default": {
+                    "app": {"path": ".", "editable": True},
+                    "lib": {"path": "./libs/lib"},
+                    "w": {"file": "dist/w.whl"},
+                    "remote": {"file": "https://example.com/r.whl"},
+                    "flask": {"version": "==3.1.3", "hashes": ["sha256:x"]},
+                }
+            }
+        )
+    )
+    assert pipenv.copied_sources(lock) == ["lib (from ./libs/lib)", "w (from dist/w.whl)"]
+
+
+def test_pipenv_export_splits_what_has_no_hash() -> None:
+    export = (
+        "-i http://127.0.0.1:1/simple\n"
+        "bp-test-alpha==1.1.0 --hash=sha256:aa ; python_version >= '3.8'\n"
+        "-e .\n"
+        "git+https://example.com/x.git@abc#egg=x\n"
+    )
+    hashed, unhashed = pipenv.split_export(export)
+    assert hashed.requirements == [
+        "bp-test-alpha==1.1.0 --hash=sha256:aa ; python_version >= '3.8'"
+    ]
+    assert unhashed.requirements == ["-e .", "git+https://example.com/x.git@abc#egg=x"]
+    assert hashed.options == unhashed.options == ["-i http://127.0.0.1:1/simple"]
+    assert unhashed.text.startswith("-i http://127.0.0.1:1/simple\n-e .\n")

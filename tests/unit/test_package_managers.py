@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from python_buildpack.errors import (
@@ -8,6 +10,7 @@ from python_buildpack.errors import (
     MultiplePackageManagerFiles,
     NoPackageManagerFile,
     PackageManagerFileMissing,
+    UnsupportedPackageManager,
 )
 from python_buildpack.package_managers import Tool, choose_package_manager
 
@@ -96,3 +99,57 @@ def test_the_env_var_picks_a_lock_file_tool_among_several() -> None:
 def test_pipfile_lock_needs_its_pipfile() -> None:
     with pytest.raises(PackageManagerFileMissing, match="Pipfile"):
         choose_package_manager({"Pipfile.lock"}, {})
+
+
+# --- package managers we don't run (issue 12, item 9)
+
+POETRY_PYPROJECT = '[tool.poetry]\nname = "app"\n[tool.poetry.dependencies]\npython = "^3.12"\n'
+
+
+def test_poetry_dependencies_without_a_lock_say_poetry_lock(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(POETRY_PYPROJECT)
+    with pytest.raises(PackageManagerFileMissing) as info:
+        choose_package_manager({"pyproject.toml"}, {}, tmp_path)
+    assert info.value.title == "Found pyproject.toml but no poetry.lock"
+    assert "[tool.poetry.dependencies]" in info.value.render()
+    assert "poetry lock" in info.value.render()
+    # A requirements.txt beside it, or pip asked for by name, is the user's choice.
+    assert choose_package_manager({"pyproject.toml", "requirements.txt"}, {}, tmp_path).tool
+    env = {"BP_PYTHON_PACKAGE_MANAGER": "pip"}
+    assert choose_package_manager({"pyproject.toml"}, env, tmp_path).tool is Tool.PIP
+
+
+def test_poetry_settings_without_dependencies_stay_with_pip(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "app"\nversion = "1"\ndependencies = []\n'
+        '[tool.poetry]\npackages = [{include = "app", from = "src"}]\n'
+    )
+    assert choose_package_manager({"pyproject.toml"}, {}, tmp_path).tool is Tool.PIP
+
+
+@pytest.mark.parametrize(
+    ("files", "named", "tool"),
+    [
+        (("environment.yml",), "environment.yml", "conda"),
+        (("environment.yaml",), "environment.yaml", "conda"),
+        (("pixi.toml",), "pixi.toml", "pixi"),
+        (("pixi.lock", "pyproject.toml"), "pixi.lock", "pixi"),
+    ],
+)
+def test_conda_and_pixi_are_named_as_not_supported(
+    tmp_path: Path, files: tuple[str, ...], named: str, tool: str
+) -> None:
+    for name in files:
+        (tmp_path / name).write_text('[project]\nname = "app"\n' if name.endswith(".toml") else "")
+    found = {name for name in files if name == "pyproject.toml"} | {"app.py"}
+    with pytest.raises(UnsupportedPackageManager) as info:
+        choose_package_manager(found, {}, tmp_path)
+    assert info.value.title == f"{tool} is not supported yet"
+    assert named in info.value.render()
+
+
+def test_conda_file_beside_a_supported_one_is_ignored(tmp_path: Path) -> None:
+    (tmp_path / "environment.yml").write_text("")
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "app"\n')
+    assert choose_package_manager({"requirements.txt"}, {}, tmp_path).tool is Tool.PIP
+    assert choose_package_manager({"pyproject.toml"}, {}, tmp_path).tool is Tool.PIP

@@ -26,27 +26,49 @@ def test_pep621_dependencies(tmp_path: Path) -> None:
     assert "gunicorn>=23" in inputs.unpinned[0]
 
 
-def test_project_with_scripts_is_installed_itself(tmp_path: Path) -> None:
+BUILD_SYSTEM = (
+    '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n'
+)
+
+
+def test_project_with_a_build_system_is_installed_itself(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text(
-        '[project]\nname = "app"\nversion = "1"\n[project.scripts]\napp = "app:main"\n'
+        '[project]\nname = "app"\nversion = "1"\ndependencies = ["flask==3.1.0"]\n' + BUILD_SYSTEM
     )
-    inputs = pip_inputs(tmp_path, "pyproject.toml", {}, install_project=False)
+    inputs = pip_inputs(tmp_path, "pyproject.toml", {}, install_project=None)
     assert inputs.install_args == ["."] and inputs.installs_project
-    assert "[project.scripts]" in inputs.describe
+    assert "[build-system]" in inputs.describe
+    # The app's code is copied into the venv: never reused, or it would go stale.
     assert not inputs.deterministic
 
 
-def test_install_project_flag(tmp_path: Path) -> None:
+def test_project_without_a_build_system_gives_its_dependencies_only(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "app"\nversion = "1"\ndependencies = ["flask==3.1.0"]\n'
+        '[project.scripts]\napp = "app:main"\n'
+    )
+    inputs = pip_inputs(tmp_path, "pyproject.toml", {}, install_project=None)
+    assert inputs.install_args == ["flask==3.1.0"] and not inputs.installs_project
+    assert inputs.deterministic
+
+
+def test_install_project_setting_overrides_either_way(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "app"\nversion = "1"\n')
     inputs = pip_inputs(tmp_path, "pyproject.toml", {}, install_project=True)
     assert inputs.install_args == ["."]
+    assert "BP_PIP_INSTALL_PROJECT" in inputs.describe
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "app"\nversion = "1"\ndependencies = ["flask==3.1.0"]\n' + BUILD_SYSTEM
+    )
+    inputs = pip_inputs(tmp_path, "pyproject.toml", {}, install_project=False)
+    assert inputs.install_args == ["flask==3.1.0"]
 
 
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
         ("[project\n", "not valid TOML"),
-        ('[project]\nname = "a"\ndynamic = ["dependencies"]\n', "BP_PIP_INSTALL_PROJECT"),
+        ('[project]\nname = "a"\ndynamic = ["dependencies"]\n', "Add a [build-system]"),
         ('[project]\nname = "a"\ndependencies = ["flask >>> 1"]\n', "not a valid requirement"),
         ("[tool.black]\nline-length = 100\n", "no [project] table"),
     ],

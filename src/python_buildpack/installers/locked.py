@@ -4,13 +4,19 @@ A lock file pins every package, so the venv it gives is reusable as long as the 
 project file it was made from, the tool and the Python version are unchanged. The project file is
 part of the digest on purpose: the tools only check that the lock file is current when they run,
 so a changed `pyproject.toml` (or `Pipfile`) must make them run again.
+
+The app's own code is the exception. Installed editable (the project itself under uv and Poetry,
+`-e .` in a Pipfile) the venv only points at the app dir, `/workspace` at build and at launch, so
+a reused venv sees the new code. Installed as a copy (a local directory or archive the lock names
+without `editable`/`develop`), the copy would go stale when the code changes: such a venv is
+never reused, and is rebuilt from the tool's cache on every build.
 """
 
 from __future__ import annotations
 
 import hashlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +24,12 @@ from typing import Any
 from ..appfiles import Kind, read_app_bytes, read_app_file
 from ..commands import Result, display, run
 from ..config import BuildConfig
-from ..errors import ConfigFileUnreadable, LockFileOutdated, PackageManagerInstallFailed
+from ..errors import (
+    ConfigFileUnreadable,
+    LockFileOutdated,
+    PackageManagerInstallFailed,
+    UserError,
+)
 from ..layers.python import PythonInstall
 from ..layers.tool import ToolInstall
 from ..output import Log
@@ -75,6 +86,17 @@ class LockFileInstaller:
     def reuse_blockers(self) -> list[str]:
         return []
 
+    def finish(self, copied: Sequence[str], log: Log) -> bool:
+        """Whether the venv just made may be reused; says why not when local code was copied."""
+        if not copied:
+            return True
+        log.info(
+            f"The next build will reinstall the dependencies (from the cache), since "
+            f"{self.lock_file} installs code of the app dir as a copy, not editable:"
+        )
+        log.detail("\n".join(copied))
+        return False
+
     def run_tool(
         self,
         command: Sequence[str | Path],
@@ -84,9 +106,11 @@ class LockFileInstaller:
         outdated_marker: str,
         fix_command: str,
         manifest: str,
+        known_failures: Mapping[str, UserError] | None = None,
     ) -> Result:
         """Run the tool in the app dir; its failure is an error naming the command (and, when
-        the tool says the lock file is stale, the command that refreshes it)."""
+        the tool says the lock file is stale, the command that refreshes it). `known_failures`
+        maps words of the tool's output to the error that explains them better."""
         shown = display([self.tool.name, *command[1:]])
         with log.timed(f"Running '{shown}'"):
             result = run(
@@ -96,6 +120,9 @@ class LockFileInstaller:
             return result
         if outdated_marker in result.output:
             raise LockFileOutdated(self.display, self.lock_file, manifest, fix_command)
+        for marker, error in (known_failures or {}).items():
+            if marker in result.output:
+                raise error
         raise PackageManagerInstallFailed(
             self.display, shown, result.exit_code, self.lock_file, self.python.version
         )
@@ -120,13 +147,9 @@ def read_toml(path: Path) -> dict[str, Any]:
     return data
 
 
-def has_scripts(pyproject: dict[str, Any]) -> bool:
-    """Whether the project declares console scripts (PEP 621, or Poetry's own table): then
-    the project itself is installed, so they exist in the venv."""
-    project = pyproject.get("project")
-    tool = pyproject.get("tool")
-    poetry = tool.get("poetry") if isinstance(tool, dict) else None
-    return bool(
-        (isinstance(project, dict) and (project.get("scripts") or project.get("gui-scripts")))
-        or (isinstance(poetry, dict) and poetry.get("scripts"))
-    )
+def table(data: dict[str, Any], *keys: str) -> dict[str, Any]:
+    """`data[k1][k2]...` when each step is a table, else {} (the tool reports a malformed file)."""
+    for key in keys:
+        value = data.get(key)
+        data = value if isinstance(value, dict) else {}
+    return data

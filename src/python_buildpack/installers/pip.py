@@ -94,6 +94,12 @@ class PipInstaller:
         with log.timed(f"Running '{shown}{' …' if len(inputs.install_args) > 6 else ''}'"):
             result = run(command, env=env, cwd=self.config.app_dir, log=log, redact=secrets)
         if not result.ok:
+            if inputs.installs_project:
+                log.info(
+                    f"pip was installing {inputs.describe}, as 'pip install .' does. If the app "
+                    "is not meant to be a package, set BP_PIP_INSTALL_PROJECT=false to install "
+                    "only its [project] dependencies."
+                )
             raise PipInstallFailed(inputs.describe, result.exit_code, tool=self.display)
 
         pip_check(self.config, self.python, venv, env, log)

@@ -3,7 +3,8 @@
 `pipenv verify` fails when `Pipfile.lock` no longer matches the `Pipfile` (its `_meta.hash`), and
 `pipenv requirements --hash` writes the lock's default packages as a requirements file with
 every hash, index and marker Pipenv recorded. The `pip` layer's pip installs exactly that
-(`--no-deps`, hash-checked) into the venv, the same way as for `requirements.txt`. Letting
+(`--no-deps`, hash-checked) into the venv, the same way as for `requirements.txt`; the entries
+that have nothing to hash (editable `-e .`, local paths, VCS) follow in a second pip run. Letting
 `pipenv sync` install instead would need Pipenv to adopt our venv as its own, and would use its
 vendored pip rather than the pinned one; reading the lock file ourselves would reimplement
 Pipenv's export (sources, markers, editable and VCS entries).
@@ -11,7 +12,9 @@ Pipenv's export (sources, markers, editable and VCS entries).
 
 from __future__ import annotations
 
+import json
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..commands import capture, run
@@ -58,23 +61,80 @@ class PipenvInstaller(LockFileInstaller):
                 self.lock_file,
                 self.python.version,
             )
+        hashed, unhashed = split_export(export.stdout)
         # Outside the layers: the export may hold index credentials from the Pipfile.
         with tempfile.TemporaryDirectory(prefix="pipenv-") as tmp:
-            requirements = Path(tmp) / "requirements.txt"
-            requirements.write_text(export.stdout, encoding="utf-8")
-            command: list[str | Path] = [
-                self.python.python, "-m", "pip", "--python", venv, "install",
-                "--no-input", "--progress-bar", "off", "--no-deps", "--require-hashes",
-                "--requirement", requirements,
-            ]  # fmt: skip
-            with log.timed("Running 'pip install --no-deps --require-hashes' (from Pipfile.lock)"):
-                result = run(
-                    command,
-                    env=env,
-                    cwd=self.config.app_dir,
-                    log=log,
-                    redact=secrets_in_env({**env, "export": export.stdout}),
-                )
-        if not result.ok:
-            raise PipInstallFailed("the packages of Pipfile.lock", result.exit_code)
-        return True
+            # pip checks hashes for a whole run or not at all, and a local or VCS entry has no
+            # file to hash: those install in a second run, as `pipenv sync` does.
+            for lines, hash_args, label in (
+                (hashed, ["--require-hashes"], "--no-deps --require-hashes"),
+                (unhashed, [], "--no-deps"),
+            ):
+                if not lines.requirements:
+                    continue
+                requirements = Path(tmp) / f"requirements-{len(hash_args)}.txt"
+                requirements.write_text(lines.text, encoding="utf-8")
+                command: list[str | Path] = [
+                    self.python.python, "-m", "pip", "--python", venv, "install",
+                    "--no-input", "--progress-bar", "off", "--no-deps", *hash_args,
+                    "--requirement", requirements,
+                ]  # fmt: skip
+                with log.timed(f"Running 'pip install {label}' (from Pipfile.lock)"):
+                    result = run(
+                        command,
+                        env=env,
+                        cwd=self.config.app_dir,
+                        log=log,
+                        redact=secrets_in_env({**env, "export": export.stdout}),
+                    )
+                if not result.ok:
+                    raise PipInstallFailed("the packages of Pipfile.lock", result.exit_code)
+        return self.finish(copied_sources(self.config.app_dir / self.lock_file), log)
+
+
+@dataclass(frozen=True)
+class ExportPart:
+    options: list[str]
+    requirements: list[str]
+
+    @property
+    def text(self) -> str:
+        return "".join(f"{line}\n" for line in [*self.options, *self.requirements])
+
+
+def split_export(export: str) -> tuple[ExportPart, ExportPart]:
+    """`pipenv requirements --hash` output as (entries with hashes, entries without: editable,
+    local paths, VCS), each with the export's index options."""
+    options: list[str] = []
+    hashed: list[str] = []
+    unhashed: list[str] = []
+    for raw in export.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("-") and not line.startswith(("-e ", "--editable")):
+            options.append(line)
+        elif "--hash=" in line:
+            hashed.append(line)
+        else:
+            unhashed.append(line)
+    return ExportPart(options, hashed), ExportPart(options, unhashed)
+
+
+def copied_sources(lock_file: Path) -> list[str]:
+    """The default packages Pipfile.lock installs from the app dir as a copy: a local `path`
+    without `editable`, or a local `file`."""
+    try:
+        lock = json.loads(lock_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []  # `pipenv verify` has already accepted it; nothing here to add
+    default = lock.get("default") if isinstance(lock, dict) else None
+    copied = []
+    for name, entry in (default if isinstance(default, dict) else {}).items():
+        if not isinstance(entry, dict):
+            continue
+        where = str(entry.get("file", ""))
+        local_file = "://" not in where or where.startswith("file://")
+        if ("path" in entry and not entry.get("editable")) or ("file" in entry and local_file):
+            copied.append(f"{name} (from {entry.get('path', entry.get('file'))})")
+    return copied

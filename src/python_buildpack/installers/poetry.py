@@ -3,35 +3,34 @@
 Poetry installs into the active venv (`VIRTUAL_ENV`, which the venv layer sets), never one of its
 own: the venv exists before Poetry runs, so it has nothing to create. `poetry sync` fails on a
 stale lock file with its own message. Only the `main` group is installed, plus the groups named
-in `BP_POETRY_GROUPS`; the project itself only when it declares console scripts (then editable,
-so its code stays in the app dir).
+in `BP_POETRY_GROUPS`. The project itself is installed (editable, so its code stays in the app
+dir) unless `package-mode = false`, as `poetry sync` does: that is Poetry's rule, not ours.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+from ..errors import PoetryProjectNotInstallable
 from ..output import Log
-from .locked import LockFileInstaller, has_scripts, read_toml
+from .locked import LockFileInstaller, read_toml, table
 
 OUTDATED_MARKER = "changed significantly since poetry.lock was last generated"
+# Poetry 2's words when the project's own code is not where its settings say.
+NOT_INSTALLABLE_MARKER = "The current project could not be installed"
 
 
 class PoetryInstaller(LockFileInstaller):
-    @property
-    def installs_project(self) -> bool:
-        return has_scripts(read_toml(self.config.app_dir / "pyproject.toml"))
-
     def install(self, venv: Path, env: dict[str, str], log: Log) -> bool:
         env = {**env, "VIRTUAL_ENV": str(venv), "POETRY_NO_INTERACTION": "1"}
         groups = ",".join(["main", *self.config.poetry_groups])
+        log.info(project_note(read_toml(self.config.app_dir / "pyproject.toml")))
         # A test build (CNB_EXEC_ENV) takes every group, whatever BP_POETRY_GROUPS says.
         selection = ["--all-groups"] if self.config.dev_dependencies else ["--only", groups]
         command: list[str | Path] = [
             self.tool.executable, "sync", *selection, "--compile", "--no-interaction",
         ]  # fmt: skip
-        if not self.installs_project:
-            command.append("--no-root")
         self.run_tool(
             command,
             env,
@@ -39,5 +38,28 @@ class PoetryInstaller(LockFileInstaller):
             outdated_marker=OUTDATED_MARKER,
             fix_command="poetry lock",
             manifest="pyproject.toml",
+            known_failures={NOT_INSTALLABLE_MARKER: PoetryProjectNotInstallable()},
         )
-        return True
+        return self.finish(copied_sources(read_toml(self.config.app_dir / self.lock_file)), log)
+
+
+def project_note(pyproject: dict[str, Any]) -> str:
+    """For the log: whether `poetry sync` installs the project itself (Poetry's rule)."""
+    if table(pyproject, "tool", "poetry").get("package-mode") is False:
+        return "The project itself is not installed: package-mode is false"
+    return "The project itself is installed (editable): package-mode is not false"
+
+
+def copied_sources(lock: dict[str, Any]) -> list[str]:
+    """The packages poetry.lock installs from the app dir as a copy: a local directory without
+    `develop = true`, or a local archive file."""
+    packages = lock.get("package")
+    copied = []
+    for package in packages if isinstance(packages, list) else []:
+        if not isinstance(package, dict):
+            continue
+        source = table(package, "source")
+        kind = source.get("type")
+        if (kind == "directory" and not package.get("develop")) or kind == "file":
+            copied.append(f"{package.get('name')} (from {source.get('url')})")
+    return copied

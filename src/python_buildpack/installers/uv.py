@@ -3,25 +3,24 @@
 uv is pointed at the venv our python made (`UV_PROJECT_ENVIRONMENT`) and at our python
 (`UV_PYTHON`), and forbidden to download or use a Python of its own, so the interpreter is always
 the one the buildpack chose. `--locked` makes a stale lock file an error; `--no-default-groups`
-leaves out dev (and any other default) groups. The project itself is installed (editable, so
-its code stays in the app dir) only when it declares console scripts.
+leaves out dev (and any other default) groups. Whether the project itself is installed is uv's
+own rule, not ours: a package (a `[build-system]`, or `tool.uv.package = true`) is installed
+editable, so its code stays in the app dir; a virtual project (no `[build-system]`, or
+`tool.uv.package = false`) only gets its dependencies.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from ..output import Log
-from .locked import LockFileInstaller, has_scripts, read_toml
+from .locked import LockFileInstaller, read_toml, table
 
 OUTDATED_MARKER = "needs to be updated"
 
 
 class UvInstaller(LockFileInstaller):
-    @property
-    def installs_project(self) -> bool:
-        return has_scripts(read_toml(self.config.app_dir / "pyproject.toml"))
-
     def install(self, venv: Path, env: dict[str, str], log: Log) -> bool:
         env = {
             **env,
@@ -32,13 +31,12 @@ class UvInstaller(LockFileInstaller):
         }
         # The cache and the venv are layers on one filesystem: hard links are the fast path.
         env.setdefault("UV_LINK_MODE", "hardlink")
+        log.info(project_note(read_toml(self.config.app_dir / "pyproject.toml")))
         # A test build (CNB_EXEC_ENV) takes every dependency group, `dev` and the rest.
         groups = "--all-groups" if self.config.dev_dependencies else "--no-default-groups"
         command: list[str | Path] = [
             self.tool.executable, "sync", "--locked", groups, "--compile-bytecode", "--no-progress",
         ]  # fmt: skip
-        if not self.installs_project:
-            command.append("--no-install-project")
         self.run_tool(
             command,
             env,
@@ -47,4 +45,29 @@ class UvInstaller(LockFileInstaller):
             fix_command="uv lock",
             manifest="pyproject.toml",
         )
-        return True
+        return self.finish(copied_sources(read_toml(self.config.app_dir / self.lock_file)), log)
+
+
+def project_note(pyproject: dict[str, Any]) -> str:
+    """For the log: whether `uv sync` installs the project itself, and why (uv's rule)."""
+    package = table(pyproject, "tool", "uv").get("package")
+    if package is False:
+        return "The project itself is not installed: tool.uv.package is false"
+    if package is True:
+        return "The project itself is installed (editable): tool.uv.package is true"
+    if "build-system" in pyproject:
+        return "The project itself is installed (editable): it has a [build-system]"
+    return "The project itself is not installed: it is a virtual project (no [build-system])"
+
+
+def copied_sources(lock: dict[str, Any]) -> list[str]:
+    """The packages uv.lock installs from the app dir as a copy: a local directory that is not
+    editable (`source = { directory = ... }`) or a local archive (`source = { path = ... }`)."""
+    packages = lock.get("package")
+    copied = []
+    for package in packages if isinstance(packages, list) else []:
+        source = package.get("source") if isinstance(package, dict) else None
+        if isinstance(source, dict) and ("directory" in source or "path" in source):
+            where = source.get("directory", source.get("path"))
+            copied.append(f"{package.get('name')} (from {where})")
+    return copied

@@ -1,0 +1,83 @@
+"""The app's own package is importable in the launched image (issue 12, item 1).
+
+Apps shaped like the ones the tools generate, in the src layout (so `import <pkg>` works only
+when the package is really installed, not from the working directory): uv (`uv init --lib`) and
+Poetry (`poetry new`) install them editable, pointing at /workspace, which must still resolve in
+the image; pip installs a `[build-system]` project as a copy in the venv, console script
+included. One build per app, shared by the assertions (module-scoped).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import FIXTURE_APPS, LAYERS
+from tests.harness.lifecycle import BuildResult, Platform
+
+pytestmark = pytest.mark.e2e
+
+SITE = f"{LAYERS}/venv/lib/python3.13/site-packages"
+# app → (package, where its code runs from in the image, its console script if it declares one)
+APPS: dict[str, tuple[str, str, str | None]] = {
+    "uv_package_app": ("uv_package_app", "/workspace/src/uv_package_app", None),
+    "poetry_package_app": ("poetry_package_app", "/workspace/src/poetry_package_app", None),
+    "pip_package_app": ("pip_package_app", f"{SITE}/pip_package_app", "pip-package-app"),
+}
+
+
+@pytest.fixture(scope="module")
+def platform(
+    tmp_path_factory: pytest.TempPathFactory,
+    lifecycle_binaries: Any,
+    run_image: Any,
+    packaged_buildpack: Any,
+    locked_package_index: Any,
+) -> Platform:
+    return Platform.create(
+        tmp_path_factory.mktemp("project-install"),
+        [packaged_buildpack],
+        env=locked_package_index.pip_env,
+        run_image=run_image,
+        lifecycle=lifecycle_binaries,
+    )
+
+
+@pytest.fixture(scope="module")
+def builds(
+    platform: Platform, tmp_path_factory: pytest.TempPathFactory
+) -> Callable[[str], BuildResult]:
+    """`builds(name)`: the app built once per module, each app with its own cache."""
+    results: dict[str, BuildResult] = {}
+    apps = tmp_path_factory.mktemp("apps")
+
+    def build(name: str) -> BuildResult:
+        if name not in results:
+            app = apps / name
+            shutil.copytree(FIXTURE_APPS / name, app)
+            results[name] = platform.build(
+                app, image=name.replace("_", "-"), cache_dir=platform.base / "caches" / name
+            )
+        return results[name]
+
+    return build
+
+
+@pytest.mark.parametrize("name", sorted(APPS))
+def test_the_apps_package_is_importable_in_the_image(
+    name: str, platform: Platform, builds: Callable[[str], BuildResult]
+) -> None:
+    package, location, script = APPS[name]
+    result = builds(name)
+    # From / (not the app dir): found through the venv, not the working directory.
+    code = f"import {package}; print({package}.hello())"
+    exit_code, output = platform.run(result, command=["bash", "-c", f"cd / && python -c '{code}'"])
+    assert exit_code == 0, output
+    assert output.strip().splitlines()[-1] == f"{location}/__init__.py bp-test-alpha=1.1.0"
+    if script is not None:
+        exit_code, output = platform.run(result, command=["bash", "-c", f"cd / && {script}"])
+        assert exit_code == 0, output
+        assert output.strip().splitlines()[-1] == f"{location}/__init__.py bp-test-alpha=1.1.0"
