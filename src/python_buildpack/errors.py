@@ -490,6 +490,7 @@ class ToolWheelNotFound(UserError):
 
 class ToolDownloadFailed(UserError):
     def __init__(self, name: str, url: str, reason: str) -> None:
+        self.reason = reason
         super().__init__(
             f"Unable to download {name}",
             f"Fetching {url} failed: {reason}.",

@@ -95,14 +95,15 @@ def find_wheel(pin: Pin, settings: IndexSettings, tags: Iterable[Tag] | None = N
     for source in [*settings.find_links, *settings.indexes]:
         is_index = source not in settings.find_links
         page = source.rstrip("/") + f"/{canonicalize_name(pin.name)}/" if is_index else source
-        searched.append(redact_urls(page))
+        problems: list[str] = []
         best: tuple[int, WheelLink] | None = None
-        for link in _links(page, settings, pin):
+        for link in _links(page, settings, pin, is_index, problems):
             rank = _rank(link.filename, pin, priority)
             if rank is not None and (best is None or rank < best[0]):
                 best = (rank, link)
         if best is not None:
             return best[1]
+        searched.append(redact_urls(page) + "".join(f" ({p})" for p in problems))
     raise ToolWheelNotFound(pin.name, pin.version, searched)
 
 
@@ -128,10 +129,15 @@ def _rank(filename: str, pin: Pin, priority: Mapping[Tag, int]) -> int | None:
     return min(ranks) if ranks else None
 
 
-def _links(page: str, settings: IndexSettings, pin: Pin) -> Iterator[WheelLink]:
+def _links(
+    page: str, settings: IndexSettings, pin: Pin, is_index: bool, problems: list[str]
+) -> Iterator[WheelLink]:
     """The wheels a find-links directory or an index page offers whose hash is pinned."""
     parts = urlsplit(page)
-    if parts.scheme in ("", "file") and Path(unquote(parts.path)).is_dir():
+    local = Path(unquote(parts.path)) if parts.scheme in ("", "file") else None
+    if local is not None and is_index:
+        page = (local / "index.html").as_uri()  # a local index is a tree of directories
+    elif local is not None and local.is_dir():
         # A local find-links directory: no hashes to read, so hash the candidates.
         for path in sorted(Path(unquote(parts.path)).glob("*.whl")):
             if canonicalize_name(path.name.split("-")[0]) == canonicalize_name(pin.name):
@@ -141,8 +147,9 @@ def _links(page: str, settings: IndexSettings, pin: Pin) -> Iterator[WheelLink]:
         return
     try:
         text = _read(page, settings, pin.name).decode("utf-8", "replace")
-    except ToolDownloadFailed:
+    except ToolDownloadFailed as error:
         # A source that lacks the project (404) or is down: pip would go on to the next one.
+        problems.append(error.reason)
         return
     for href in _ANCHOR.findall(text):
         url = urljoin(page, html.unescape(href))
