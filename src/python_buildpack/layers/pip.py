@@ -20,9 +20,7 @@ from ..cnb.models import BuildpackPlan, LayerTypes
 from ..config import BuildConfig, PipInstallerKind
 from ..output import Log
 from ..package_managers import Tool
-from ..pinned_wheels import IndexSettings, fetch_wheel, find_wheel, read_pin
 from ..tool_versions import pinned_version, requirements_file
-from ..wheel_install import install_wheel
 from .python import PythonInstall
 
 LAYER_NAME = "pip"
@@ -82,6 +80,11 @@ def pip_wanted(config: BuildConfig, plan: BuildpackPlan) -> bool:
 
 
 def fill_pip_layer(config: BuildConfig, python: PythonInstall, path: Path) -> None:
+    # Only a cold layer needs them (they import ssl, html, zipfile, packaging.tags): kept off
+    # the start-up path of every build.
+    from ..pinned_wheels import IndexSettings, fetch_wheel, find_wheel, read_pin
+    from ..wheel_install import install_wheel
+
     requirements = requirements_file(config.buildpack_dir, "pip")
     pin = read_pin(requirements, "pip")
     settings = IndexSettings.from_environ(config.environ)

@@ -29,10 +29,8 @@ from ..commands import run
 from ..config import BuildConfig
 from ..errors import CommandFailed
 from ..output import Log
-from ..pinned_wheels import IndexSettings, fetch_wheel, find_wheel, read_pin
 from ..redact import secrets_in_env
 from ..tool_versions import pinned_version, requirements_file
-from ..wheel_install import install_wheel
 from .download_cache import target_changes
 from .pip import INDEX_OPTIONS, PipInstall
 from .python import PythonInstall
@@ -127,6 +125,11 @@ def install_tool(
 
 def _install_uv(config: BuildConfig, python: PythonInstall, path: Path) -> Path:
     """uv's wheel carries its static binary in `.data/scripts`: unpacking it is the install."""
+    # Only a cold layer needs them (they import ssl, html, zipfile, packaging.tags): kept off
+    # the start-up path of every build.
+    from ..pinned_wheels import IndexSettings, fetch_wheel, find_wheel, read_pin
+    from ..wheel_install import install_wheel
+
     pin = read_pin(requirements_file(config.buildpack_dir, "uv"), "uv")
     settings = IndexSettings.from_environ(config.environ)
     link = find_wheel(pin, settings)
