@@ -97,6 +97,34 @@ class Baseline:
             _run(command, env)
         return cls(work, archive_url, archive_sha256, dict(index_env), bases.get("uv"))
 
+    def warm_install(self, app: Path) -> dict[str, float]:
+        """The by-hand equivalent of a pin change: `pip install -r` into a fresh venv (made
+        `--without-pip`, filled by another venv's pip, as the buildpack does) with a pip cache
+        that already holds every requirement (warmed, untimed, by a first install)."""
+        run_dir = Path(tempfile.mkdtemp(prefix="warm-", dir=self.work))
+        try:
+            env = _base_env(run_dir)
+            pip_env = {**env, **self.index_env, "PIP_CACHE_DIR": str(run_dir / "cache")}
+            python = self.work / "setup" / "python" / "bin" / "python3"
+            tool_venv, venv = run_dir / "tool", run_dir / "venv"
+            _run([str(python), "-m", "venv", str(tool_venv)], env)
+            install = [
+                str(tool_venv / "bin" / "python"), "-m", "pip", "install", "--no-input",
+                "--progress-bar", "off", "-r", "requirements.txt",
+            ]  # fmt: skip
+            _run(install, pip_env, cwd=app)  # warms the cache
+            times: dict[str, float] = {}
+            started = time.perf_counter()
+            _run([str(python), "-m", "venv", "--without-pip", str(venv)], env)
+            times["venv"] = time.perf_counter() - started
+            started = time.perf_counter()
+            _run([*install[:3], "--python", str(venv), *install[3:]], pip_env, cwd=app)
+            times["install"] = time.perf_counter() - started
+            times["total"] = sum(times.values())
+            return times
+        finally:
+            shutil.rmtree(run_dir, ignore_errors=True)
+
     def run(self, app: Path, *, uv: bool = False) -> dict[str, float]:
         """One cold run for `app`: seconds of each step and their total."""
         run_dir = Path(tempfile.mkdtemp(prefix="run-", dir=self.work))

@@ -72,6 +72,12 @@ class AppResults:
     digests: dict[str, list[str]] = field(default_factory=dict)
     # layer → paths that differ between the first two cold builds (when the digests do)
     differences: dict[str, list[str]] = field(default_factory=dict)
+    # The lifecycle's floor, interleaved with this app's warm rebuilds: a no-op buildpack's
+    # rebuild (all five phases) right after each one.
+    floor: Series = field(default_factory=Series)
+    # MB of the build cache (cache volume) after the first cold build.
+    cache_mb: float = float("nan")
+    kind: str = "pip"  # which targets apply: "pip" or "uv"
 
     @property
     def reproducible(self) -> bool | None:
@@ -89,6 +95,9 @@ class AppResults:
             "reproducible": self.reproducible,
             "layer_digests": self.digests,
             "differences": self.differences,
+            "floor": self.floor.to_json(),
+            "cache_mb": self.cache_mb,
+            "kind": self.kind,
         }
 
 
@@ -102,6 +111,7 @@ class AppBench:
     reuse_off: bool = True  # BP_PIP_REUSE_VENV applies (pip apps)
     code_change: bool = False
     pin_change: tuple[str, str] | None = None  # requirements line → the line it becomes
+    env: dict[str, str] = field(default_factory=dict)  # platform env of every build
 
 
 def count_packages(app: Path) -> int:
@@ -123,10 +133,13 @@ def run_app(
     work: Path,
     runs: int,
     progress: Callable[[str], None],
+    floor: Callable[[], float] | None = None,
 ) -> AppResults:
     app = work / "apps" / spec.name
     shutil.copytree(spec.source, app)
-    results = AppResults(spec.name, count_packages(app))
+    results = AppResults(spec.name, count_packages(app), kind="uv" if spec.uv else "pip")
+    for name, value in spec.env.items():
+        (platform.platform_dir / "env" / name).write_text(value)
     caches = work / "caches" / spec.name
     colds: list[BuildResult] = []
     cold_runs = max(runs, 2)  # reproducibility compares two cold builds at least
@@ -141,10 +154,15 @@ def run_app(
 
     _record_layers(results, colds)
     image, cache = colds[0].image_ref, caches / "0"
+    results.cache_mb = round(tree_bytes(cache) / MB, 1)
     for cold in colds:  # the build directories are large; the images stay in the layout
         _remove_build_dir(cold)
 
-    def rebuild(scenario: str, change: Callable[[], None] | None = None) -> BuildSeries:
+    def rebuild(
+        scenario: str,
+        change: Callable[[], None] | None = None,
+        after: Callable[[], None] | None = None,
+    ) -> BuildSeries:
         series = results.rebuilds.setdefault(scenario, BuildSeries())
         for index in range(runs):
             if change is not None:
@@ -157,9 +175,16 @@ def run_app(
                 series.notes.append("venv reused")
             else:
                 series.notes.append("venv reinstalled")
+            if after is not None:
+                after()
         return series
 
-    rebuild("warm")
+    def floor_run() -> None:
+        if floor is not None:
+            progress(f"{spec.name}: lifecycle floor (no-op buildpack rebuild)")
+            results.floor.add(floor())
+
+    rebuild("warm", after=floor_run)
     if spec.reuse_off:
         env_file = platform.platform_dir / "env" / REUSE_VENV_ENV
         env_file.write_text("false")
@@ -187,7 +212,12 @@ def run_app(
                 text = text.replace(f"{new}\n", f"{old}\n")
             requirements.write_text(text)
 
-        rebuild("one pin changed", toggle_pin)
+        def warm_baseline() -> None:
+            progress(f"{spec.name}: baseline, pip install -r into a fresh venv, warm cache")
+            for step, seconds in baseline.warm_install(app).items():
+                results.baseline.setdefault(f"pin {step}", Series()).add(seconds)
+
+        rebuild("one pin changed", toggle_pin, after=warm_baseline)
     return results
 
 

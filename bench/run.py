@@ -20,7 +20,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -58,6 +58,8 @@ def bench_apps() -> list[AppBench]:
             pin_change=("bp-test-alpha==1.0.0", "bp-test-alpha==1.1.0"),
         ),
         AppBench("web_cext", APPS / "web_cext"),
+        # The same app with uv's pip interface: no pip layer, uv from its wheel.
+        AppBench("web_uvpip", APPS / "web", env={"BP_PIP_INSTALLER": "uv"}, reuse_off=False),
     ]
     # uv.lock support (issue 7): benchmarked once its fixture app has a committed lock file.
     if (UV_APP / "uv.lock").is_file():
@@ -103,20 +105,23 @@ def work_dir(keep: bool) -> Iterator[Path]:
             shutil.rmtree(path, ignore_errors=True)
 
 
-def lifecycle_floor(work: Path, platform: Platform, runs: int) -> Series:
-    """Rebuild totals of a no-op shell buildpack (tests/fixtures/buildpacks/hello): what the
-    five phases cost here whatever the buildpack does (the exporter alone rewrites the 142 MB
-    run image layer into the OCI layout on every build)."""
+def lifecycle_floor(work: Path, platform: Platform) -> Callable[[], float]:
+    """One rebuild of a no-op shell buildpack (tests/fixtures/buildpacks/hello) per call, its
+    total in seconds: what the five phases cost here whatever the buildpack does (the exporter
+    alone rewrites the 142 MB run image layer into the OCI layout on every build). Run right
+    after each warm rebuild of an app, so both see the same load."""
     app = work / "apps" / "floor"
     app.mkdir(parents=True)
     (app / "hello.txt").write_text("hello\n")
     cache = work / "caches" / "floor"
     platform.build(app, image="floor", cache_dir=cache)
-    totals = Series()
-    for _ in range(runs):
+
+    def rebuild() -> float:
         result = platform.build(app, image="floor", cache_dir=cache, previous_image="floor")
-        totals.add(sum(result.durations.values()))
-    return totals
+        shutil.rmtree(result.layers_dir.parent, ignore_errors=True)
+        return sum(result.durations.values())
+
+    return rebuild
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -124,7 +129,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3, help="runs of each build scenario")
     parser.add_argument("--detect-runs", type=int, default=50)
     parser.add_argument("--quick", action="store_true", help="1 run per scenario, 20 detects")
-    parser.add_argument("--apps", help="comma-separated subset of: web, web_cext, uv_app")
+    parser.add_argument(
+        "--apps", help="comma-separated subset of: web, web_cext, web_uvpip, uv_app"
+    )
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args(argv)
@@ -170,13 +177,15 @@ def main(argv: list[str] | None = None) -> int:
 
         progress("lifecycle floor: a no-op buildpack")
         hello = BuildpackRef.from_dir(REPO / "tests" / "fixtures" / "buildpacks" / "hello")
-        floor = lifecycle_floor(
+        floor_rebuild = lifecycle_floor(
             work,
             Platform.create(
                 work / "platform-floor", [hello], run_image=run_image, lifecycle=lifecycle
             ),
-            max(args.runs, 2),
         )
+
+        def _run(spec: AppBench, platform: Platform) -> AppResults:
+            return run_app(spec, platform, baseline, work, args.runs, progress, floor_rebuild)
 
         def platform_for(index: PackageIndex, name: str) -> Platform:
             return Platform.create(
@@ -194,14 +203,12 @@ def main(argv: list[str] | None = None) -> int:
                 with_uv=any(a.uv for a in apps),
             )
             for spec in (a for a in apps if not a.uv):
-                results.append(_run(spec, platform_for(index, spec.name), baseline, work, args))
+                results.append(_run(spec, platform_for(index, spec.name)))
         # Lock files name the index they were made with: the uv app needs it on its fixed port.
         for spec in (a for a in apps if a.uv):
             with contextmanager(serve_locked_package_index)() as locked:
                 try:
-                    results.append(
-                        _run(spec, platform_for(locked, spec.name), baseline, work, args)
-                    )
+                    results.append(_run(spec, platform_for(locked, spec.name)))
                 except PhaseFailed as failure:
                     failures[spec.name] = f"{failure.phase} failed:\n{failure.output[-2000:]}"
                     progress(f"{spec.name}: {failures[spec.name]}")
@@ -214,6 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         "python_start": python_start.to_json(),
         "ratio": round(detect.median / python_start.median, 2),
     }
+    floor = Series([v for app in results for v in app.floor.values])
     info["lifecycle_floor"] = floor.to_json()
     info["apps"] = {app.name: app.to_json() for app in results}
     info["failures"] = failures
@@ -251,10 +259,6 @@ def main(argv: list[str] | None = None) -> int:
     print("\n" + targets_text(found))
     print(f"\nWrote {args.output} in {info['seconds'] / 60:.1f} min")
     return 0
-
-
-def _run(spec: AppBench, platform: Platform, baseline: Baseline, work: Path, args: Any) -> Any:
-    return run_app(spec, platform, baseline, work, args.runs, progress)
 
 
 def _ms(series: Series) -> str:

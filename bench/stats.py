@@ -49,3 +49,12 @@ def ratio(numerator: Series, denominator: Series) -> float:
     if not numerator.values or not denominator.values or denominator.median == 0:
         return float("nan")
     return numerator.median / denominator.median
+
+
+def paired(numerator: Series, denominator: Series, op: str = "/") -> Series:
+    """Run-by-run ratios (or differences, `op="-"`) of two series measured interleaved, so the
+    spread shows how much the load on the machine moved them: min / median / max of the pairs."""
+    pairs = zip(numerator.values, denominator.values, strict=False)
+    if op == "-":
+        return Series([a - b for a, b in pairs])
+    return Series([a / b for a, b in pairs if b])

@@ -13,7 +13,7 @@ from .detect import working_directory
 from .django import collect_static_files
 from .env_checks import tool_run_env
 from .installers import prepare_installer
-from .layers.pip import install_pip
+from .layers.pip import install_pip, pip_wanted
 from .layers.pip_cache import prepare_pip_cache
 from .layers.python import install_python
 from .layers.venv import install_dependencies
@@ -25,17 +25,21 @@ def run_build(argv: Sequence[str], log: Log) -> int:
     start = time.monotonic()
     context = BuildContext.from_environ(argv, os.environ, working_directory())
     log.title(f"Python Buildpack {__version__}")
-    # Nothing in the plan changes what we install yet, but a plan we cannot read means a
-    # platform we do not understand: better to stop here than to guess.
-    context.read_buildpack_plan()
+    # A plan we cannot read means a platform we do not understand: better to stop here than
+    # to guess. It says whether a later buildpack requires `pip`.
+    plan = context.read_buildpack_plan()
     config = decide(context, log)
 
     # The tools' runs (venv creation, pip, uv, Poetry, Pipenv) never see the app's PYTHONPATH;
     # collectstatic and the app do.
     env = tool_run_env(config.environ)
     python = install_python(config, env, log)
-    pip = install_pip(config, python, python.build_env, log)
-    _, env = prepare_pip_cache(config, pip.build_env, log)
+    pip = None
+    if pip_wanted(config, plan):
+        pip = install_pip(config, python, python.build_env, log)
+        _, env = prepare_pip_cache(config, pip.build_env, log)
+    else:
+        env = python.build_env
     # The package manager's own layers (tool, then its cache), then the venv it fills.
     installer, env = prepare_installer(config, python, pip, env, log)
     venv = install_dependencies(config, python, installer, env, log)

@@ -596,6 +596,40 @@ class BrokenPythonArchive(UserError):
         )
 
 
+class ToolWheelNotFound(UserError):
+    def __init__(self, name: str, version: str, searched: Sequence[str]) -> None:
+        super().__init__(
+            f"Unable to find the wheel of {name} {version}",
+            f"The buildpack installs {name} {version} from a wheel pinned by hash, but none of "
+            "these places offers a matching wheel for this platform:\n" + bullet_list(searched),
+            f"If the build cannot reach PyPI, set PIP_INDEX_URL (or PIP_FIND_LINKS) to a "
+            f"package index or directory that has {name} {version}.",
+        )
+
+
+class ToolDownloadFailed(UserError):
+    def __init__(self, name: str, url: str, reason: str) -> None:
+        self.reason = reason
+        super().__init__(
+            f"Unable to download {name}",
+            f"Fetching {url} failed: {reason}.",
+            "This is often a temporary network or server problem: try the build again. If it "
+            "keeps failing, check PIP_INDEX_URL, PIP_CERT and the build's network access.",
+        )
+
+
+class ToolWheelChecksumMismatch(UserError):
+    def __init__(self, url: str, expected: Sequence[str], actual: str) -> None:
+        super().__init__(
+            "Downloaded wheel has the wrong checksum",
+            f"The file downloaded from {url} matches none of the hashes the buildpack pins "
+            f"({', '.join(h[:12] + '…' for h in expected)}); its sha256 is {actual}. The file "
+            "was not used.",
+            "Check that the package index (PIP_INDEX_URL) serves the genuine file, then try "
+            "the build again.",
+        )
+
+
 class PipInstallFailed(UserError):
     def __init__(self, describe: str, exit_code: int, tool: str = "pip") -> None:
         command = "uv pip install" if tool.startswith("uv") else "pip install"

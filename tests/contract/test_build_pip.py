@@ -42,6 +42,17 @@ def test_fresh_install_then_reuse_without_pip(app: Workspace, package_index: Pac
     assert venv.metadata["reusable"] is True
     pip = layer_toml(app, "pip")
     assert pip.types.build and pip.types.cache and not pip.types.launch
+    # pip's wheel was unpacked by the buildpack (no pip ran to install pip); its script works.
+    (pip_site,) = (app.layers / "pip" / "lib").glob("python3.*/site-packages")
+    assert (pip_site / "pip-26.3.dist-info" / "INSTALLER").read_text() == "python-buildpack\n"
+    version = subprocess.run(
+        [app.layers / "pip" / "bin" / "pip", "--version"],
+        env={"PYTHONUSERBASE": str(app.layers / "pip"), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert version.stdout.startswith(f"pip 26.3 from {pip_site / 'pip'}")
     assert (app.layers / "venv" / "env" / "VIRTUAL_ENV.override").read_text() == str(
         app.layers / "venv"
     )

@@ -45,6 +45,9 @@ def test_uv_lock_installs_main_dependencies_then_reuses_the_venv(
     assert "bp-test-beta" not in packages  # the dev group
     assert "uv-app" not in packages
     assert_tool_layers(app, "uv", "uv-cache")
+    # uv comes from its wheel, and nothing here runs pip: no pip layers at all.
+    assert not (app.layers / "pip").exists() and not (app.layers / "pip-cache").exists()
+    assert "[Installing pip]" not in out
     assert layer_toml(app, "venv").metadata["tool_version"] == pinned("uv")
     assert venv_python(app, "import sys; print(sys.prefix)") == str(app.layers / "venv")
 
@@ -121,6 +124,7 @@ def test_pip_installer_uv_gives_the_same_packages_as_pip(
             assert "Running 'uv pip install --requirement requirements.txt'" in result.stdout
             assert layer_toml(app, "venv").metadata["package_manager"] == "uv-pip"
             assert layer_toml(app, "venv").metadata["reusable"] is True
+            assert not (app.layers / "pip").exists()
             with package_index.recording() as rec:
                 again = build_ok(app)
             assert "Reusing the virtual environment" in again.stdout
@@ -154,3 +158,47 @@ def test_a_failed_uv_pip_install_names_uv(ws: Workspace, package_index: PackageI
     assert "! ERROR: Installing requirements.txt with uv (pip interface) failed" in result.stderr
     assert "with pip failed" not in result.stderr
     assert "'uv pip install'" in result.stderr
+
+
+OWN_PLAN = """
+[[entries]]
+name = "cpython"
+[entries.metadata]
+build = true
+launch = true
+
+[[entries]]
+name = "pip"
+[entries.metadata]
+build = true
+launch = false
+
+[[entries]]
+name = "venv"
+[entries.metadata]
+build = true
+launch = true
+"""
+
+LATER_BUILDPACK_WANTS_PIP = """
+[[entries]]
+name = "pip"
+[entries.metadata]
+version = "any"
+"""
+
+
+def test_pip_layer_only_when_a_later_buildpack_requires_pip(app: Workspace) -> None:
+    # Our own detect's `pip` requirement alone does not make a uv app pay for pip...
+    result = app.build(plan=OWN_PLAN)
+    assert result.exit_code == 0, result.output
+    assert not (app.layers / "pip").exists()
+
+    # ...another buildpack's does: pip is there for it, with PIP_PYTHON aimed at the venv.
+    result = app.build(plan=OWN_PLAN + LATER_BUILDPACK_WANTS_PIP)
+    assert result.exit_code == 0, result.output
+    assert "[Installing pip]" in result.stdout
+    pip = layer_toml(app, "pip")
+    assert pip.types.build and not pip.types.launch
+    (site,) = (app.layers / "pip" / "lib").glob("python3.*/site-packages")
+    assert (site / "pip").is_dir() and (app.layers / "pip" / "bin" / "pip").is_file()

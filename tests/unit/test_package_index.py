@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from python_buildpack import dependency_check
 from tests.harness.package_index import (
     CONFLICT_ENV,
     CONFLICT_REQUIREMENTS,
@@ -202,3 +203,7 @@ def test_conflict_installs_with_no_deps_and_fails_pip_check(
     assert check.returncode == 1
     assert "bp-test-conflict 1.0.0 has requirement bp-test-alpha<1.1" in check.stdout
     assert "bp-test-alpha 1.1.0" in check.stdout
+    # The buildpack's in-process check says the same, on the same venv.
+    code = "import platform; print(platform.python_version())"
+    version = _run([venv / "bin" / "python", "-c", code], env).strip()
+    assert sorted(dependency_check.check(venv, version)) == sorted(check.stdout.splitlines())

@@ -3,10 +3,10 @@
     installer, env = prepare_installer(config, python, pip, env, log)
     venv = install_dependencies(config, python, installer, env, log)
 
-pip needs nothing more (the `pip` and `pip-cache` layers exist for every app); uv, Poetry and
-Pipenv get their tool layer, then their cache layer where they have their own cache (Pipenv's
-installs go through pip, so `pip-cache` serves it). `BP_PIP_INSTALLER=uv` adds the uv layers to
-a pip app.
+pip needs nothing more (the `pip` and `pip-cache` layers exist whenever pip is used:
+`layers.pip.pip_wanted`); uv, Poetry and Pipenv get their tool layer, then their cache layer where
+they have their own cache (Pipenv's installs go through pip, so `pip-cache` serves it).
+`BP_PIP_INSTALLER=uv` adds the uv layers to a pip app and needs no pip layer.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from .uv import UvInstaller
 def prepare_installer(
     config: BuildConfig,
     python: PythonInstall,
-    pip: PipInstall,
+    pip: PipInstall | None,
     env: dict[str, str],
     log: Log,
 ) -> tuple[Installer, dict[str, str]]:
@@ -45,12 +45,15 @@ def prepare_installer(
             dependency_groups=config.dev_dependencies,
         )
         if config.pip_installer is PipInstallerKind.PIP:
+            if pip is None:
+                raise RuntimeError("pip installs the dependencies, but there is no pip layer")
             return PipInstaller(config, python, inputs, pip.version), env
-        uv = install_tool(config, "uv", python, pip, pip.build_env, log)
+        uv = install_tool(config, "uv", python, pip, log)
         _, env = prepare_tool_cache(config, "uv", "uv", env, log)
-        return PipInstaller(config, python, inputs, pip.version, uv.executable, uv.version), env
+        pip_version = pip.version if pip else ""
+        return PipInstaller(config, python, inputs, pip_version, uv.executable, uv.version), env
 
-    installed = install_tool(config, tool.value, python, pip, pip.build_env, log)
+    installed = install_tool(config, tool.value, python, pip, log)
     display = DISPLAY[tool.value]
     if tool is Tool.UV:
         _, env = prepare_tool_cache(config, "uv", display, env, log)

@@ -11,7 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..commands import capture, run
+from .. import dependency_check
+from ..commands import run
 from ..config import BuildConfig, PipCheck
 from ..errors import PipCheckFailed, PipInstallFailed
 from ..layers.python import PythonInstall
@@ -102,7 +103,7 @@ class PipInstaller:
                 )
             raise PipInstallFailed(inputs.describe, result.exit_code, tool=self.display)
 
-        pip_check(self.config, self.python, venv, env, log)
+        pip_check(self.config, self.python, venv, log)
         installed = installed_distributions(venv)
         unpinned_installed = sorted(installed - inputs.pinned_names)
         reusable = inputs.deterministic and not unpinned_installed
@@ -132,15 +133,14 @@ def uv_pip_env(env: Mapping[str, str]) -> dict[str, str]:
     return result
 
 
-def pip_check(
-    config: BuildConfig, python: PythonInstall, venv: Path, env: dict[str, str], log: Log
-) -> None:
+def pip_check(config: BuildConfig, python: PythonInstall, venv: Path, log: Log) -> None:
     if config.pip_check is PipCheck.OFF:
         return
-    check = capture([python.python, "-m", "pip", "--python", venv, "check"], env=env)
-    if check.returncode == 0:
+    # In-process (`dependency_check`): running `pip check` cost half a second, and uv's pip
+    # interface needs no pip layer at all.
+    problems = "\n".join(dependency_check.check(venv, python.version))
+    if not problems:
         return
-    problems = (check.stdout + check.stderr).strip()
     if config.pip_check is PipCheck.STRICT:
         raise PipCheckFailed(problems)
     log.warning(

@@ -1,12 +1,14 @@
 """The `pip` layer: pip itself, for build time only (build + cache, never launch).
 
-pip is installed from the wheel CPython bundles for `ensurepip` (no bootstrap download) into the
-layer as a user base, isolated from any user pip configuration so a broken config cannot break
-bootstrapping. It then targets the app's venv with `--python`, so the app image carries no pip.
+pip is installed by unpacking its wheel, pinned by hash in `requirements/pip.txt` and fetched
+from the package index the build uses (`pinned_wheels`), into the layer as a user base
+(`PYTHONUSERBASE`): no pip runs to install pip, which took seconds. It then targets the app's venv
+with `--python`, so the app image carries no pip.
 """
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,15 +16,16 @@ from pydantic import BaseModel, ConfigDict
 
 from ..cnb.env import LayerEnv, Scope
 from ..cnb.layers import Cause, Layers, LayerState
-from ..cnb.models import LayerTypes
-from ..commands import run
-from ..config import BuildConfig
-from ..errors import BrokenPythonArchive, CommandFailed
+from ..cnb.models import BuildpackPlan, LayerTypes
+from ..config import BuildConfig, PipInstallerKind
 from ..output import Log
+from ..package_managers import Tool
 from ..tool_versions import pinned_version, requirements_file
 from .python import PythonInstall
 
 LAYER_NAME = "pip"
+# What `detect` writes for its own `pip` requirement (`detect.NEEDED`).
+OWN_PIP_REQUIREMENT = {"build": True, "launch": False}
 # Index settings the user may need even for installing pip itself (air-gapped builds). pip's
 # --isolated mode ignores env vars, so they are passed as options instead.
 INDEX_OPTIONS = {
@@ -59,14 +62,42 @@ def changes(old: PipLayerMetadata, new: PipLayerMetadata) -> list[str]:
     return reasons
 
 
-def bundled_pip_wheel(python: PythonInstall) -> Path:
-    bundled = python.path / "lib" / f"python{python.minor}" / "ensurepip" / "_bundled"
-    wheels = sorted(bundled.glob("pip-*.whl"))
-    if not wheels:
-        raise BrokenPythonArchive(
-            str(python.path), f"it has no bundled pip wheel in {bundled} (ensurepip)"
+def pip_wanted(config: BuildConfig, plan: BuildpackPlan) -> bool:
+    """Whether to install the pip layer: when the app's installer runs pip (pip itself, Pipenv,
+    and pip installing Poetry), or when a later buildpack requires `pip` in the build plan.
+
+    Our own detect requires `pip` with `OWN_PIP_REQUIREMENT`; any other `pip` entry comes from
+    another buildpack. uv apps and `BP_PIP_INSTALLER=uv` need no pip otherwise: uv comes from
+    its wheel and the dependency check runs in-process."""
+    tool = config.package_manager.tool
+    if tool in (Tool.PIPENV, Tool.POETRY):
+        return True
+    if tool is Tool.PIP and config.pip_installer is PipInstallerKind.PIP:
+        return True
+    return any(entry.metadata != OWN_PIP_REQUIREMENT for entry in plan.entries_named("pip")) or (
+        len(plan.entries_named("pip")) > 1
+    )
+
+
+def fill_pip_layer(config: BuildConfig, python: PythonInstall, path: Path) -> None:
+    # Only a cold layer needs them (they import ssl, html, zipfile, packaging.tags): kept off
+    # the start-up path of every build.
+    from ..pinned_wheels import IndexSettings, fetch_wheel, find_wheel, read_pin
+    from ..wheel_install import install_wheel
+
+    requirements = requirements_file(config.buildpack_dir, "pip")
+    pin = read_pin(requirements, "pip")
+    settings = IndexSettings.from_environ(config.environ)
+    link = find_wheel(pin, settings)
+    with tempfile.TemporaryDirectory(prefix="pip-wheel-") as tmp:
+        wheel = fetch_wheel(link, pin, Path(tmp), settings)
+        install_wheel(
+            wheel,
+            path / "lib" / f"python{python.minor}" / "site-packages",
+            path / "bin",
+            python.python,
+            script_aliases=[f"pip{python.minor}"],
         )
-    return wheels[-1]
 
 
 def install_pip(
@@ -99,40 +130,7 @@ def install_pip(
     pip_env.override(Scope.BUILD, "PIP_DISABLE_PIP_VERSION_CHECK", "1")
     pip_env.default(Scope.BUILD, "PIP_ROOT_USER_ACTION", "ignore")
     if layer.is_empty:
-        wheel = bundled_pip_wheel(python)
-        command: list[str | Path] = [
-            python.python,
-            wheel / "pip",
-            "install",
-            "--isolated",
-            "--user",
-            "--no-cache-dir",
-            "--no-input",
-            "--no-warn-script-location",
-            "--disable-pip-version-check",
-            # Builds run as root on some platforms; pip's warning about it is noise there.
-            "--root-user-action=ignore",
-            "--quiet",
-            "--require-hashes",
-            "--requirement",
-            requirements_file(config.buildpack_dir, "pip"),
-        ]
-        for variable, option in INDEX_OPTIONS.items():
-            for value in config.environ.get(variable, "").split():
-                command += [option, value]
         with log.timed(f"Installing pip {version}"):
-            result = run(
-                command,
-                env={**python.build_env, "PYTHONUSERBASE": str(layer.path)},
-                log=log,
-            )
-        if not result.ok:
-            raise CommandFailed(
-                f"pip install pip=={version}",
-                result.exit_code,
-                "Installing pip into its build-time layer failed (see the output above).",
-                "If the build cannot reach PyPI, set PIP_INDEX_URL to a package index that "
-                f"has pip {version}.",
-            )
+            fill_pip_layer(config, python, layer.path)
     layer.complete(metadata, env=pip_env)
     return PipInstall(layer.path, version, pip_env.apply(env, Scope.BUILD, layer.path))

@@ -1,11 +1,13 @@
 """The `uv`, `poetry` and `pipenv` layers: a package manager, for build time only.
 
-Each holds a venv of its own (`<layer>/venv`), made by our `python`, into which the `pip` layer's
-pip installs the tool and its dependencies from `requirements/<tool>.txt` (every file pinned by
-hash); `<layer>/bin/` links to the tool's command alone. A venv
-rather than a `--user` install, so the tool's scripts work without PYTHONUSERBASE juggling (the
-pip layer owns that variable) and its dependencies can never leak into the app's venv. uv's wheel
-carries the static `uv` binary, which is linked the same way.
+Poetry and Pipenv: each holds a venv of its own (`<layer>/venv`), made by our `python`, into
+which the `pip` layer's pip installs the tool and its dependencies from
+`requirements/<tool>.txt` (every file pinned by hash); `<layer>/bin/` links to the tool's command
+alone. A venv rather than a `--user` install, so the tool's scripts work without PYTHONUSERBASE
+juggling (the pip layer owns that variable) and its dependencies can never leak into the app's
+venv. uv has no dependencies and its wheel carries the static `uv` binary: the hash-pinned wheel
+is unpacked into `<layer>/wheel` (`pinned_wheels`, `wheel_install`), no pip involved, and
+`bin/uv` links to the binary.
 
 Build + cache, never launch: the tool is not in the app image. The layer is reused while the
 pinned requirements, the Python version and the target are unchanged (Poetry's and Pipenv's
@@ -15,6 +17,7 @@ dependencies include compiled wheels for the Python version and CPU).
 from __future__ import annotations
 
 import hashlib
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,8 +75,7 @@ def install_tool(
     config: BuildConfig,
     name: str,
     python: PythonInstall,
-    pip: PipInstall,
-    env: dict[str, str],
+    pip: PipInstall | None,
     log: Log,
 ) -> ToolInstall:
     display = DISPLAY[name]
@@ -108,11 +110,53 @@ def install_tool(
         log.info(f"Discarding cached {display}{' ' + old.tool_version if old else ''} since:")
         log.detail("\n".join(layer.reasons))
 
+    if name == "uv":
+        with log.timed(f"Installing {display} {version}"):
+            target = _install_uv(config, python, layer.path)
+    else:
+        if pip is None:
+            raise RuntimeError(f"{display} is installed with pip, but there is no pip layer")
+        target = _install_with_pip(config, name, display, version, python, pip, layer.path, log)
+    (layer.path / "bin").mkdir()
+    tool.executable.symlink_to(target)
+    layer.complete(metadata)
+    return tool
+
+
+def _install_uv(config: BuildConfig, python: PythonInstall, path: Path) -> Path:
+    """uv's wheel carries its static binary in `.data/scripts`: unpacking it is the install."""
+    # Only a cold layer needs them (they import ssl, html, zipfile, packaging.tags): kept off
+    # the start-up path of every build.
+    from ..pinned_wheels import IndexSettings, fetch_wheel, find_wheel, read_pin
+    from ..wheel_install import install_wheel
+
+    pin = read_pin(requirements_file(config.buildpack_dir, "uv"), "uv")
+    settings = IndexSettings.from_environ(config.environ)
+    link = find_wheel(pin, settings)
+    with tempfile.TemporaryDirectory(prefix="uv-wheel-") as tmp:
+        wheel = fetch_wheel(link, pin, Path(tmp), settings)
+        install_wheel(wheel, path / "wheel", path / "wheel" / "bin", python.python)
+    return Path("..") / "wheel" / "bin" / "uv"
+
+
+def _install_with_pip(
+    config: BuildConfig,
+    name: str,
+    display: str,
+    version: str,
+    python: PythonInstall,
+    pip: PipInstall,
+    path: Path,
+    log: Log,
+) -> Path:
     # The tool's venv sits one level down and only its command is linked into `bin/`: later
     # buildpacks get `poetry` on PATH, not a second `python` or the tool's dependencies.
-    tool_venv = layer.path / "venv"
+    tool_venv = path / "venv"
+    requirements = requirements_file(config.buildpack_dir, name)
     with log.timed(f"Installing {display} {version}"):
-        venv = run([python.python, "-m", "venv", "--without-pip", tool_venv], env=env, log=log)
+        venv = run(
+            [python.python, "-m", "venv", "--without-pip", tool_venv], env=pip.build_env, log=log
+        )
         if not venv.ok:
             raise CommandFailed(
                 "python -m venv", venv.exit_code, f"Creating the venv of {display} failed.", ""
@@ -137,7 +181,4 @@ def install_tool(
             "If the build cannot reach PyPI, set PIP_INDEX_URL to a package index that has "
             f"{name} {version} and its dependencies.",
         )
-    (layer.path / "bin").mkdir()
-    tool.executable.symlink_to(Path("..") / "venv" / "bin" / name)
-    layer.complete(metadata)
-    return tool
+    return Path("..") / "venv" / "bin" / name
