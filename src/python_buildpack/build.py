@@ -7,6 +7,7 @@ import time
 from collections.abc import Sequence
 
 from . import __version__
+from .bindings import prepare_tool_credentials
 from .cnb.context import BuildContext
 from .config import decide
 from .detect import working_directory
@@ -30,6 +31,8 @@ def run_build(argv: Sequence[str], log: Log) -> int:
     config = decide(context, log)
 
     env = dict(config.environ)
+    # CA bundle, pip.conf and .netrc from bindings: in the tools' env only, never a layer's.
+    env.update(prepare_tool_credentials(config.bindings))
     python = install_python(config, env, log)
     pip = install_pip(config, python, python.build_env, log)
     _, env = prepare_pip_cache(config, pip.build_env, log)

@@ -11,10 +11,11 @@ import enum
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from .bindings import BuildBindings, read_bindings
 from .cnb.context import BuildContext, Target
 from .detect import python_app_files
 from .distributions import (
@@ -73,6 +74,8 @@ class BuildConfig:
     # BP_PIP_INSTALLER (pip apps only) and BP_POETRY_GROUPS (Poetry groups beyond `main`).
     pip_installer: PipInstallerKind = PipInstallerKind.PIP
     poetry_groups: tuple[str, ...] = ()
+    # `ca-certificates` and `pip` service bindings, for the build's tool runs only.
+    bindings: BuildBindings = field(default_factory=BuildBindings)
 
     @property
     def arch(self) -> str:
@@ -110,6 +113,7 @@ def decide(
     mirror = mirror_from_env(settings)
     mappings = read_dependency_mappings(context.platform_dir, base_env)
     source = archive_url(python.release, mirror, mappings)
+    bindings = read_bindings(context.platform_dir, base_env)
     procfile = read_procfile(context.app_dir)
     launch_command = text(settings, "BP_LAUNCH_COMMAND")
     collectstatic = not flag(settings, "BP_DISABLE_COLLECTSTATIC", False)
@@ -128,6 +132,8 @@ def decide(
                 "only makes the image bigger. Add it to .gitignore (or a project.toml exclude "
                 "list) so it is not sent to the build.",
             )
+    for line in bindings.describe():
+        log.info(line)
 
     return BuildConfig(
         app_dir=context.app_dir,
@@ -147,6 +153,7 @@ def decide(
         collectstatic=collectstatic,
         pip_installer=choice(settings, "BP_PIP_INSTALLER", PipInstallerKind, PipInstallerKind.PIP),
         poetry_groups=poetry_groups(settings),
+        bindings=bindings,
     )
 
 

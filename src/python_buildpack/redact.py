@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import configparser
+import netrc
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 URL_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<userinfo>[^/@\s]+)@")
@@ -30,4 +33,34 @@ def secrets_in_env(environ: Mapping[str, str]) -> list[str]:
             for secret in (parts.password, parts.username if not parts.password else None):
                 if secret and len(secret) >= 4:
                     found.update({secret, unquote(secret)})
+    found.update(secrets_in_tool_files(environ))
     return sorted(found, key=len, reverse=True)
+
+
+# --- credentials in the files a `pip` binding gives the tools (see bindings.py) -------------
+
+
+def secrets_in_tool_files(environ: Mapping[str, str]) -> set[str]:
+    """Logins and passwords in the `.netrc` at `NETRC`, credentials in the URLs of the
+    `pip.conf` at `PIP_CONFIG_FILE`: what the tools may echo, so what the log must mask."""
+    found: set[str] = set()
+    if environ.get("NETRC"):
+        try:
+            hosts = list(netrc.netrc(environ["NETRC"]).hosts.values())
+        except (OSError, netrc.NetrcParseError):
+            hosts = []
+        for entry in hosts:
+            found.update(value for value in entry if value and len(value) >= 4)
+    if environ.get("PIP_CONFIG_FILE"):
+        parser = configparser.RawConfigParser()
+        try:
+            parser.read_string(Path(environ["PIP_CONFIG_FILE"]).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, configparser.Error):
+            return found
+        values = {
+            f"{section}.{key}": value
+            for section in parser.sections()
+            for key, value in parser.items(section)
+        }
+        found.update(secrets_in_env(values))
+    return found
