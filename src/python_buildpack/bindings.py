@@ -169,7 +169,8 @@ def _read_ca_binding(binding: Path) -> list[CaCertificate]:
         valid = True
         for block in blocks:
             try:
-                ssl.PEM_cert_to_DER_cert(block)
+                # A certificate is a DER SEQUENCE: this catches text that only looks like PEM.
+                valid = valid and ssl.PEM_cert_to_DER_cert(block)[:1] == b"\x30"
             except ValueError:
                 valid = False
         if not blocks or not valid:
