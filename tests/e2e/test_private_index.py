@@ -3,7 +3,8 @@
 The index is the local test index served over HTTPS on 127.0.0.1 with a certificate from a CA
 made for this test, refusing every request without the right credentials. The build gets the CA
 from a `ca-certificates` binding, the credentials from a `.netrc` in a `pip` binding, and its
-`pip.conf` (same binding) points the app's install at a path of the index only it names. Then
+`pip.conf` (same binding) adds, for the app's install, a path of the index only it names (as an
+extra index: PIP_INDEX_URL, which the build's own tool installs need, wins over pip.conf). Then
 the secret is searched for everywhere a build leaves things: its output, every blob of the OCI
 layout (layer tarballs decompressed), the cache volume and the layers volume.
 """
@@ -53,7 +54,7 @@ def private_build(
     certs = make_certificates(work / "certs")
     tree = ensure_index()
     # /simple and /files as the shared index has them, and /private/ naming the same tree: only
-    # pip.conf points there, so requests under /private/ show that pip.conf was used.
+    # pip.conf names it, so requests under /private/ show that pip read pip.conf.
     root = work / "root"
     root.mkdir()
     for name in ("simple", "files"):
@@ -80,7 +81,7 @@ def private_build(
                 "private-index": {
                     "type": "pip",
                     ".netrc": f"machine 127.0.0.1 login {USER} password {SECRET}\n",
-                    "pip.conf": f"[global]\nindex-url = {server.url}/private/simple\n",
+                    "pip.conf": f"[global]\nextra-index-url = {server.url}/private/simple\n",
                 },
             },
         )
