@@ -28,10 +28,11 @@ from .distributions import (
 from .env_checks import check_environment
 from .errors import InvalidPlatformEnv
 from .output import Log
-from .package_managers import PackageManager, choose_package_manager
+from .package_managers import PackageManager, Tool, choose_package_manager
 from .procfile import Procfile, read_procfile
 from .python_version import ResolvedPython, read_requested_version, resolve_version
 from .settings import choice, flag, text
+from .uv_selection import UvSelection, uv_selection
 
 MANIFEST_FILE = "python-versions.toml"
 IGNORED_VENV_DIRS = (".venv", "venv")
@@ -76,6 +77,8 @@ class BuildConfig:
     poetry_groups: tuple[str, ...] = ()
     # `ca-certificates` and `pip` service bindings, for the build's tool runs only.
     bindings: BuildBindings = field(default_factory=BuildBindings)
+    # BP_UV_GROUPS / BP_UV_EXTRAS (uv apps only), checked against pyproject.toml.
+    uv: UvSelection = field(default_factory=UvSelection)
 
     @property
     def arch(self) -> str:
@@ -114,6 +117,11 @@ def decide(
     mappings = read_dependency_mappings(context.platform_dir, base_env)
     source = archive_url(python.release, mirror, mappings)
     bindings = read_bindings(context.platform_dir, base_env)
+    uv = (
+        uv_selection(settings, context.app_dir)
+        if package_manager.tool is Tool.UV
+        else UvSelection()
+    )
     procfile = read_procfile(context.app_dir)
     launch_command = text(settings, "BP_LAUNCH_COMMAND")
     collectstatic = not flag(settings, "BP_DISABLE_COLLECTSTATIC", False)
@@ -154,6 +162,7 @@ def decide(
         pip_installer=choice(settings, "BP_PIP_INSTALLER", PipInstallerKind, PipInstallerKind.PIP),
         poetry_groups=poetry_groups(settings),
         bindings=bindings,
+        uv=uv,
     )
 
 

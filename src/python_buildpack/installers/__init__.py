@@ -50,7 +50,13 @@ def prepare_installer(
     if tool is Tool.UV:
         _, env = prepare_tool_cache(config, "uv", display, env, log)
         return UvInstaller(
-            config, python, installed, display, "uv.lock", ["pyproject.toml", "uv.toml"]
+            config,
+            python,
+            installed,
+            display,
+            "uv.lock",
+            ["pyproject.toml", "uv.toml"],
+            options=config.uv.options,
         ), env
     if tool is Tool.POETRY:
         _, env = prepare_tool_cache(config, "poetry", display, env, log)

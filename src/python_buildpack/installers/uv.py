@@ -36,6 +36,8 @@ class UvInstaller(LockFileInstaller):
             self.tool.executable, "sync", "--locked", "--no-default-groups",
             "--compile-bytecode", "--no-progress",
         ]  # fmt: skip
+        # BP_UV_GROUPS / BP_UV_EXTRAS add groups and extras (uv_selection.py).
+        command += self.config.uv.sync_args
         if not self.installs_project:
             command.append("--no-install-project")
         self.run_tool(
