@@ -31,6 +31,7 @@ from .output import Log
 from .package_managers import PackageManager, Tool, choose_package_manager
 from .procfile import Procfile, read_procfile
 from .python_version import ResolvedPython, read_requested_version, resolve_version
+from .requirement_choice import pip_requirements_manager, requirement_files
 from .settings import choice, flag, text
 from .uv_selection import UvSelection, uv_selection
 
@@ -79,6 +80,8 @@ class BuildConfig:
     bindings: BuildBindings = field(default_factory=BuildBindings)
     # BP_UV_GROUPS / BP_UV_EXTRAS (uv apps only), checked against pyproject.toml.
     uv: UvSelection = field(default_factory=UvSelection)
+    # BP_PIP_REQUIREMENT: the requirements files pip installs instead of requirements.txt.
+    pip_requirements: tuple[str, ...] = ()
 
     @property
     def arch(self) -> str:
@@ -102,7 +105,13 @@ def decide(
     settings = base_env
 
     app_files = python_app_files(context.app_dir)
-    package_manager = choose_package_manager(app_files, settings)
+    # BP_PIP_REQUIREMENT makes the app a pip app, whatever else it has (requirement_choice.py).
+    pip_requirements = requirement_files(settings, context.app_dir)
+    package_manager = (
+        pip_requirements_manager(pip_requirements, settings)
+        if pip_requirements
+        else choose_package_manager(app_files, settings)
+    )
 
     manifest = Manifest.load(context.buildpack_dir / MANIFEST_FILE)
     requested = read_requested_version(context.app_dir, context.platform_env)
@@ -163,6 +172,7 @@ def decide(
         poetry_groups=poetry_groups(settings),
         bindings=bindings,
         uv=uv,
+        pip_requirements=pip_requirements,
     )
 
 

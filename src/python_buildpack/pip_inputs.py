@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,8 +28,14 @@ class PipInputs:
 
 
 def pip_inputs(
-    app_dir: Path, source_file: str, environ: Mapping[str, str], install_project: bool
+    app_dir: Path,
+    source_file: str,
+    environ: Mapping[str, str],
+    install_project: bool,
+    requirement_files: Sequence[str] = (),
 ) -> PipInputs:
+    if requirement_files:
+        return _chosen_requirements(app_dir, requirement_files, environ)
     if source_file == "requirements.txt":
         found = read_requirements(app_dir / source_file, app_dir, environ)
         return PipInputs(
@@ -77,4 +83,28 @@ def pip_inputs(
         digest=digest,
         unpinned=unpinned,
         pinned_names=frozenset(name for name in pinned if name),
+    )
+
+
+def _chosen_requirements(
+    app_dir: Path, files: Sequence[str], environ: Mapping[str, str]
+) -> PipInputs:
+    """`BP_PIP_REQUIREMENT`'s files, installed together (`-r a -r b`). A requirement pinned only
+    by another file's constraints counts as unpinned here: less reuse, never a stale venv."""
+    digest = hashlib.sha256()
+    unpinned: list[str] = []
+    pinned: set[str] = set()
+    args: list[str] = []
+    for name in files:
+        found = read_requirements(app_dir / name, app_dir, environ)
+        digest.update(f"\0{name}\0{found.digest}".encode())
+        unpinned += found.unpinned
+        pinned.update(found.pinned_names)
+        args += ["--requirement", name]
+    return PipInputs(
+        describe=", ".join(files),
+        install_args=args,
+        digest=digest.hexdigest(),
+        unpinned=unpinned,
+        pinned_names=frozenset(pinned),
     )

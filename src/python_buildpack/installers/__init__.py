@@ -37,7 +37,11 @@ def prepare_installer(
     tool = config.package_manager.tool
     if tool is Tool.PIP:
         inputs = pip_inputs(
-            config.app_dir, config.package_manager.file, config.environ, config.install_project
+            config.app_dir,
+            config.package_manager.file,
+            config.environ,
+            config.install_project,
+            config.pip_requirements,
         )
         if config.pip_installer is PipInstallerKind.PIP:
             return PipInstaller(config, python, inputs, pip.version), env
