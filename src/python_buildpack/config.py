@@ -29,6 +29,7 @@ from .env_checks import check_environment
 from .errors import InvalidPlatformEnv
 from .output import Log
 from .package_managers import PackageManager, Tool, choose_package_manager
+from .pip_extras import pip_extras
 from .procfile import Procfile, read_procfile
 from .python_version import ResolvedPython, read_requested_version, resolve_version
 from .requirement_choice import pip_requirements_manager, requirement_files
@@ -82,6 +83,8 @@ class BuildConfig:
     uv: UvSelection = field(default_factory=UvSelection)
     # BP_PIP_REQUIREMENT: the requirements files pip installs instead of requirements.txt.
     pip_requirements: tuple[str, ...] = ()
+    # BP_PIP_EXTRAS: extras of a pyproject.toml installed by pip (pip_extras.py).
+    pip_extras: tuple[str, ...] = ()
 
     @property
     def arch(self) -> str:
@@ -131,6 +134,11 @@ def decide(
         if package_manager.tool is Tool.UV
         else UvSelection()
     )
+    extras = (
+        pip_extras(settings, context.app_dir, package_manager.file)
+        if package_manager.tool is Tool.PIP
+        else ()
+    )
     procfile = read_procfile(context.app_dir)
     launch_command = text(settings, "BP_LAUNCH_COMMAND")
     collectstatic = not flag(settings, "BP_DISABLE_COLLECTSTATIC", False)
@@ -173,6 +181,7 @@ def decide(
         bindings=bindings,
         uv=uv,
         pip_requirements=pip_requirements,
+        pip_extras=extras,
     )
 
 

@@ -69,7 +69,7 @@ def defined_names(pyproject: Mapping[str, Any]) -> tuple[list[str], list[str]]:
     )
 
 
-def _requested(settings: Mapping[str, str], variable: str) -> list[str]:
+def requested_names(settings: Mapping[str, str], variable: str) -> list[str]:
     raw = text(settings, variable)
     if raw is None:
         return []
@@ -85,7 +85,9 @@ def _requested(settings: Mapping[str, str], variable: str) -> list[str]:
     return list(dict.fromkeys(canonicalize_name(n) for n in names))
 
 
-def _check(variable: str, kind: str, table: str, wanted: list[str], defined: list[str]) -> None:
+def check_defined(
+    variable: str, kind: str, table: str, wanted: list[str], defined: list[str]
+) -> None:
     unknown = [n for n in wanted if n not in defined]
     if not unknown:
         return
@@ -101,17 +103,26 @@ def _check(variable: str, kind: str, table: str, wanted: list[str], defined: lis
 
 
 def uv_selection(settings: Mapping[str, str], app_dir: Path) -> UvSelection:
-    groups = _requested(settings, "BP_UV_GROUPS")
-    extras = _requested(settings, "BP_UV_EXTRAS")
+    groups = requested_names(settings, "BP_UV_GROUPS")
+    extras = requested_names(settings, "BP_UV_EXTRAS")
     if not groups and not extras:
         return UvSelection()
+    pyproject = read_pyproject(app_dir)
+    defined_groups, defined_extras = defined_names(pyproject)
+    check_defined("BP_UV_GROUPS", "dependency group", "[dependency-groups]", groups, defined_groups)
+    check_defined(
+        "BP_UV_EXTRAS", "extra", "[project.optional-dependencies]", extras, defined_extras
+    )
+    return UvSelection(tuple(groups), tuple(extras))
+
+
+def read_pyproject(app_dir: Path) -> dict[str, Any]:
     try:
-        pyproject = tomllib.loads((app_dir / "pyproject.toml").read_text(encoding="utf-8"))
+        data: dict[str, Any] = tomllib.loads(
+            (app_dir / "pyproject.toml").read_text(encoding="utf-8")
+        )
+        return data
     except FileNotFoundError:
-        pyproject = {}
+        return {}
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
         raise ConfigFileUnreadable("pyproject.toml", str(error)) from error
-    defined_groups, defined_extras = defined_names(pyproject)
-    _check("BP_UV_GROUPS", "dependency group", "[dependency-groups]", groups, defined_groups)
-    _check("BP_UV_EXTRAS", "extra", "[project.optional-dependencies]", extras, defined_extras)
-    return UvSelection(tuple(groups), tuple(extras))

@@ -19,6 +19,7 @@ from ..layers.tool_cache import prepare_tool_cache
 from ..layers.venv import Installer
 from ..output import Log
 from ..package_managers import Tool
+from ..pip_extras import with_extras
 from ..pip_inputs import pip_inputs
 from .pip import PipInstaller
 from .pipenv import PipenvInstaller
@@ -43,6 +44,7 @@ def prepare_installer(
             config.install_project,
             config.pip_requirements,
         )
+        inputs = with_extras(inputs, config.app_dir, config.pip_extras)
         if config.pip_installer is PipInstallerKind.PIP:
             return PipInstaller(config, python, inputs, pip.version), env
         uv = install_tool(config, "uv", python, pip, pip.build_env, log)
