@@ -141,5 +141,11 @@ def test_the_secret_is_nowhere(private_build: PrivateBuild) -> None:
     assert _files_holding(private_build.platform.layout_repo, needles) == []
     assert _files_holding(private_build.cache_dir, needles) == []
     assert _files_holding(result.layers_dir, needles) == []
+    # Nor do the tools' settings: no layer env file or image env points at the bindings or
+    # the CA bundle (they were for the build's tool runs only).
+    where = [b"/platform/bindings", b"python-buildpack-ca-"]
+    assert _files_holding(result.layers_dir, where) == []
+    assert _files_holding(private_build.cache_dir, where) == []
+    assert not set(result.image.env) & {"NETRC", "PIP_CONFIG_FILE", "PIP_CERT", "SSL_CERT_FILE"}
     # The CA bundle lived in the build's temp dir, and went with the build process.
     assert not list(private_build.build_tmp.glob("python-buildpack-ca-*"))
