@@ -7,6 +7,7 @@ import time
 from collections.abc import Sequence
 
 from . import __version__
+from .bindings import prepare_tool_credentials
 from .cnb.context import BuildContext
 from .config import decide
 from .detect import working_directory
@@ -33,6 +34,8 @@ def run_build(argv: Sequence[str], log: Log) -> int:
     # The tools' runs (venv creation, pip, uv, Poetry, Pipenv) never see the app's PYTHONPATH;
     # collectstatic and the app do.
     env = tool_run_env(config.environ)
+    # CA bundle, pip.conf and .netrc from bindings: in the tools' env only, never a layer's.
+    env.update(prepare_tool_credentials(config.bindings))
     python = install_python(config, env, log)
     pip = None
     if pip_wanted(config, plan):

@@ -13,11 +13,12 @@ import os
 import re
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
 from .appfiles import Kind, locate, read_app_file
+from .bindings import BuildBindings, read_bindings
 from .cnb.context import DEFAULT_EXEC_ENV, BuildContext, Target
 from .detect import python_app_files
 from .distributions import (
@@ -31,11 +32,14 @@ from .env_checks import check_environment
 from .errors import CommittedVirtualEnvironment, InvalidConfigFile, InvalidPlatformEnv
 from .output import Log
 from .package_managers import PackageManager, Tool, choose_package_manager
+from .pip_extras import pip_extras
 from .pip_inputs import PipInputs, pip_inputs
 from .procfile import Procfile, control_characters, read_procfile
 from .python_version import ResolvedPython, read_requested_version, resolve_version
 from .redact import register_secrets
+from .requirement_choice import pip_requirements_manager, requirement_files
 from .settings import check_env_values, choice, flag, seconds, text
+from .uv_selection import UvSelection, uv_selection
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -101,6 +105,15 @@ class BuildConfig:
     def dev_dependencies(self) -> bool:
         return self.exec_env in DEV_EXEC_ENVS
 
+    # `ca-certificates` and `pip` service bindings, for the build's tool runs only.
+    bindings: BuildBindings = field(default_factory=BuildBindings)
+    # BP_UV_GROUPS / BP_UV_EXTRAS (uv apps only), checked against pyproject.toml.
+    uv: UvSelection = field(default_factory=UvSelection)
+    # BP_PIP_REQUIREMENT: the requirements files pip installs instead of requirements.txt.
+    pip_requirements: tuple[str, ...] = ()
+    # BP_PIP_EXTRAS: extras of a pyproject.toml installed by pip (pip_extras.py).
+    pip_extras: tuple[str, ...] = ()
+
     @property
     def arch(self) -> str:
         return self.target.arch
@@ -131,7 +144,13 @@ def decide(
     committed = committed_venvs(context.app_dir)
     if committed:
         raise CommittedVirtualEnvironment(committed)
-    package_manager = choose_package_manager(app_files, settings, context.app_dir)
+    # BP_PIP_REQUIREMENT makes the app a pip app, whatever else it has (requirement_choice.py).
+    pip_requirements = requirement_files(settings, context.app_dir)
+    package_manager = (
+        pip_requirements_manager(pip_requirements, settings)
+        if pip_requirements
+        else choose_package_manager(app_files, settings, context.app_dir)
+    )
     dev = context.exec_env in DEV_EXEC_ENVS
     test_requirements = (
         pip_test_requirements(context.app_dir, settings)
@@ -152,6 +171,7 @@ def decide(
         install_project,
         test_requirements,
         dependency_groups=dev,
+        requirement_files=pip_requirements,
     )
 
     manifest = Manifest.load(context.buildpack_dir / MANIFEST_FILE)
@@ -166,6 +186,17 @@ def decide(
     mirror = mirror_from_env(settings)
     mappings = read_dependency_mappings(context.platform_dir, base_env)
     source = archive_url(python.release, mirror, mappings, context.buildpack_dir)
+    bindings = read_bindings(context.platform_dir, base_env)
+    uv = (
+        uv_selection(settings, context.app_dir)
+        if package_manager.tool is Tool.UV
+        else UvSelection()
+    )
+    extras = (
+        pip_extras(settings, context.app_dir, package_manager.file)
+        if package_manager.tool is Tool.PIP
+        else ()
+    )
     procfile = read_procfile(context.app_dir)
     launch_command = text(settings, "BP_LAUNCH_COMMAND")
     if launch_command is not None and control_characters(launch_command):
@@ -193,6 +224,8 @@ def decide(
         log.info(hint)
     for notice in python.notices:
         log.warning(notice.title, notice.body)
+    for line in bindings.describe():
+        log.info(line)
 
     return BuildConfig(
         app_dir=context.app_dir,
@@ -216,6 +249,10 @@ def decide(
         download_timeout=download_timeout,
         exec_env=context.exec_env,
         test_requirements=test_requirements,
+        bindings=bindings,
+        uv=uv,
+        pip_requirements=pip_requirements,
+        pip_extras=extras,
     )
 
 
@@ -226,6 +263,7 @@ def check_package_manager_files(
     install_project: bool | None,
     test_requirements: Sequence[str] = (),
     dependency_groups: bool = False,
+    requirement_files: Sequence[str] = (),
 ) -> PipInputs | None:
     """Read and validate what the package manager will install from, so that a mistake in it
     stops the build before any layer (the installers later read the same files the same way).
@@ -238,6 +276,7 @@ def check_package_manager_files(
             install_project,
             test_requirements,
             dependency_groups=dependency_groups,
+            requirement_files=requirement_files,
         )
     for name in (manager.file, "pyproject.toml", "uv.toml", "poetry.toml", "Pipfile"):
         kind = Kind.LOCK if name == manager.file else Kind.PROJECT

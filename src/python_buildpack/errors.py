@@ -504,6 +504,21 @@ class InvalidDependencyMapping(UserError):
         )
 
 
+class InvalidBinding(UserError):
+    """A `ca-certificates` or `pip` service binding the build can't use (bindings.py).
+
+    The message names the binding and the file, never its contents: they may be secrets."""
+
+    def __init__(self, binding: str, problem: str, fix: str = "") -> None:
+        super().__init__(
+            f"Invalid service binding '{binding}'",
+            f"The service binding '{binding}' can't be used: {problem}",
+            fix
+            or "Fix or remove the binding. A binding of type ca-certificates holds PEM "
+            "certificate files; one of type pip holds a pip.conf and/or a .netrc.",
+        )
+
+
 class ArchiveNotFound(UserError):
     def __init__(self, url: str, reason: str) -> None:
         super().__init__(

@@ -34,10 +34,16 @@ def pip_inputs(
     install_project: bool | None,
     test_requirements: Sequence[str] = (),
     dependency_groups: bool = False,
+    requirement_files: Sequence[str] = (),
 ) -> PipInputs:
-    """`test_requirements` and `dependency_groups` (every PEP 735 group of pyproject.toml) are
-    what a test build (CNB_EXEC_ENV) adds."""
-    main = _main_inputs(app_dir, source_file, environ, install_project)
+    """`requirement_files` (BP_PIP_REQUIREMENT) replace the app's own file. `test_requirements`
+    and `dependency_groups` (every PEP 735 group of pyproject.toml) are what a test build
+    (CNB_EXEC_ENV) adds."""
+    main = (
+        _chosen_requirements(app_dir, requirement_files, environ)
+        if requirement_files
+        else _main_inputs(app_dir, source_file, environ, install_project)
+    )
     inputs = with_requirement_files(main, app_dir, test_requirements, environ)
     if dependency_groups and (app_dir / "pyproject.toml").is_file():
         inputs = with_dependency_groups(inputs, read_dependency_groups(app_dir / "pyproject.toml"))
@@ -153,4 +159,28 @@ def _main_inputs(
         digest=digest,
         unpinned=unpinned,
         pinned_names=frozenset(name for name in pinned if name),
+    )
+
+
+def _chosen_requirements(
+    app_dir: Path, files: Sequence[str], environ: Mapping[str, str]
+) -> PipInputs:
+    """`BP_PIP_REQUIREMENT`'s files, installed together (`-r a -r b`). A requirement pinned only
+    by another file's constraints counts as unpinned here: less reuse, never a stale venv."""
+    digest = hashlib.sha256()
+    unpinned: list[str] = []
+    pinned: set[str] = set()
+    args: list[str] = []
+    for name in files:
+        found = read_requirements(app_dir / name, app_dir, environ)
+        digest.update(f"\0{name}\0{found.digest}".encode())
+        unpinned += found.unpinned
+        pinned.update(found.pinned_names)
+        args += ["--requirement", name]
+    return PipInputs(
+        describe=", ".join(files),
+        install_args=args,
+        digest=digest.hexdigest(),
+        unpinned=unpinned,
+        pinned_names=frozenset(pinned),
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 
 URL_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<userinfo>[^/@\s]+)@")
 SECRET_NAME = re.compile(
@@ -58,6 +59,7 @@ def secrets_in_env(environ: Mapping[str, str]) -> list[str]:
             for secret in (password, username if not password else None):
                 if secret and len(secret) >= MIN_SECRET_LENGTH:
                     found.update({secret, unquote(secret)})
+    found.update(secrets_in_tool_files(environ))
     return sorted(found, key=len, reverse=True)
 
 
@@ -124,3 +126,36 @@ def sanitize(text: str, max_lines: int = 120, max_line: int = 2000) -> str:
     if len(lines) > max_lines:
         lines = [*lines[:max_lines], f"… ({len(lines) - max_lines} more lines)"]
     return "\n".join(lines)
+
+
+# --- credentials in the files a `pip` binding gives the tools (see bindings.py) -------------
+
+
+def secrets_in_tool_files(environ: Mapping[str, str]) -> set[str]:
+    """Logins and passwords in the `.netrc` at `NETRC`, credentials in the URLs of the
+    `pip.conf` at `PIP_CONFIG_FILE`: what the tools may echo, so what the log must mask."""
+    # Imported here: this module is on detect's path, which only needs `quote` and `mask`.
+    import configparser
+    import netrc
+
+    found: set[str] = set()
+    if environ.get("NETRC"):
+        try:
+            hosts = list(netrc.netrc(environ["NETRC"]).hosts.values())
+        except (OSError, netrc.NetrcParseError):
+            hosts = []
+        for entry in hosts:
+            found.update(value for value in entry if value and len(value) >= 4)
+    if environ.get("PIP_CONFIG_FILE"):
+        parser = configparser.RawConfigParser()
+        try:
+            parser.read_string(Path(environ["PIP_CONFIG_FILE"]).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, configparser.Error):
+            return found
+        values = {
+            f"{section}.{key}": value
+            for section in parser.sections()
+            for key, value in parser.items(section)
+        }
+        found.update(secrets_in_env(values))
+    return found

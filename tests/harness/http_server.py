@@ -10,14 +10,19 @@
         srv.requests                 # every request path, in order
         srv.count("/a.tar.gz")
 
-It listens on 127.0.0.1 only and serves `root` with one thread per connection.
+It listens on 127.0.0.1 only and serves `root` with one thread per connection. With `tls` (an
+`ssl.SSLContext` holding the server's certificate) it speaks HTTPS; with `basic_auth=(user,
+password)` every request without those credentials gets a 401 (and is recorded with
+`authorized=False`), the way a private package index answers.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import http.server
 import socket
+import ssl
 import threading
 import time
 import urllib.parse
@@ -33,6 +38,7 @@ class Request:
     method: str
     path: str
     headers: dict[str, str]
+    authorized: bool = True
 
 
 @dataclass
@@ -72,7 +78,14 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
         """Apply the faults set for this path; False when the response was handled here."""
         owner = self.server.owner
         path = _normalise(self.path)
-        owner._record(Request(self.command, path, dict(self.headers.items())))
+        authorized = owner._authorized(self.headers.get("Authorization"))
+        owner._record(Request(self.command, path, dict(self.headers.items()), authorized))
+        if not authorized:
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="index"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return False
         delay, drop, not_found = owner._fault_for(path)
         if delay:
             time.sleep(delay)
@@ -116,10 +129,18 @@ class FileServer:
         headers: Callable[[str], Mapping[str, str]] | None = None,
         *,
         port: int = 0,
+        tls: ssl.SSLContext | None = None,
+        basic_auth: tuple[str, str] | None = None,
     ) -> None:
         """`headers(path)` gives extra response headers for a request path (e.g. Cache-Control);
         `port` 0 is a random free port."""
         self.root = Path(root)
+        self._tls = tls
+        self._expected_auth = (
+            None
+            if basic_auth is None
+            else "Basic " + base64.b64encode(":".join(basic_auth).encode()).decode()
+        )
         self._headers = headers
         self._lock = threading.Lock()
         self._requests: list[Request] = []
@@ -132,6 +153,8 @@ class FileServer:
 
         self._server = _Server(("127.0.0.1", port), Handler)
         self._server.owner = self
+        if tls is not None:
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
         self._thread: threading.Thread | None = None
 
     # --- lifecycle
@@ -166,12 +189,15 @@ class FileServer:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self._tls else 'http'}://127.0.0.1:{self.port}"
 
     def url_for(self, path: str) -> str:
         return self.url + _normalise(path)
 
     # --- what was asked
+
+    def _authorized(self, header: str | None) -> bool:
+        return self._expected_auth is None or header == self._expected_auth
 
     def _record(self, request: Request) -> None:
         with self._lock:

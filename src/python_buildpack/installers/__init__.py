@@ -19,6 +19,7 @@ from ..layers.tool_cache import prepare_tool_cache
 from ..layers.venv import Installer
 from ..output import Log
 from ..package_managers import Tool
+from ..pip_extras import with_extras
 from ..pip_inputs import pip_inputs
 from .pip import PipInstaller
 from .pipenv import PipenvInstaller
@@ -43,7 +44,9 @@ def prepare_installer(
             config.install_project,
             config.test_requirements,
             dependency_groups=config.dev_dependencies,
+            requirement_files=config.pip_requirements,
         )
+        inputs = with_extras(inputs, config.app_dir, config.pip_extras)
         if config.pip_installer is PipInstallerKind.PIP:
             if pip is None:
                 raise RuntimeError("pip installs the dependencies, but there is no pip layer")
@@ -58,7 +61,13 @@ def prepare_installer(
     if tool is Tool.UV:
         _, env = prepare_tool_cache(config, "uv", display, env, log)
         return UvInstaller(
-            config, python, installed, display, "uv.lock", ["pyproject.toml", "uv.toml"]
+            config,
+            python,
+            installed,
+            display,
+            "uv.lock",
+            ["pyproject.toml", "uv.toml"],
+            options=config.uv.options,
         ), env
     if tool is Tool.POETRY:
         _, env = prepare_tool_cache(config, "poetry", display, env, log)

@@ -37,6 +37,8 @@ class UvInstaller(LockFileInstaller):
         command: list[str | Path] = [
             self.tool.executable, "sync", "--locked", groups, "--compile-bytecode", "--no-progress",
         ]  # fmt: skip
+        # BP_UV_GROUPS / BP_UV_EXTRAS add groups and extras (uv_selection.py).
+        command += self.config.uv.sync_args
         self.run_tool(
             command,
             env,

@@ -1,0 +1,263 @@
+"""Private package indexes and corporate CAs, from service bindings, without leaking them.
+
+Two binding types (servicebinding.io layout: `<bindings root>/<name>/type` plus one file per
+entry; the root is found as for dependency mappings, see `distributions.bindings_root`):
+
+- `ca-certificates`: every other entry is a PEM file of one or more CA certificates. They are
+  trusted, on top of the build image's own CAs, by every tool run of the build (pip, uv,
+  Poetry, Pipenv) through `PIP_CERT`, `SSL_CERT_FILE` and `REQUESTS_CA_BUNDLE`.
+- `pip`: a `pip.conf` (given to pip and Pipenv as `PIP_CONFIG_FILE`) and/or a `.netrc` (`NETRC`,
+  which pip, uv and Poetry read for index credentials).
+
+Invariants:
+- `read_bindings` (called by `decide()`) validates everything before any layer is touched: an
+  unknown entry, an unreadable file, a certificate that is not PEM or a `pip.conf`/`.netrc` that
+  does not parse is a `InvalidBinding` error, which never quotes a file's contents.
+- Secret files are never copied: the tools read them where the platform mounted them. The only
+  file the build writes is the combined CA bundle (public certificates), in a temporary
+  directory outside the layers that is removed when the build process ends. Nothing of a
+  binding reaches a layer, its metadata, a layer env file or the launch env: the variables are
+  added to the env of the build's own tool runs only.
+- The logins and passwords of `.netrc` and the userinfo of URLs in `pip.conf` are masked in
+  the output of every tool run given these variables (`redact.secrets_in_tool_files`).
+"""
+
+from __future__ import annotations
+
+import atexit
+import configparser
+import netrc
+import re
+import shutil
+import ssl
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .distributions import bindings_root
+from .errors import InvalidBinding
+
+CA_TYPE = "ca-certificates"
+PIP_TYPE = "pip"
+# Entries of any binding that are not files for us (servicebinding.io reserves both).
+RESERVED = frozenset({"type", "provider"})
+PIP_FILES = {
+    "pip.conf": "PIP_CONFIG_FILE",
+    ".netrc": "NETRC",
+}
+MAX_FILE_BYTES = 1024 * 1024
+PEM_BLOCK = re.compile(
+    r"-----BEGIN CERTIFICATE-----\s*(?P<body>[A-Za-z0-9+/=\s]+?)\s*-----END CERTIFICATE-----"
+)
+# The build image's own CA bundle, by distribution family, kept alongside the bound CAs so the
+# public index (and anything else) still verifies.
+SYSTEM_BUNDLES = (
+    "/etc/ssl/certs/ca-certificates.crt",  # Debian, Ubuntu, Alpine
+    "/etc/pki/tls/certs/ca-bundle.crt",  # Fedora, RHEL
+    "/etc/ssl/ca-bundle.pem",  # openSUSE
+    "/etc/ssl/cert.pem",
+)
+# The variables tools read for a CA bundle: pip (and Pipenv through it), Python's ssl and uv,
+# requests (Poetry, Pipenv's own lookups).
+CA_VARIABLES = ("PIP_CERT", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")
+
+
+@dataclass(frozen=True)
+class CaCertificate:
+    binding: str
+    path: Path
+    pem: str  # the certificate blocks only, normalised
+
+
+@dataclass(frozen=True)
+class BuildBindings:
+    """What the build's tool runs are given: decided (and validated) up front."""
+
+    certificates: tuple[CaCertificate, ...] = ()
+    # PIP_CONFIG_FILE / NETRC → (binding name, file path)
+    pip_files: Mapping[str, tuple[str, Path]] = field(default_factory=dict)
+
+    @property
+    def empty(self) -> bool:
+        return not self.certificates and not self.pip_files
+
+    def describe(self) -> list[str]:
+        """For the log: which binding gives what (never the contents)."""
+        lines = []
+        by_binding: dict[str, int] = {}
+        for cert in self.certificates:
+            by_binding[cert.binding] = by_binding.get(cert.binding, 0) + cert.pem.count("BEGIN")
+        for name, count in by_binding.items():
+            plural = "s" if count != 1 else ""
+            lines.append(f"CA certificates: {count} certificate{plural} from binding '{name}'")
+        for variable, (name, path) in self.pip_files.items():
+            lines.append(f"{path.name} from binding '{name}' (as {variable})")
+        return lines
+
+
+def read_bindings(platform_dir: Path, environ: Mapping[str, str]) -> BuildBindings:
+    root = bindings_root(platform_dir, environ)
+    try:
+        bindings = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    except (FileNotFoundError, NotADirectoryError):
+        return BuildBindings()
+    except OSError as error:
+        raise InvalidBinding(
+            str(root), f"the bindings directory can't be read ({error.strerror})"
+        ) from error
+    certificates: list[CaCertificate] = []
+    pip_files: dict[str, tuple[str, Path]] = {}
+    for binding in bindings:
+        kind = _binding_type(binding)
+        if kind == CA_TYPE:
+            certificates += _read_ca_binding(binding)
+        elif kind == PIP_TYPE:
+            for variable, path in _read_pip_binding(binding).items():
+                if variable in pip_files:
+                    raise InvalidBinding(
+                        binding.name,
+                        f"binding '{pip_files[variable][0]}' already gives a {path.name}, and "
+                        "pip can only use one.",
+                        f"Merge the two {path.name} files into one binding of type pip.",
+                    )
+                pip_files[variable] = (binding.name, path)
+    return BuildBindings(tuple(certificates), pip_files)
+
+
+def _binding_type(binding: Path) -> str | None:
+    try:
+        return (binding / "type").read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _entries(binding: Path) -> list[Path]:
+    # Kubernetes mounts a secret's keys as links into a `..data` directory: skip those links'
+    # targets (names starting with `..`), not dot files like `.netrc`.
+    return sorted(
+        p for p in binding.iterdir() if p.name not in RESERVED and not p.name.startswith("..")
+    )
+
+
+def _read_text(binding: Path, entry: Path) -> str:
+    where = f"{binding.name}/{entry.name}"
+    if not entry.is_file():
+        raise InvalidBinding(binding.name, f"{where} is not a regular file.")
+    try:
+        with entry.open("rb") as file:
+            data = file.read(MAX_FILE_BYTES + 1)
+    except OSError as error:
+        raise InvalidBinding(
+            binding.name,
+            f"{where} can't be read ({error.strerror}).",
+            "Make the binding's files readable by the build user.",
+        ) from error
+    if len(data) > MAX_FILE_BYTES:
+        raise InvalidBinding(binding.name, f"{where} is larger than 1 MiB.")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidBinding(binding.name, f"{where} is not UTF-8 text.") from None
+
+
+def _read_ca_binding(binding: Path) -> list[CaCertificate]:
+    found = []
+    for entry in _entries(binding):
+        text = _read_text(binding, entry)
+        blocks = [match.group(0) for match in PEM_BLOCK.finditer(text)]
+        valid = True
+        for block in blocks:
+            try:
+                # A certificate is a DER SEQUENCE: this catches text that only looks like PEM.
+                valid = valid and ssl.PEM_cert_to_DER_cert(block)[:1] == b"\x30"
+            except ValueError:
+                valid = False
+        if not blocks or not valid:
+            raise InvalidBinding(
+                binding.name,
+                f"{binding.name}/{entry.name} is not a PEM certificate (a base64 block between "
+                "'-----BEGIN CERTIFICATE-----' and '-----END CERTIFICATE-----').",
+                "Give each CA certificate in PEM form (e.g. `openssl x509 -in ca.der -inform "
+                "der -out ca.pem`); a binding of type ca-certificates holds nothing else.",
+            )
+        found.append(CaCertificate(binding.name, entry, "\n".join(blocks) + "\n"))
+    if not found:
+        raise InvalidBinding(
+            binding.name, "this binding of type ca-certificates holds no certificate file."
+        )
+    return found
+
+
+def _read_pip_binding(binding: Path) -> dict[str, Path]:
+    files: dict[str, Path] = {}
+    for entry in _entries(binding):
+        variable = PIP_FILES.get(entry.name)
+        if variable is None:
+            raise InvalidBinding(
+                binding.name,
+                f"it has an entry '{entry.name}', which a binding of type pip does not use.",
+                "A binding of type pip holds a pip.conf and/or a .netrc (besides its type).",
+            )
+        text = _read_text(binding, entry)
+        if entry.name == "pip.conf":
+            _check_pip_conf(binding, text)
+        else:
+            _check_netrc(binding, entry)
+        files[variable] = entry
+    if not files:
+        raise InvalidBinding(binding.name, "this binding of type pip holds no pip.conf or .netrc.")
+    return files
+
+
+def _check_pip_conf(binding: Path, text: str) -> None:
+    parser = configparser.RawConfigParser()
+    try:
+        parser.read_string(text)
+    except configparser.Error as error:
+        # The parser's message quotes the offending line, which may hold a password.
+        line = getattr(error, "lineno", None)
+        at = f" (line {line})" if line else ""
+        raise InvalidBinding(
+            binding.name,
+            f"{binding.name}/pip.conf is not a valid pip configuration file{at}.",
+            "pip.conf is an INI file: sections like [global] or [install] with key = value "
+            "lines, e.g. index-url = https://pypi.example.com/simple.",
+        ) from None
+
+
+def _check_netrc(binding: Path, entry: Path) -> None:
+    try:
+        netrc.netrc(str(entry))
+    except netrc.NetrcParseError as error:
+        raise InvalidBinding(
+            binding.name,
+            f"{binding.name}/.netrc is not a valid netrc file (line {error.lineno}).",
+            "Write one line per host: machine <host> login <user> password <password>.",
+        ) from None
+
+
+def prepare_tool_credentials(
+    bindings: BuildBindings, *, system_bundles: Sequence[str] = SYSTEM_BUNDLES
+) -> dict[str, str]:
+    """The variables the build's tool runs need for the bound CAs and pip files.
+
+    The CA bundle (the image's CAs, then the bound ones) goes to a fresh temporary directory,
+    removed when the process exits: never a layer, so never cached or exported.
+    """
+    env = {variable: str(path) for variable, (_, path) in bindings.pip_files.items()}
+    if bindings.certificates:
+        directory = Path(tempfile.mkdtemp(prefix="python-buildpack-ca-"))
+        atexit.register(shutil.rmtree, directory, True)
+        bundle = directory / "ca-bundle.pem"
+        parts = []
+        for candidate in system_bundles:
+            try:
+                parts.append(Path(candidate).read_text(encoding="utf-8").rstrip("\n") + "\n")
+                break
+            except (OSError, UnicodeDecodeError):
+                continue
+        parts += [cert.pem for cert in bindings.certificates]
+        bundle.write_text("".join(parts), encoding="utf-8")
+        env.update(dict.fromkeys(CA_VARIABLES, str(bundle)))
+    return env
