@@ -30,7 +30,8 @@ class Project:
     poetry_dependencies: bool = False
 
 
-def read_project(path: Path) -> Project:
+def _load(path: Path) -> dict[str, Any]:
+    """The parsed `pyproject.toml`, read through the one app-file reader."""
     text = read_app_file(path.parent, path.name, Kind.PROJECT)
     if text is None:
         raise ConfigFileUnreadable(path.name, "it does not exist")
@@ -40,6 +41,11 @@ def read_project(path: Path) -> Project:
         raise InvalidConfigFile(
             path.name, f"it is not valid TOML: {error}", f"Fix the TOML syntax in {path.name}."
         ) from error
+    return data
+
+
+def read_project(path: Path) -> Project:
+    data = _load(path)
     tool = data.get("tool")
     poetry = tool.get("poetry") if isinstance(tool, dict) else None
     poetry_dependencies = isinstance(poetry, dict) and "dependencies" in poetry
@@ -80,15 +86,7 @@ def read_project(path: Path) -> Project:
 def read_dependency_groups(path: Path) -> dict[str, list[str]]:
     """PEP 735 `[dependency-groups]` of a pyproject.toml: group name -> its requirement strings
     (`{include-group = ...}` entries are left out: every group is installed anyway)."""
-    text = read_app_file(path.parent, path.name, Kind.PROJECT)
-    if text is None:
-        raise ConfigFileUnreadable(path.name, "it does not exist")
-    try:
-        data: dict[str, Any] = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        raise InvalidConfigFile(
-            path.name, f"it is not valid TOML: {error}", f"Fix the TOML syntax in {path.name}."
-        ) from error
+    data = _load(path)
     groups = data.get("dependency-groups", {})
     if not isinstance(groups, dict) or not all(isinstance(v, list) for v in groups.values()):
         raise InvalidConfigFile(

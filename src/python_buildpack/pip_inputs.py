@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .errors import InvalidConfigFile
@@ -167,20 +167,6 @@ def _chosen_requirements(
 ) -> PipInputs:
     """`BP_PIP_REQUIREMENT`'s files, installed together (`-r a -r b`). A requirement pinned only
     by another file's constraints counts as unpinned here: less reuse, never a stale venv."""
-    digest = hashlib.sha256()
-    unpinned: list[str] = []
-    pinned: set[str] = set()
-    args: list[str] = []
-    for name in files:
-        found = read_requirements(app_dir / name, app_dir, environ)
-        digest.update(f"\0{name}\0{found.digest}".encode())
-        unpinned += found.unpinned
-        pinned.update(found.pinned_names)
-        args += ["--requirement", name]
-    return PipInputs(
-        describe=", ".join(files),
-        install_args=args,
-        digest=digest.hexdigest(),
-        unpinned=unpinned,
-        pinned_names=frozenset(pinned),
-    )
+    nothing = PipInputs(describe="", install_args=[], digest="")
+    chosen = with_requirement_files(nothing, app_dir, files, environ)
+    return replace(chosen, describe=", ".join(files))
