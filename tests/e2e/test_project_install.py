@@ -4,7 +4,10 @@ Apps shaped like the ones the tools generate, in the src layout (so `import <pkg
 when the package is really installed, not from the working directory): uv (`uv init --lib`) and
 Poetry (`poetry new`) install them editable, pointing at /workspace, which must still resolve in
 the image; pip installs a `[build-system]` project as a copy in the venv, console script
-included. One build per app, shared by the assertions (module-scoped).
+included; a Pipfile.lock with an editable `-e .` entry installs the app editable. Flat-layout
+apps too (the code beside pyproject.toml): a pip package, and uv and Poetry projects whose
+single module has a console script. Everything runs from `/`, so the code is found through the
+venv, not the working directory. One build per app, shared by the assertions (module-scoped).
 """
 
 from __future__ import annotations
@@ -26,7 +29,16 @@ APPS: dict[str, tuple[str, str, str | None]] = {
     "uv_package_app": ("uv_package_app", "/workspace/src/uv_package_app", None),
     "poetry_package_app": ("poetry_package_app", "/workspace/src/poetry_package_app", None),
     "pip_package_app": ("pip_package_app", f"{SITE}/pip_package_app", "pip-package-app"),
+    "pip_flat_app": ("pip_flat_app", f"{SITE}/pip_flat_app", "pip-flat-app"),
+    "pipenv_editable_app": (
+        "pipenv_editable_app",
+        "/workspace/src/pipenv_editable_app",
+        "pipenv-editable-app",
+    ),
 }
+# Flat-layout projects with one top-level module (`hello_app.py`) and its `hello-app` script,
+# installed editable by their tool.
+SCRIPT_APPS = ["uv_scripts_app", "poetry_scripts_app"]
 
 
 @pytest.fixture(scope="module")
@@ -81,3 +93,22 @@ def test_the_apps_package_is_importable_in_the_image(
         exit_code, output = platform.run(result, command=["bash", "-c", f"cd / && {script}"])
         assert exit_code == 0, output
         assert output.strip().splitlines()[-1] == f"{location}/__init__.py bp-test-alpha=1.1.0"
+
+
+@pytest.mark.parametrize("name", SCRIPT_APPS)
+def test_a_flat_layout_module_and_its_console_script_run_in_the_image(
+    name: str, platform: Platform, builds: Callable[[str], BuildResult]
+) -> None:
+    result = builds(name)
+    code = "import hello_app; print(hello_app.__file__)"
+    exit_code, output = platform.run(result, command=["bash", "-c", f"cd / && python -c '{code}'"])
+    assert exit_code == 0, output
+    assert output.strip().splitlines()[-1] == "/workspace/hello_app.py"
+    exit_code, output = platform.run(result, command=["bash", "-c", "cd / && hello-app"])
+    assert exit_code == 0, output
+    lines = output.strip().splitlines()[-3:]
+    assert lines == [
+        f"prefix={LAYERS}/venv",
+        "bp-test-alpha=1.1.0",
+        "module=/workspace/hello_app.py",
+    ]
