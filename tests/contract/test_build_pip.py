@@ -171,10 +171,13 @@ def test_pyproject_only_app_installs_its_dependencies(app: Workspace) -> None:
 
 def test_forbidden_env_var_fails_before_any_layer(app: Workspace) -> None:
     requirements(app, "bp-test-alpha==1.0.0")
-    app.set_platform_env("PYTHONPATH", "/somewhere")
+    app.set_platform_env("PYTHONHOME", "/somewhere")
+    app.set_platform_env("PIP_TARGET", "/elsewhere")
     result = app.build()
     assert result.exit_code == 1
-    assert "PYTHONPATH" in result.output and "sys.path" in result.output
+    # Both offenders in one error, each with its reason.
+    assert "PYTHONHOME" in result.output and "standard library" in result.output
+    assert "PIP_TARGET" in result.output
     assert "Traceback" not in result.output
     assert not any(app.layers.iterdir())
 
