@@ -1,6 +1,7 @@
-"""`pack build --exec-env test`: pack hands the execution environment to the lifecycle
-(CNB_EXEC_ENV), our buildpack, which declares `test` in buildpack.toml, is detected for it, and
-the venv of the uv app also holds its `dev` dependency group (bp-test-beta).
+"""`pack build --exec-env test`: pack hands the execution environment to the lifecycle, which
+gives it to our buildpack as CNB_EXEC_ENV (buildpack.toml declares `test`), and the uv app's
+venv also holds its `dev` dependency group (bp-test-beta). Without `--exec-env` the log has no
+execution environment line and the venv no bp-test-beta (tests/e2e/test_exec_env.py).
 
 One build: that a production build after it does not reuse this venv is shown under the real
 lifecycle (tests/e2e/test_exec_env.py); here the image's layer metadata shows the venv was
