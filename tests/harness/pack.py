@@ -321,10 +321,12 @@ class Pack:
         publish: bool = False,
         cache_image: str | None = None,
         pull_policy: str = "never",
+        exec_env: str | None = None,
     ) -> PackResult:
         """`pack build`. `publish`: straight to the registry named in `image` (the builder's
         run image must be in a registry too); `cache_image`: the build cache as an image in
-        the registry instead of an engine volume (needs `publish`)."""
+        the registry instead of an engine volume (needs `publish`); `exec_env`: `--exec-env`,
+        which pack hands to the lifecycle as CNB_EXEC_ENV."""
         args = [
             "build",
             image,
@@ -350,6 +352,8 @@ class Pack:
             args.append("--publish")
         if cache_image:
             args += ["--cache-image", cache_image]
+        if exec_env:
+            args += ["--exec-env", exec_env]
         return self.run(*args, check=check)
 
 
