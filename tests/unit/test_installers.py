@@ -16,7 +16,7 @@ from python_buildpack.installers.pip import PipInstaller, uv_pip_env
 from python_buildpack.layers.python import PythonInstall
 from python_buildpack.layers.tool import ToolLayerMetadata
 from python_buildpack.layers.tool import changes as tool_changes
-from python_buildpack.layers.venv import VenvMetadata, changes
+from python_buildpack.layers.venv import INSTALL_RULES, VenvMetadata, changes
 from python_buildpack.output import Log
 from python_buildpack.pip_inputs import PipInputs
 
@@ -31,8 +31,42 @@ def venv_metadata(**update: object) -> VenvMetadata:
         distro_name="debian",
         distro_version="12",
         reusable=True,
+        install_rules=INSTALL_RULES,
     )
     return base.model_copy(update=update)
+
+
+def test_every_venv_metadata_field_change_has_a_reason() -> None:
+    # A venv from an older buildpack (rules 1: the project itself was skipped without scripts)
+    # is rebuilt with a reason, though its lock file did not change.
+    assert changes(venv_metadata(install_rules=1), venv_metadata()) == [
+        f"The buildpack now installs from the same inputs differently (install rules 1 to "
+        f"{INSTALL_RULES})"
+    ]
+    # Metadata written before the field existed reads as rules 1.
+    old = VenvMetadata.model_validate(
+        {k: v for k, v in venv_metadata().model_dump().items() if k != "install_rules"}
+    )
+    assert old.install_rules == 1 and changes(old, venv_metadata())
+    changed = {
+        "package_manager": "uv",
+        "inputs_digest": "b",
+        "python_version": "3.13.15",
+        "tool_version": "27.0",
+        "arch": "arm64",
+        "distro_name": "ubuntu",
+        "distro_version": "24.04",
+        "reusable": False,
+        "exec_env": "test",
+        "install_rules": INSTALL_RULES + 1,
+    }
+    assert set(changed) == set(VenvMetadata.model_fields)
+    for field, value in changed.items():
+        old, new = venv_metadata(), venv_metadata(**{field: value})
+        # `reusable` is judged on the old venv: a new unpinned install has nothing to reuse.
+        if field == "reusable":
+            old, new = new, old
+        assert changes(old, new), field
 
 
 def test_switching_package_manager_names_the_switch_not_the_tool_version() -> None:

@@ -50,6 +50,14 @@ class VenvMetadata(BaseModel):
     # CNB_EXEC_ENV: a test venv has more in it than a production one. Venvs of builds before
     # execution environments were production ones.
     exec_env: str = DEFAULT_EXEC_ENV
+    # What the buildpack's own rules put in a venv from the same inputs (`INSTALL_RULES`).
+    # Venvs of builds before the field existed followed rules 1.
+    install_rules: int = 1
+
+
+# Bump when the same inputs install something else into the venv, so cached venvs are rebuilt.
+# 2: the app's own package is installed as uv, Poetry and pip do (not only with scripts).
+INSTALL_RULES = 2
 
 
 @dataclass(frozen=True)
@@ -122,6 +130,11 @@ def changes(
         reasons.append(f"The OS version changed from {old.distro_version} to {new.distro_version}")
     if old.exec_env != new.exec_env:
         reasons.append(f"The execution environment changed from {old.exec_env} to {new.exec_env}")
+    if old.install_rules != new.install_rules:
+        reasons.append(
+            "The buildpack now installs from the same inputs differently (install rules "
+            f"{old.install_rules} to {new.install_rules})"
+        )
     if not old.reusable:
         reasons.append("The previous install was not fully pinned")
     return reasons
@@ -173,6 +186,7 @@ def install_dependencies(
         distro_version=config.target.distro_version or "unknown",
         reusable=False,
         exec_env=config.exec_env,
+        install_rules=INSTALL_RULES,
     )
 
     def keep(old: VenvMetadata) -> list[str]:
