@@ -182,14 +182,23 @@ def _fill(layer: Layer[PythonLayerMetadata], config: BuildConfig, log: Log) -> N
                 "import sys, ssl, zlib, py_compile\n"
                 "for path in sys.argv[1:]:\n"
                 "    py_compile.compile(path, doraise=True,"
-                " invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)",
+                " invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)\n"
+                "print('%d.%d.%d' % sys.version_info[:3])",
                 *sysconfigdata_files(layer.path),
             ],
             env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"},
         )
+        # The version it prints must be the one the manifest promised: a wrapper that exits 0,
+        # or an archive of another release, would otherwise pass here and fail obscurely later.
+        reason = None
         if check.returncode != 0:
+            reason = f"the installed Python does not run here:\n{check.stderr.strip()}"
+        elif check.stdout.strip() != python.version:
+            reason = (
+                f"it says it is Python {check.stdout.strip()[:40] or '(nothing)'}, "
+                f"not {python.version}"
+            )
+        if reason is not None:
             shutil.rmtree(layer.path, ignore_errors=True)
             layer.path.mkdir()
-            raise BrokenPythonArchive(
-                source.url, f"the installed Python does not run here:\n{check.stderr.strip()}"
-            )
+            raise BrokenPythonArchive(source.url, reason)
