@@ -53,6 +53,8 @@ class IndexSettings:
     indexes: tuple[str, ...]
     trusted_hosts: frozenset[str]
     cert: str | None
+    # NETRC (a `pip` binding's .netrc): Basic auth for index hosts it names, as pip does.
+    netrc: str | None = None
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> IndexSettings:
@@ -62,6 +64,7 @@ class IndexSettings:
             indexes=(index, *environ.get("PIP_EXTRA_INDEX_URL", "").split()),
             trusted_hosts=frozenset(environ.get("PIP_TRUSTED_HOST", "").split()),
             cert=environ.get("PIP_CERT", "").strip() or None,
+            netrc=environ.get("NETRC", "").strip() or None,
         )
 
 
@@ -170,10 +173,14 @@ def _read(url: str, settings: IndexSettings, name: str) -> bytes:
     shown = redact_urls(url)
     headers = {"User-Agent": "python-buildpack"}
     request = urllib.request.Request(url, headers=headers)
+    secret = None
     if parts.username is not None:
         host = parts.netloc.rpartition("@")[2]
         request = urllib.request.Request(urlunsplit(parts._replace(netloc=host)), headers=headers)
         secret = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+    elif settings.netrc and parts.hostname:
+        secret = _netrc_login(settings.netrc, parts.hostname)
+    if secret is not None:
         request.add_unredirected_header(
             "Authorization", "Basic " + base64.b64encode(secret.encode()).decode("ascii")
         )
@@ -194,6 +201,20 @@ def _read(url: str, settings: IndexSettings, name: str) -> bytes:
         except (urllib.error.URLError, OSError) as error:
             reason = str(getattr(error, "reason", error))
     raise ToolDownloadFailed(name, shown, reason)
+
+
+def _netrc_login(path: str, host: str) -> str | None:
+    """`login:password` for `host` from a .netrc file, as pip (through requests) would send."""
+    import netrc
+
+    try:
+        entry = netrc.netrc(path).authenticators(host)
+    except (OSError, netrc.NetrcParseError):
+        return None  # checked when the binding was read; pip would go on without it too
+    if entry is None:
+        return None
+    login, _, password = entry
+    return f"{login}:{password or ''}"
 
 
 def _ssl_context(parts: SplitResult, settings: IndexSettings) -> ssl.SSLContext:

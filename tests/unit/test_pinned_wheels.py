@@ -22,6 +22,7 @@ from packaging.tags import Tag
 from python_buildpack.errors import ToolWheelChecksumMismatch, ToolWheelNotFound, UnsafeArchive
 from python_buildpack.pinned_wheels import IndexSettings, Pin, fetch_wheel, find_wheel, read_pin
 from python_buildpack.wheel_install import FIXED_MTIME, install_wheel
+from tests.harness.http_server import FileServer
 
 X86 = Tag("py3", "none", "manylinux_2_17_x86_64")
 ARM = Tag("py3", "none", "manylinux_2_17_aarch64")
@@ -218,3 +219,23 @@ def test_buildpack_pins_read() -> None:
     root = Path(__file__).resolve().parents[2] / "requirements"
     assert read_pin(root / "pip.txt", "pip").version
     assert len(read_pin(root / "uv.txt", "uv").hashes) > 5
+
+
+def test_index_credentials_come_from_the_netrc_a_binding_gives(tmp_path: Path) -> None:
+    # A `pip` binding's .netrc (NETRC) is how a private index's password reaches the build: the
+    # pinned tool wheels are fetched with it too, not only what pip itself downloads.
+    wheels = platform_wheels(tmp_path / "built")
+    pin = Pin("bp-tool", "1.0", frozenset(sha(w) for w in wheels))
+    write_index(tmp_path / "index", wheels)
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login builder password s3cret-pw\n")
+    netrc.chmod(0o600)
+    with FileServer(tmp_path / "index", basic_auth=("builder", "s3cret-pw")) as server:
+        index = f"{server.url}/simple"
+        without = IndexSettings.from_environ({"PIP_INDEX_URL": index})
+        with pytest.raises(ToolWheelNotFound, match="401"):
+            find_wheel(pin, without, tags=[X86])
+        settings = IndexSettings.from_environ({"PIP_INDEX_URL": index, "NETRC": str(netrc)})
+        link = find_wheel(pin, settings, tags=[X86])
+        assert sha(fetch_wheel(link, pin, tmp_path, settings)) == sha(wheels[1])
+        assert all(request.authorized for request in server.request_log[1:])
