@@ -8,7 +8,8 @@ considered, the best one for this platform is chosen (`packaging.tags` order) an
 hashed again after the download: an index can hide the tool, never change it.
 
 `PIP_CERT` and `PIP_TRUSTED_HOST` apply as they would for pip; credentials in an index URL
-(`https://user:token@host/simple`) are sent as Basic auth to that host only.
+(`https://user:token@host/simple`), or else the `.netrc` entry of its host (the file `NETRC`
+names, e.g. a `pip` binding's), are sent as Basic auth to that host only.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
+import netrc
 import re
 import ssl
 import time
@@ -53,6 +55,7 @@ class IndexSettings:
     indexes: tuple[str, ...]
     trusted_hosts: frozenset[str]
     cert: str | None
+    netrc: str | None = None
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str]) -> IndexSettings:
@@ -62,6 +65,7 @@ class IndexSettings:
             indexes=(index, *environ.get("PIP_EXTRA_INDEX_URL", "").split()),
             trusted_hosts=frozenset(environ.get("PIP_TRUSTED_HOST", "").split()),
             cert=environ.get("PIP_CERT", "").strip() or None,
+            netrc=environ.get("NETRC", "").strip() or None,
         )
 
 
@@ -170,10 +174,15 @@ def _read(url: str, settings: IndexSettings, name: str) -> bytes:
     shown = redact_urls(url)
     headers = {"User-Agent": "python-buildpack"}
     request = urllib.request.Request(url, headers=headers)
+    secret = None
     if parts.username is not None:
         host = parts.netloc.rpartition("@")[2]
         request = urllib.request.Request(urlunsplit(parts._replace(netloc=host)), headers=headers)
         secret = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+    else:
+        secret = _netrc_secret(settings.netrc, parts.hostname)
+    if secret is not None:
+        # Unredirected: a redirect to another host never gets the credentials.
         request.add_unredirected_header(
             "Authorization", "Basic " + base64.b64encode(secret.encode()).decode("ascii")
         )
@@ -194,6 +203,20 @@ def _read(url: str, settings: IndexSettings, name: str) -> bytes:
         except (urllib.error.URLError, OSError) as error:
             reason = str(getattr(error, "reason", error))
     raise ToolDownloadFailed(name, shown, reason)
+
+
+def _netrc_secret(path: str | None, hostname: str | None) -> str | None:
+    """`login:password` of the `.netrc` entry for `hostname`, as pip (requests) would send it."""
+    if path is None or hostname is None:
+        return None
+    try:
+        entry = netrc.netrc(path).authenticators(hostname)
+    except (OSError, netrc.NetrcParseError):
+        return None  # the binding was checked up front; a file gone since is no credentials
+    if entry is None:
+        return None
+    login, _, password = entry
+    return f"{login}:{password or ''}"
 
 
 def _ssl_context(parts: SplitResult, settings: IndexSettings) -> ssl.SSLContext:

@@ -22,6 +22,8 @@ from packaging.tags import Tag
 from python_buildpack.errors import ToolWheelChecksumMismatch, ToolWheelNotFound, UnsafeArchive
 from python_buildpack.pinned_wheels import IndexSettings, Pin, fetch_wheel, find_wheel, read_pin
 from python_buildpack.wheel_install import FIXED_MTIME, install_wheel
+from tests.harness.http_server import FileServer
+from tests.harness.tls_certs import make_certificates
 
 X86 = Tag("py3", "none", "manylinux_2_17_x86_64")
 ARM = Tag("py3", "none", "manylinux_2_17_aarch64")
@@ -218,3 +220,27 @@ def test_buildpack_pins_read() -> None:
     root = Path(__file__).resolve().parents[2] / "requirements"
     assert read_pin(root / "pip.txt", "pip").version
     assert len(read_pin(root / "uv.txt", "uv").hashes) > 5
+
+
+def test_an_index_behind_a_private_ca_and_basic_auth_is_read_with_pip_cert_and_netrc(
+    tmp_path: Path,
+) -> None:
+    # What a build gets from `ca-certificates` and `pip` bindings: PIP_CERT and NETRC only.
+    wheels = platform_wheels(tmp_path / "built")
+    pin = Pin("bp-tool", "1.0", frozenset(sha(w) for w in wheels))
+    index = Path(write_index(tmp_path / "index", wheels).removeprefix("file://")).parent
+    certs = make_certificates(tmp_path / "certs")
+    netrc_file = tmp_path / "netrc"
+    netrc_file.write_text("machine 127.0.0.1 login robot password s3cret\n")
+    with FileServer(index, tls=certs.server_context(), basic_auth=("robot", "s3cret")) as server:
+        environ = {
+            "PIP_INDEX_URL": f"{server.url}/simple",
+            "PIP_CERT": str(tmp_path / "certs" / "ca.pem"),
+        }
+        with pytest.raises(ToolWheelNotFound) as raised:
+            find_wheel(pin, IndexSettings.from_environ(environ), tags=[X86])
+        assert "401" in raised.value.detail
+        settings = IndexSettings.from_environ({**environ, "NETRC": str(netrc_file)})
+        link = find_wheel(pin, settings, tags=[X86])
+        assert sha(fetch_wheel(link, pin, tmp_path, settings)) == sha(wheels[1])
+        assert {r.authorized for r in server.request_log if r.path.endswith(".whl")} == {True}

@@ -87,7 +87,7 @@ def fill_pip_layer(config: BuildConfig, python: PythonInstall, path: Path) -> No
 
     requirements = requirements_file(config.buildpack_dir, "pip")
     pin = read_pin(requirements, "pip")
-    settings = IndexSettings.from_environ(config.environ)
+    settings = IndexSettings.from_environ(python.build_env)
     link = find_wheel(pin, settings)
     with tempfile.TemporaryDirectory(prefix="pip-wheel-") as tmp:
         wheel = fetch_wheel(link, pin, Path(tmp), settings)

@@ -131,7 +131,7 @@ def _install_uv(config: BuildConfig, python: PythonInstall, path: Path) -> Path:
     from ..wheel_install import install_wheel
 
     pin = read_pin(requirements_file(config.buildpack_dir, "uv"), "uv")
-    settings = IndexSettings.from_environ(config.environ)
+    settings = IndexSettings.from_environ(python.build_env)
     link = find_wheel(pin, settings)
     with tempfile.TemporaryDirectory(prefix="uv-wheel-") as tmp:
         wheel = fetch_wheel(link, pin, Path(tmp), settings)
