@@ -8,7 +8,8 @@ considered, the best one for this platform is chosen (`packaging.tags` order) an
 hashed again after the download: an index can hide the tool, never change it.
 
 `PIP_CERT` and `PIP_TRUSTED_HOST` apply as they would for pip; credentials in an index URL
-(`https://user:token@host/simple`) are sent as Basic auth to that host only.
+(`https://user:token@host/simple`), or else the `.netrc` entry of its host (the file `NETRC`
+names, e.g. a `pip` binding's), are sent as Basic auth to that host only.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
+import netrc
 import re
 import ssl
 import time
@@ -53,7 +55,6 @@ class IndexSettings:
     indexes: tuple[str, ...]
     trusted_hosts: frozenset[str]
     cert: str | None
-    # NETRC (a `pip` binding's .netrc): Basic auth for index hosts it names, as pip does.
     netrc: str | None = None
 
     @classmethod
@@ -178,9 +179,10 @@ def _read(url: str, settings: IndexSettings, name: str) -> bytes:
         host = parts.netloc.rpartition("@")[2]
         request = urllib.request.Request(urlunsplit(parts._replace(netloc=host)), headers=headers)
         secret = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
-    elif settings.netrc and parts.hostname:
-        secret = _netrc_login(settings.netrc, parts.hostname)
+    else:
+        secret = _netrc_secret(settings.netrc, parts.hostname)
     if secret is not None:
+        # Unredirected: a redirect to another host never gets the credentials.
         request.add_unredirected_header(
             "Authorization", "Basic " + base64.b64encode(secret.encode()).decode("ascii")
         )
@@ -203,14 +205,14 @@ def _read(url: str, settings: IndexSettings, name: str) -> bytes:
     raise ToolDownloadFailed(name, shown, reason)
 
 
-def _netrc_login(path: str, host: str) -> str | None:
-    """`login:password` for `host` from a .netrc file, as pip (through requests) would send."""
-    import netrc
-
+def _netrc_secret(path: str | None, hostname: str | None) -> str | None:
+    """`login:password` of the `.netrc` entry for `hostname`, as pip (requests) would send it."""
+    if path is None or hostname is None:
+        return None
     try:
-        entry = netrc.netrc(path).authenticators(host)
+        entry = netrc.netrc(path).authenticators(hostname)
     except (OSError, netrc.NetrcParseError):
-        return None  # checked when the binding was read; pip would go on without it too
+        return None  # the binding was checked up front; a file gone since is no credentials
     if entry is None:
         return None
     login, _, password = entry

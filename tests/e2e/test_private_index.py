@@ -7,12 +7,19 @@ from a `ca-certificates` binding, the credentials from a `.netrc` in a `pip` bin
 extra index: PIP_INDEX_URL, which the build's own tool installs need, wins over pip.conf). Then
 the secret is searched for everywhere a build leaves things: its output, every blob of the OCI
 layout (layer tarballs decompressed), the cache volume and the layers volume.
+
+The same for a Poetry and a Pipenv app whose only source is that index: their lock files are made
+by the pinned tools against it when the test runs (its port is random), with the test's own copy
+of the CA and credentials. The build is given nothing but the bindings (and `PIP_INDEX_URL`, for
+installing the tools): Poetry reads the `.netrc` and `REQUESTS_CA_BUNDLE` itself, Pipenv only
+exports the lock and pip installs it.
 """
 
 from __future__ import annotations
 
 import base64
 import gzip
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,10 +27,11 @@ from typing import Any
 
 import pytest
 
+from tests.fixtures.apps.relock import install_tool, python313
 from tests.harness.http_server import FileServer
 from tests.harness.lifecycle import BuildResult, Platform
-from tests.harness.package_index import ensure_index
-from tests.harness.tls_certs import make_certificates
+from tests.harness.package_index import clean_env, ensure_index
+from tests.harness.tls_certs import Certificates, make_certificates
 
 pytestmark = pytest.mark.e2e
 
@@ -41,13 +49,97 @@ class PrivateBuild:
     build_tmp: Path
 
 
-@pytest.fixture(scope="module", params=["pip", "uv"])
+POETRY_PROJECT = """\
+[project]
+name = "private-poetry-app"
+version = "0.1.0"
+requires-python = ">=3.11"
+dependencies = ["bp-test-alpha==1.0.0"]
+
+[tool.poetry]
+package-mode = false
+
+[[tool.poetry.source]]
+name = "corp"
+url = "{url}/simple"
+priority = "primary"
+"""
+PIPFILE = """\
+[[source]]
+url = "{url}/simple"
+verify_ssl = true
+name = "corp"
+
+[packages]
+bp-test-alpha = "==1.0.0"
+
+[requires]
+python_version = "3.13"
+"""
+# tool → (manifest, its text, the lock command)
+LOCKED_APPS = {
+    "poetry": ("pyproject.toml", POETRY_PROJECT, ("lock", "--no-interaction")),
+    "pipenv": ("Pipfile", PIPFILE, ("lock",)),
+}
+
+
+class Lockers:
+    """The pinned Poetry and Pipenv, installed once (from the plain local index) on a test
+    CPython, to lock the apps against the private index from the test's side."""
+
+    def __init__(self, work: Path) -> None:
+        self.work = work
+        self.python: Path | None = None
+        self.tools: dict[str, Path] = {}
+
+    def lock(self, tool: str, app: Path, url: str, certs: Certificates) -> None:
+        manifest, text, command = LOCKED_APPS[tool]
+        (app / manifest).write_text(text.format(url=url))
+        if self.python is None:
+            self.python = python313(self.work)
+        if tool not in self.tools:
+            with FileServer(ensure_index()) as plain:
+                self.tools[tool] = install_tool(
+                    self.python,
+                    tool,
+                    self.work,
+                    clean_env(self.work / "home"),
+                    plain.url + "/simple",
+                )
+        netrc = self.work / "netrc"
+        netrc.write_text(f"machine 127.0.0.1 login {USER} password {SECRET}\n")
+        env = clean_env(
+            self.work / "home",
+            {
+                "PATH": f"{self.python.parent}:/usr/bin:/bin",
+                "NETRC": str(netrc),
+                # The private index is the only host the locking talks to.
+                "REQUESTS_CA_BUNDLE": str(certs.directory / "ca.pem"),
+                "SSL_CERT_FILE": str(certs.directory / "ca.pem"),
+                "PIP_CERT": str(certs.directory / "ca.pem"),
+                "POETRY_CACHE_DIR": str(self.work / "poetry-cache"),
+                # Pipenv's venv for locking stays out of the app (a committed venv fails a build).
+                "WORKON_HOME": str(self.work / "pipenv-venvs"),
+                "PIPENV_VERBOSITY": "-1",
+                "PIPENV_NOSPIN": "1",
+            },
+        )
+        subprocess.run([self.tools[tool], *command], env=env, cwd=app, check=True)
+
+
+@pytest.fixture(scope="module")
+def lockers(tmp_path_factory: pytest.TempPathFactory) -> Lockers:
+    return Lockers(tmp_path_factory.mktemp("lockers"))
+
+
+@pytest.fixture(scope="module", params=["pip", "uv", "poetry", "pipenv"])
 def private_build(
     request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
     lifecycle_binaries: Any,
     run_image: Any,
     packaged_buildpack: Any,
+    lockers: Lockers,
 ) -> Iterator[PrivateBuild]:
     installer = request.param
     work = tmp_path_factory.mktemp(f"private-{installer}")
@@ -64,9 +156,13 @@ def private_build(
     app = work / "app"
     app.mkdir()
     (app / ".python-version").write_text("3.13\n")
-    (app / "requirements.txt").write_text("bp-test-alpha==1.0.0\n")
 
     with FileServer(root, tls=certs.server_context(), basic_auth=(USER, SECRET)) as server:
+        if installer in LOCKED_APPS:
+            lockers.lock(installer, app, server.url, certs)
+            server.reset()
+        else:
+            (app / "requirements.txt").write_text("bp-test-alpha==1.0.0\n")
         env = {"PIP_INDEX_URL": f"{server.url}/simple"}
         if installer == "uv":
             env["BP_PIP_INSTALLER"] = "uv"
@@ -101,7 +197,7 @@ def test_the_index_was_reached_with_the_bound_ca_and_credentials(
     requests = private_build.server.request_log
     downloads = [r.path for r in requests if r.authorized and r.path.endswith(".whl")]
     assert any("bp_test_alpha-1.0.0" in path for path in downloads)
-    if private_build.installer == "pip":
+    if private_build.installer in ("pip", "pipenv"):
         # pip read the bound pip.conf: the app's install went to the index it names.
         assert any(r.authorized and r.path.startswith("/private/simple/") for r in requests)
 

@@ -23,6 +23,7 @@ from python_buildpack.errors import ToolWheelChecksumMismatch, ToolWheelNotFound
 from python_buildpack.pinned_wheels import IndexSettings, Pin, fetch_wheel, find_wheel, read_pin
 from python_buildpack.wheel_install import FIXED_MTIME, install_wheel
 from tests.harness.http_server import FileServer
+from tests.harness.tls_certs import make_certificates
 
 X86 = Tag("py3", "none", "manylinux_2_17_x86_64")
 ARM = Tag("py3", "none", "manylinux_2_17_aarch64")
@@ -221,21 +222,25 @@ def test_buildpack_pins_read() -> None:
     assert len(read_pin(root / "uv.txt", "uv").hashes) > 5
 
 
-def test_index_credentials_come_from_the_netrc_a_binding_gives(tmp_path: Path) -> None:
-    # A `pip` binding's .netrc (NETRC) is how a private index's password reaches the build: the
-    # pinned tool wheels are fetched with it too, not only what pip itself downloads.
+def test_an_index_behind_a_private_ca_and_basic_auth_is_read_with_pip_cert_and_netrc(
+    tmp_path: Path,
+) -> None:
+    # What a build gets from `ca-certificates` and `pip` bindings: PIP_CERT and NETRC only.
     wheels = platform_wheels(tmp_path / "built")
     pin = Pin("bp-tool", "1.0", frozenset(sha(w) for w in wheels))
-    write_index(tmp_path / "index", wheels)
-    netrc = tmp_path / "netrc"
-    netrc.write_text("machine 127.0.0.1 login builder password s3cret-pw\n")
-    netrc.chmod(0o600)
-    with FileServer(tmp_path / "index", basic_auth=("builder", "s3cret-pw")) as server:
-        index = f"{server.url}/simple"
-        without = IndexSettings.from_environ({"PIP_INDEX_URL": index})
-        with pytest.raises(ToolWheelNotFound, match="401"):
-            find_wheel(pin, without, tags=[X86])
-        settings = IndexSettings.from_environ({"PIP_INDEX_URL": index, "NETRC": str(netrc)})
+    index = Path(write_index(tmp_path / "index", wheels).removeprefix("file://")).parent
+    certs = make_certificates(tmp_path / "certs")
+    netrc_file = tmp_path / "netrc"
+    netrc_file.write_text("machine 127.0.0.1 login robot password s3cret\n")
+    with FileServer(index, tls=certs.server_context(), basic_auth=("robot", "s3cret")) as server:
+        environ = {
+            "PIP_INDEX_URL": f"{server.url}/simple",
+            "PIP_CERT": str(tmp_path / "certs" / "ca.pem"),
+        }
+        with pytest.raises(ToolWheelNotFound) as raised:
+            find_wheel(pin, IndexSettings.from_environ(environ), tags=[X86])
+        assert "401" in raised.value.detail
+        settings = IndexSettings.from_environ({**environ, "NETRC": str(netrc_file)})
         link = find_wheel(pin, settings, tags=[X86])
         assert sha(fetch_wheel(link, pin, tmp_path, settings)) == sha(wheels[1])
-        assert all(request.authorized for request in server.request_log[1:])
+        assert {r.authorized for r in server.request_log if r.path.endswith(".whl")} == {True}

@@ -87,7 +87,6 @@ def fill_pip_layer(config: BuildConfig, python: PythonInstall, path: Path) -> No
 
     requirements = requirements_file(config.buildpack_dir, "pip")
     pin = read_pin(requirements, "pip")
-    # The tools' env: the platform's index settings plus what bindings give (CA, .netrc).
     settings = IndexSettings.from_environ(python.build_env)
     link = find_wheel(pin, settings)
     with tempfile.TemporaryDirectory(prefix="pip-wheel-") as tmp:

@@ -131,7 +131,6 @@ def _install_uv(config: BuildConfig, python: PythonInstall, path: Path) -> Path:
     from ..wheel_install import install_wheel
 
     pin = read_pin(requirements_file(config.buildpack_dir, "uv"), "uv")
-    # The tools' env: the platform's index settings plus what bindings give (CA, .netrc).
     settings = IndexSettings.from_environ(python.build_env)
     link = find_wheel(pin, settings)
     with tempfile.TemporaryDirectory(prefix="uv-wheel-") as tmp:
