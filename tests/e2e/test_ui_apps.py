@@ -60,7 +60,7 @@ def builds(
 
     def build(name: str) -> BuildResult:
         if name not in results:
-            shutil.copytree(FIXTURE_APPS / name, apps / name)
+            shutil.copytree(FIXTURE_APPS / name, apps / name, dirs_exist_ok=True)
             results[name] = platform.build(apps / name, image=name.replace("_", "-"))
         return results[name]
 

@@ -63,6 +63,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import TracebackType
 
+from packaging.markers import Marker
 from packaging.requirements import Requirement
 from packaging.tags import Tag, compatible_tags, cpython_tags
 from packaging.utils import (
@@ -156,7 +157,11 @@ REAL_PACKAGES: dict[str, str] = {
     "tqdm": "4.70.1",
     "typer": "0.29.2",
     "websockets": "17.4",
+    "audioop-lts": "0.2.2",
 }
+# Real packages only some of `TARGET_PYTHONS` need (a marker of a dependency): pip evaluates
+# markers for the Python it runs on, not the one it downloads for, so the index does it here.
+PYTHON_MARKERS: dict[str, str] = {"audioop-lts": 'python_version >= "3.13"'}
 # A second version of a project the tools pin, for a real package that excludes the tools' one:
 # gradio needs tomlkit<0.15, Poetry's requirements pin 0.15.2. `pins` (and `requirements()`)
 # keep the tools' version; an app that needs this one pins it itself.
@@ -240,6 +245,7 @@ def content_key(fixtures_dir: Path = FIXTURES_DIR) -> str:
         "layout": LAYOUT_VERSION,
         "real": REAL_PACKAGES,
         "second": SECOND_VERSIONS,
+        "markers": PYTHON_MARKERS,
         "pythons": TARGET_PYTHONS,
         "platforms": PLATFORMS,
         "test_packages": TEST_PACKAGES,
@@ -285,6 +291,16 @@ def tool_pins(python: str, tools: Sequence[str] = TOOL_REQUIREMENTS) -> dict[str
             if pins.setdefault(name, spec.version) != spec.version:
                 raise PackageIndexError(f"{tool}.txt pins {name} twice for Python {python}")
     return pins
+
+
+def real_packages(python: str) -> dict[str, str]:
+    """The part of REAL_PACKAGES that `python` needs (see PYTHON_MARKERS)."""
+    environment = _marker_environment(python)
+    return {
+        name: version
+        for name, version in REAL_PACKAGES.items()
+        if name not in PYTHON_MARKERS or Marker(PYTHON_MARKERS[name]).evaluate(environment)
+    }
 
 
 def all_pins() -> dict[str, str]:
@@ -371,10 +387,11 @@ def download_real_packages(files_dir: Path, home: Path) -> list[IndexFile]:
     extra = {k: v for k, v in os.environ.items() if k in ("PIP_CERT", "SSL_CERT_FILE")}
     extra["PIP_CACHE_DIR"] = str(Path.home() / ".cache" / "pip")
     env = clean_env(home, extra)
-    requirements = [
-        f"{name}=={version}" for name, version in {**REAL_PACKAGES, **SECOND_VERSIONS}.items()
-    ]
     for python in TARGET_PYTHONS:
+        requirements = [
+            f"{name}=={version}"
+            for name, version in {**real_packages(python), **SECOND_VERSIONS}.items()
+        ]
         abi = "cp" + python.replace(".", "")
         # A real package that shares a dependency with a tool (requests, certifi, ...) gets the
         # tool's pin, not whatever is newest on PyPI today.
@@ -430,7 +447,7 @@ def download_real_packages(files_dir: Path, home: Path) -> list[IndexFile]:
             for f in files
             if f.is_wheel and not supported.isdisjoint(parse_wheel_filename(f.filename)[3])
         }
-        missing = sorted(set(REAL_PACKAGES) - fitting)
+        missing = sorted(set(real_packages(python)) - fitting)
         if missing:
             raise PackageIndexError(f"No wheel for Python {python} of: {', '.join(missing)}")
     return files
