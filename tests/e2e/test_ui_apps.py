@@ -1,8 +1,11 @@
 """Streamlit and Gradio apps get a web process that a platform's router reaches (issue 12,
 item 8): the inferred command is in the build log and the image's process metadata, and the
 image's default process, launched in a network namespace of its own with `$PORT` set, answers
-on the namespace's non-loopback address. Streamlit and Gradio both listen on 127.0.0.1 unless
-told otherwise, so a command that lost `--server.address` or `GRADIO_SERVER_NAME` fails here.
+on the namespace's non-loopback address. Gradio listens on 127.0.0.1 and 7860 unless told
+otherwise, so a command that lost `GRADIO_SERVER_NAME` or `GRADIO_SERVER_PORT` fails here;
+Streamlit listens on 8501 by default, so one that lost `--server.port` does (with no
+`--server.address` it binds every interface, so the address flag is pinned by the log
+assertion, not by the launch).
 
 One build per app (module-scoped), with the real packages from the local index: these are the
 largest apps of the suite (numpy, pandas, pyarrow), so each is built once.
