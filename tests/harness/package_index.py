@@ -13,8 +13,9 @@ The tree holds a PEP 503 "simple" index (`simple/index.html`, `simple/<name>/ind
 `../../files/<file>#sha256=<hex>` with `data-requires-python`) over `files/`:
 
 - the real packages of `REAL_PACKAGES` (every transitive dependency pinned too, so an app's
-  requirements.txt can pin everything), as wheels for CPython `TARGET_PYTHONS` on manylinux
-  x86_64, downloaded once from PyPI with `pip download`;
+  requirements.txt can pin everything; `SECOND_VERSIONS` where one needs another version), as
+  wheels for CPython `TARGET_PYTHONS` on manylinux x86_64, downloaded once from PyPI with
+  `pip download`;
 - the tiny packages of `tests/fixtures/packages/`, built here with setuptools (`TEST_PACKAGES`
   says which formats each one gets; `bp-test-cext` is an sdist only, so installing it compiles C).
 
@@ -62,7 +63,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import TracebackType
 
+from packaging.markers import Marker
 from packaging.requirements import Requirement
+from packaging.tags import Tag, compatible_tags, cpython_tags
 from packaging.utils import (
     canonicalize_name,
     parse_sdist_filename,
@@ -111,7 +114,58 @@ REAL_PACKAGES: dict[str, str] = {
     "typing-inspection": "0.4.5",
     "uvicorn": "0.54.0",
     "h11": "0.16.0",
+    # streamlit 1.67.0 and gradio 6.31.0 (the UI apps of the process inference) and their
+    # dependencies not pinned above; both resolve with the pins above on 3.11 and 3.13
+    "streamlit": "1.67.0",
+    "altair": "6.3.0",
+    "attrs": "26.1.0",
+    "jsonschema": "4.26.0",
+    "jsonschema-specifications": "2025.9.1",
+    "narwhals": "2.29.0",
+    "numpy": "2.4.6",
+    "pandas": "3.1.1",
+    "pillow": "12.3.0",
+    "protobuf": "7.36.2",
+    "pyarrow": "26.0.1",
+    "pydeck": "0.9.3",
+    "python-dateutil": "4.0.0",
+    "pytz": "2026.6",
+    "referencing": "0.37.0",
+    "rpds-py": "2026.9.1",
+    "tzdata": "2026.6",
+    "watchdog": "7.1.0",
+    "gradio": "6.31.0",
+    "brotli": "1.2.1",
+    "fsspec": "2026.9.0",
+    "gradio-client": "2.7.2",
+    "groovy": "0.1.2",
+    "hf-gradio": "0.4.1",
+    "hf-xet": "1.8.0",
+    "httpcore": "1.0.9",
+    "httpx": "0.28.1",
+    "huggingface-hub": "2.4.0",
+    "markdown-it-py": "4.3.0",
+    "mdurl": "0.1.2",
+    "orjson": "3.13.0",
+    "pydub": "0.25.1",
+    "pygments": "2.21.0",
+    "python-multipart": "0.0.34",
+    "pyyaml": "6.0.4",
+    "rich": "15.0.0",
+    "safehttpx": "0.1.7",
+    "semantic-version": "2.10.0",
+    "tqdm": "4.70.1",
+    "typer": "0.29.2",
+    "websockets": "17.4",
+    "audioop-lts": "0.2.2",
 }
+# Real packages only some of `TARGET_PYTHONS` need (a marker of a dependency): pip evaluates
+# markers for the Python it runs on, not the one it downloads for, so the index does it here.
+PYTHON_MARKERS: dict[str, str] = {"audioop-lts": 'python_version >= "3.13"'}
+# A second version of a project the tools pin, for a real package that excludes the tools' one:
+# gradio needs tomlkit<0.15, Poetry's requirements pin 0.15.2. `pins` (and `requirements()`)
+# keep the tools' version; an app that needs this one pins it itself.
+SECOND_VERSIONS: dict[str, str] = {"tomlkit": "0.14.0"}
 TARGET_PYTHONS: tuple[str, ...] = ("3.11", "3.13")
 # manylinux2014 is manylinux_2_17 (glibc 2.17): every build image we target is newer (Debian 12
 # has glibc 2.36). Some of Poetry's dependencies (rapidfuzz, dulwich) only ship 2_27/2_28 wheels.
@@ -190,6 +244,8 @@ def content_key(fixtures_dir: Path = FIXTURES_DIR) -> str:
     spec = {
         "layout": LAYOUT_VERSION,
         "real": REAL_PACKAGES,
+        "second": SECOND_VERSIONS,
+        "markers": PYTHON_MARKERS,
         "pythons": TARGET_PYTHONS,
         "platforms": PLATFORMS,
         "test_packages": TEST_PACKAGES,
@@ -235,6 +291,16 @@ def tool_pins(python: str, tools: Sequence[str] = TOOL_REQUIREMENTS) -> dict[str
             if pins.setdefault(name, spec.version) != spec.version:
                 raise PackageIndexError(f"{tool}.txt pins {name} twice for Python {python}")
     return pins
+
+
+def real_packages(python: str) -> dict[str, str]:
+    """The part of REAL_PACKAGES that `python` needs (see PYTHON_MARKERS)."""
+    environment = _marker_environment(python)
+    return {
+        name: version
+        for name, version in REAL_PACKAGES.items()
+        if name not in PYTHON_MARKERS or Marker(PYTHON_MARKERS[name]).evaluate(environment)
+    }
 
 
 def all_pins() -> dict[str, str]:
@@ -321,14 +387,28 @@ def download_real_packages(files_dir: Path, home: Path) -> list[IndexFile]:
     extra = {k: v for k, v in os.environ.items() if k in ("PIP_CERT", "SSL_CERT_FILE")}
     extra["PIP_CACHE_DIR"] = str(Path.home() / ".cache" / "pip")
     env = clean_env(home, extra)
-    requirements = [f"{name}=={version}" for name, version in REAL_PACKAGES.items()]
     for python in TARGET_PYTHONS:
+        requirements = [
+            f"{name}=={version}"
+            for name, version in {**real_packages(python), **SECOND_VERSIONS}.items()
+        ]
         abi = "cp" + python.replace(".", "")
+        # A real package that shares a dependency with a tool (requests, certifi, ...) gets the
+        # tool's pin, not whatever is newest on PyPI today.
+        constraints = home / f"tool-constraints-{python}.txt"
+        constraints.write_text(
+            "".join(
+                f"{name}=={version}\n"
+                for name, version in tool_pins(python).items()
+                if name not in SECOND_VERSIONS
+            )
+        )
         command = [
             sys.executable, "-m", "pip", "download", "--quiet", "--dest", str(files_dir),
             "--only-binary=:all:", "--implementation", "cp", "--python-version", python,
             "--abi", abi, "--abi", "abi3", "--abi", "none",
             *(arg for platform in PLATFORMS for arg in ("--platform", platform)),
+            "--constraint", str(constraints),
             *requirements,
         ]  # fmt: skip
         result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
@@ -352,20 +432,35 @@ def download_real_packages(files_dir: Path, home: Path) -> list[IndexFile]:
     files = [describe_file(path, real=True) for path in sorted(files_dir.iterdir())]
     pins = all_pins()
     unpinned = sorted(
-        f"{f.project}=={f.version}" for f in files if pins.get(f.project) != f.version
+        f"{f.project}=={f.version}"
+        for f in files
+        if f.version not in (pins.get(f.project), SECOND_VERSIONS.get(f.project))
     )
     if unpinned:
         raise PackageIndexError(
             "Dependencies missing from REAL_PACKAGES (pin them there): " + ", ".join(unpinned)
         )
     for python in TARGET_PYTHONS:
-        abi = "cp" + python.replace(".", "")
-        binary = {f.project for f in files if f.is_wheel and f"-{abi}-" in f.filename}
-        pure = {f.project for f in files if f.is_wheel and "-none-any" in f.filename}
-        missing = sorted(set(REAL_PACKAGES) - binary - pure)
+        supported = _supported_tags(python)
+        fitting = {
+            f.project
+            for f in files
+            if f.is_wheel and not supported.isdisjoint(parse_wheel_filename(f.filename)[3])
+        }
+        missing = sorted(set(real_packages(python)) - fitting)
         if missing:
             raise PackageIndexError(f"No wheel for Python {python} of: {', '.join(missing)}")
     return files
+
+
+def _supported_tags(python: str) -> set[Tag]:
+    """The wheel tags CPython `python` accepts on `PLATFORMS` (abi3 and py3 wheels included)."""
+    version = tuple(int(part) for part in python.split("."))
+    abi = "cp" + python.replace(".", "")
+    return {
+        *cpython_tags(version, abis=[abi], platforms=PLATFORMS),
+        *compatible_tags(version, interpreter=abi, platforms=PLATFORMS),
+    }
 
 
 # Runs with only the extracted setuptools on sys.path (python -S), inside a copy of the fixture.
