@@ -18,6 +18,7 @@ from ..cnb.env import LayerEnv, Scope
 from ..cnb.layers import Cause, Layers, LayerState
 from ..cnb.models import BuildpackPlan, LayerTypes
 from ..config import BuildConfig, PipInstallerKind
+from ..fixed_mtime import reset_mtimes
 from ..output import Log
 from ..package_managers import Tool
 from ..tool_versions import pinned_version, requirements_file
@@ -118,6 +119,8 @@ def install_pip(
         layer.discard(["its files are incomplete"], cause=Cause.CHANGED)
     if layer.state is LayerState.RESTORED:
         log.info(f"Using cached pip {version}")
+        # The .pyc files that pip's first run wrote are valid again (`fixed_mtime`).
+        reset_mtimes(layer.path / "lib")
     elif layer.cause is Cause.INVALID_METADATA:
         log.info("Discarding cached pip since its layer metadata can't be read")
     elif layer.cause in (Cause.CHANGED, Cause.MISSING_CONTENTS):
