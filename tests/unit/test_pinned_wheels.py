@@ -20,8 +20,8 @@ import pytest
 from packaging.tags import Tag
 
 from python_buildpack.errors import ToolWheelChecksumMismatch, ToolWheelNotFound, UnsafeArchive
-from python_buildpack.pinned_wheels import IndexSettings, Pin, fetch_wheel, find_wheel, read_pin
 from python_buildpack.fixed_mtime import FIXED_MTIME
+from python_buildpack.pinned_wheels import IndexSettings, Pin, fetch_wheel, find_wheel, read_pin
 from python_buildpack.wheel_install import install_wheel
 
 X86 = Tag("py3", "none", "manylinux_2_17_x86_64")
