@@ -7,10 +7,10 @@ written by the installer. `INSTALLER` and `RECORD` are kept consistent with what
 pip (`pip list`, `pip uninstall`) sees an ordinary installation.
 
 Reproducible by construction: members are written in sorted order with fixed modes and one fixed
-mtime (the lifecycle's own, 1980-01-01T00:00:01Z), so a layer holds the same bytes every time
-and `.pyc` files that Python writes for it later stay valid after the lifecycle restores it. No
-`.pyc` is compiled here: compiling all of pip costs about a second, while a build imports a
-fraction of it (measured in `bench/`).
+mtime (the lifecycle's own, 1980-01-01T00:00:01Z), so a layer holds the same bytes every time.
+No `.pyc` is compiled here: compiling all of pip costs about a second, while a build imports a
+fraction of it (measured in `bench/`); the `.pyc` files Python writes for what it imports stay
+valid across builds thanks to `fixed_mtime.reset_mtimes`.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from .errors import UnsafeArchive
+from .fixed_mtime import FIXED_MTIME
 
-FIXED_MTIME = 315532801
 INSTALLER = "python-buildpack"
 
 

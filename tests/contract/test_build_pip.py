@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import ast
+import os
 import subprocess
+import time
+from pathlib import Path
 
 import pytest
 
@@ -85,6 +89,47 @@ def test_changed_pin_rebuilds_and_removed_packages_disappear(
     downloads = rec.file_requests()
     assert len(downloads) == 1 and "bp_test_alpha-1.1.0" in downloads[0], downloads
     assert "Using cached pip 26.3" in result.stdout
+
+
+def test_pip_bytecode_stays_valid_after_a_restore(app: Workspace) -> None:
+    requirements(app, "bp-test-alpha==1.0.0")
+    build_ok(app)
+    pip_layer = app.layers / "pip"
+    # pip's first run wrote the bytecode of the modules it imports into its own layer.
+    written = {path: path.read_bytes() for path in pip_layer.rglob("*.pyc")}
+    assert len(written) > 100
+    # What the lifecycle's restorer does to a cached layer: every file gets the time of the
+    # restore (not the mtime the layer was exported with).
+    restored_at = time.time()
+    for path in pip_layer.rglob("*"):
+        os.utime(path, (restored_at, restored_at))
+
+    requirements(app, "bp-test-alpha==1.1.0")
+    result = build_ok(app)
+    assert "Using cached pip 26.3" in result.stdout
+    assert "Running 'pip install --requirement requirements.txt'" in result.stdout
+    # pip found its bytecode valid for its sources: nothing recompiled, no .pyc rewritten.
+    changed = [path for path, data in written.items() if path.read_bytes() != data]
+    assert changed == []
+
+
+def test_pip_starts_once_in_the_venvs_python(app: Workspace, tmp_path: Path) -> None:
+    requirements(app, "bp-test-alpha==1.0.0")
+    build_ok(app)
+    # From now on, every process of the python layer's Python (the venv's included) logs its
+    # interpreter and arguments, through a sitecustomize next to the standard library.
+    started = tmp_path / "started.txt"
+    (stdlib,) = (app.layers / "python" / "lib").glob("python3.*/os.py")
+    (stdlib.parent / "sitecustomize.py").write_text(
+        f"import sys\nwith open({str(started)!r}, 'a') as f:\n"
+        "    f.write(repr([sys.executable, *sys.argv]) + '\\n')\n"
+    )
+    requirements(app, "bp-test-alpha==1.1.0")
+    build_ok(app)
+    processes = [ast.literal_eval(line) for line in started.read_text().splitlines()]
+    installs = [argv[0] for argv in processes if "install" in argv]
+    # Not `pip --python <venv>`, which starts pip in our python first, only to start it again.
+    assert installs == [str(app.layers / "venv" / "bin" / "python")]
 
 
 def test_unpinned_requirements_always_rebuild(app: Workspace) -> None:

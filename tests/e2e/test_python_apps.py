@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import struct
 import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from python_buildpack.fixed_mtime import FIXED_MTIME
 from tests.e2e.conftest import BUILDPACK_ID, FIXTURE_BUILDPACKS, LAYERS
 from tests.harness.lifecycle import BuildpackRef, BuildResult, PhaseFailed, Platform, free_port
 
@@ -122,6 +124,13 @@ def test_changed_python_version_and_pin_under_the_lifecycle(
     assert "The requirements changed" in log
     assert all("bp_test_alpha-1.1.0" in path for path in rec.file_requests()), rec.file_requests()
     assert second.layer_digest(BUILDPACK_ID, "python") == first.layer_digest(BUILDPACK_ID, "python")
+    # The restorer gave the cached pip layer's files the time of the restore; the buildpack put
+    # the fixed mtime back before pip ran, so pip used the bytecode of the first build instead
+    # of recompiling (and rewriting) it: every .pyc still names the fixed mtime.
+    pycs = list((second.layers_dir / LAYERS.rsplit("/", 1)[1] / "pip").rglob("*.pyc"))
+    assert len(pycs) > 100
+    stale = [p.name for p in pycs if struct.unpack("<I", p.read_bytes()[8:12])[0] != FIXED_MTIME]
+    assert stale == []
     exit_code, output = platform.run(
         second,
         command=["python", "-c", "import importlib.util as u; print(u.find_spec('bp_test_beta'))"],

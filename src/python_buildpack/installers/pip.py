@@ -15,6 +15,8 @@ from .. import dependency_check
 from ..commands import run
 from ..config import BuildConfig, PipCheck
 from ..errors import PipCheckFailed, PipInstallFailed
+from ..layers.pip import LAYER_NAME as PIP_LAYER
+from ..layers.pip import direct_pip_env, pip_command
 from ..layers.python import PythonInstall
 from ..layers.venv import installed_distributions
 from ..output import Log
@@ -80,9 +82,10 @@ class PipInstaller:
         secrets = secrets_in_env(env)
         if self.uv is None:
             command: list[str | Path] = [
-                self.python.python, "-m", "pip", "--python", venv, "install",
+                *pip_command(self.config.layers_dir / PIP_LAYER, self.python, venv), "install",
                 "--no-input", "--progress-bar", "off", *inputs.install_args,
             ]  # fmt: skip
+            env = direct_pip_env(env)
             shown = "pip install "
         else:
             command = [

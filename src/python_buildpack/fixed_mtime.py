@@ -1,0 +1,26 @@
+"""The one mtime of the files the buildpack unpacks itself, and putting it back after a restore.
+
+1980-01-01T00:00:01Z is the lifecycle's own (what it gives every file of a layer it exports). The
+`.pyc` files Python writes on import are timestamp-based: they hold their source's mtime and are
+stale once it differs. The lifecycle's restorer gives the files it restores from the cache the
+time of the restore, so without `reset_mtimes` every `.pyc` of a cached layer of unpacked wheels
+(the `pip` layer) is stale on every build: pip recompiled the ~330 modules it imports each time
+it started, and rewrote them, so the cached layer changed with every build too.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+FIXED_MTIME = 315532801
+
+
+def reset_mtimes(root: Path) -> int:
+    """Give the `.py` files under `root` the fixed mtime again; return how many needed it."""
+    changed = 0
+    for path in root.rglob("*.py"):
+        if path.is_file() and path.stat().st_mtime != FIXED_MTIME:
+            os.utime(path, (FIXED_MTIME, FIXED_MTIME))
+            changed += 1
+    return changed
