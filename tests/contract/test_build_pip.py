@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import ast
 import os
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
 
@@ -111,25 +109,6 @@ def test_pip_bytecode_stays_valid_after_a_restore(app: Workspace) -> None:
     # pip found its bytecode valid for its sources: nothing recompiled, no .pyc rewritten.
     changed = [path for path, data in written.items() if path.read_bytes() != data]
     assert changed == []
-
-
-def test_pip_starts_once_in_the_venvs_python(app: Workspace, tmp_path: Path) -> None:
-    requirements(app, "bp-test-alpha==1.0.0")
-    build_ok(app)
-    # From now on, every process of the python layer's Python (the venv's included) logs its
-    # interpreter and arguments, through a sitecustomize next to the standard library.
-    started = tmp_path / "started.txt"
-    (stdlib,) = (app.layers / "python" / "lib").glob("python3.*/os.py")
-    (stdlib.parent / "sitecustomize.py").write_text(
-        f"import sys\nwith open({str(started)!r}, 'a') as f:\n"
-        "    f.write(repr([sys.executable, *sys.argv]) + '\\n')\n"
-    )
-    requirements(app, "bp-test-alpha==1.1.0")
-    build_ok(app)
-    processes = [ast.literal_eval(line) for line in started.read_text().splitlines()]
-    installs = [argv[0] for argv in processes if "install" in argv]
-    # Not `pip --python <venv>`, which starts pip in our python first, only to start it again.
-    assert installs == [str(app.layers / "venv" / "bin" / "python")]
 
 
 def test_unpinned_requirements_always_rebuild(app: Workspace) -> None:

@@ -15,8 +15,6 @@ from .. import dependency_check
 from ..commands import run
 from ..config import BuildConfig, PipCheck
 from ..errors import PipCheckFailed, PipInstallFailed
-from ..layers.pip import LAYER_NAME as PIP_LAYER
-from ..layers.pip import direct_pip_env, pip_command
 from ..layers.python import PythonInstall
 from ..layers.venv import installed_distributions
 from ..output import Log
@@ -82,10 +80,9 @@ class PipInstaller:
         secrets = secrets_in_env(env)
         if self.uv is None:
             command: list[str | Path] = [
-                *pip_command(self.config.layers_dir / PIP_LAYER, self.python, venv), "install",
+                self.python.python, "-m", "pip", "--python", venv, "install",
                 "--no-input", "--progress-bar", "off", *inputs.install_args,
             ]  # fmt: skip
-            env = direct_pip_env(env)
             shown = "pip install "
         else:
             command = [

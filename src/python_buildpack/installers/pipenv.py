@@ -19,8 +19,6 @@ from pathlib import Path
 
 from ..commands import capture, run
 from ..errors import PackageManagerInstallFailed, PipInstallFailed
-from ..layers.pip import LAYER_NAME as PIP_LAYER
-from ..layers.pip import direct_pip_env, pip_command
 from ..output import Log
 from ..redact import secrets_in_env
 from .locked import LockFileInstaller
@@ -77,14 +75,14 @@ class PipenvInstaller(LockFileInstaller):
                 requirements = Path(tmp) / f"requirements-{len(hash_args)}.txt"
                 requirements.write_text(lines.text, encoding="utf-8")
                 command: list[str | Path] = [
-                    *pip_command(self.config.layers_dir / PIP_LAYER, self.python, venv), "install",
+                    self.python.python, "-m", "pip", "--python", venv, "install",
                     "--no-input", "--progress-bar", "off", "--no-deps", *hash_args,
                     "--requirement", requirements,
                 ]  # fmt: skip
                 with log.timed(f"Running 'pip install {label}' (from Pipfile.lock)"):
                     result = run(
                         command,
-                        env=direct_pip_env(env),
+                        env=env,
                         cwd=self.config.app_dir,
                         log=log,
                         redact=secrets_in_env({**env, "export": export.stdout}),

@@ -9,7 +9,6 @@ with `--python`, so the app image carries no pip.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -62,22 +61,6 @@ def changes(old: PipLayerMetadata, new: PipLayerMetadata) -> list[str]:
     if old.pip_version != new.pip_version:
         reasons.append(f"The pip version changed from {old.pip_version} to {new.pip_version}")
     return reasons
-
-
-def pip_command(pip_layer: Path, python: PythonInstall, target: Path) -> list[str | Path]:
-    """The command that runs the `pip` layer's pip for the venv `target`, by `target`'s own
-    interpreter: what `pip --python <target>` runs after starting pip a first time in our
-    python just to read that option (0.3-0.5 s of every pip run). pip's own runner script for
-    "this copy of pip, in another environment" keeps a pip in `target` from being imported.
-    Run it with `direct_pip_env`'s environment."""
-    site_packages = pip_layer / "lib" / f"python{python.minor}" / "site-packages"
-    return [target / "bin" / "python", site_packages / "pip" / "__pip-runner__.py"]
-
-
-def direct_pip_env(env: Mapping[str, str]) -> dict[str, str]:
-    """`env` for `pip_command`: without PIP_PYTHON (the venv layer's, for later buildpacks),
-    which would make pip start itself once more."""
-    return {name: value for name, value in env.items() if name != "PIP_PYTHON"}
 
 
 def pip_wanted(config: BuildConfig, plan: BuildpackPlan) -> bool:

@@ -32,7 +32,7 @@ from ..output import Log
 from ..redact import secrets_in_env
 from ..tool_versions import pinned_version, requirements_file
 from .download_cache import target_changes
-from .pip import INDEX_OPTIONS, PipInstall, direct_pip_env, pip_command
+from .pip import INDEX_OPTIONS, PipInstall
 from .python import PythonInstall
 
 DISPLAY = {"uv": "uv", "poetry": "Poetry", "pipenv": "Pipenv"}
@@ -162,7 +162,7 @@ def _install_with_pip(
                 "python -m venv", venv.exit_code, f"Creating the venv of {display} failed.", ""
             )
         command: list[str | Path] = [
-            *pip_command(pip.path, python, tool_venv), "install",
+            python.python, "-m", "pip", "--python", tool_venv, "install",
             "--isolated", "--no-cache-dir", "--no-input", "--progress-bar", "off", "--quiet",
             "--disable-pip-version-check", "--root-user-action=ignore",
             "--require-hashes", "--requirement", requirements,
@@ -172,12 +172,7 @@ def _install_with_pip(
         for variable, option in INDEX_OPTIONS.items():
             for value in config.environ.get(variable, "").split():
                 command += [option, value]
-        result = run(
-            command,
-            env=direct_pip_env(pip.build_env),
-            log=log,
-            redact=secrets_in_env(config.environ),
-        )
+        result = run(command, env=pip.build_env, log=log, redact=secrets_in_env(config.environ))
     if not result.ok:
         raise CommandFailed(
             f"pip install {name}=={version}",
