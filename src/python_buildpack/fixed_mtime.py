@@ -19,11 +19,8 @@ FIXED_MTIME = 315532801
 def reset_mtimes(root: Path) -> int:
     """Give the `.py` files under `root` the fixed mtime again; return how many needed it."""
     changed = 0
-    for directory, _, files in os.walk(root):
-        for name in files:
-            if name.endswith(".py"):
-                path = os.path.join(directory, name)
-                if os.stat(path).st_mtime != FIXED_MTIME:
-                    os.utime(path, (FIXED_MTIME, FIXED_MTIME))
-                    changed += 1
+    for path in root.rglob("*.py"):
+        if path.is_file() and path.stat().st_mtime != FIXED_MTIME:
+            os.utime(path, (FIXED_MTIME, FIXED_MTIME))
+            changed += 1
     return changed

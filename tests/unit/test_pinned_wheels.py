@@ -20,8 +20,8 @@ import pytest
 from packaging.tags import Tag
 
 from python_buildpack.errors import ToolWheelChecksumMismatch, ToolWheelNotFound, UnsafeArchive
-from python_buildpack.pinned_wheels import IndexSettings, Pin, fetch_wheel, find_wheel, read_pin
 from python_buildpack.fixed_mtime import FIXED_MTIME
+from python_buildpack.pinned_wheels import IndexSettings, Pin, fetch_wheel, find_wheel, read_pin
 from python_buildpack.wheel_install import install_wheel
 from tests.harness.http_server import FileServer
 from tests.harness.tls_certs import make_certificates
