@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import os
 import stat
+import subprocess
 import tarfile
 import urllib.request
 from pathlib import Path
@@ -14,6 +15,7 @@ import pytest
 
 from tests.harness.lifecycle import (
     BuildpackRef,
+    LaunchedProcess,
     LaunchFailed,
     PhaseFailed,
     PlatformFactory,
@@ -250,3 +252,24 @@ def test_oci_whiteouts_become_overlay_whiteouts(tmp_path: Path) -> None:
 )
 def test_image_ref_paths_match_the_lifecycle_layout_paths(ref: str, path: str) -> None:
     assert image_ref_path(ref) == Path(path)
+
+
+def test_a_get_waits_for_the_process_to_have_its_own_network(tmp_path: Path) -> None:
+    # Right after spawning, /proc/<pid>/ns/net is still the host's until `unshare` has run:
+    # entering it then would aim the GET for the namespace's address at the host's network.
+    log_path = tmp_path / "out.log"
+    log_path.write_text("")
+    host = subprocess.Popen(["sleep", "30"])
+    try:
+        same = LaunchedProcess(host, log_path, ["sleep"], PrivateNetwork())
+        with pytest.raises(LaunchFailed, match="never got a network namespace of its own"):
+            same._wait_for_own_network(timeout=0.5)
+    finally:
+        host.kill()
+        host.wait()
+    own = subprocess.Popen(["unshare", "--net", "--", "sleep", "30"])
+    try:
+        LaunchedProcess(own, log_path, ["unshare"], PrivateNetwork())._wait_for_own_network()
+    finally:
+        own.kill()
+        own.wait()

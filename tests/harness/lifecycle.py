@@ -774,6 +774,7 @@ class LaunchedProcess:
             raise ValueError("launched without a PrivateNetwork")
         if self.popen.poll() is not None:
             raise LaunchFailed(f"{self.argv} exited with {self.popen.returncode}", self.output)
+        self._wait_for_own_network()
         enter = ["nsenter", f"--net=/proc/{self.popen.pid}/ns/net", "--"]
         client = [sys.executable, "-I", "-c", _NAMESPACE_GET]
         completed = subprocess.run(
@@ -791,6 +792,24 @@ class LaunchedProcess:
         return NamespaceResponse(
             answer["status"], answer["headers"], base64.b64decode(answer["body"])
         )
+
+    def _wait_for_own_network(self, timeout: float = 30) -> None:
+        """Until `unshare` has made the process's network namespace, /proc/<pid>/ns/net is the
+        host's: entering it then would send the GET for the namespace's address out of the
+        host, where nothing answers (and the traffic must not go)."""
+        ours = Path("/proc/self/ns/net").readlink()
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.popen.poll() is not None:
+                raise LaunchFailed(f"{self.argv} exited with {self.popen.returncode}", self.output)
+            try:
+                if Path(f"/proc/{self.popen.pid}/ns/net").readlink() != ours:
+                    return
+            except OSError:
+                pass  # the process is between exec()s; look again
+            if time.monotonic() > deadline:
+                raise LaunchFailed("the process never got a network namespace of its own", "")
+            time.sleep(0.05)
 
     @property
     def output(self) -> str:
