@@ -7,7 +7,8 @@ import time
 from pathlib import Path
 
 from bench.stats import Series
-from tools.package import CLEAN_PATH, run_detect
+from tests.harness.packaged import run_detect
+from tools.package import CLEAN_PATH
 
 
 def interpreter_start(runtime_python: Path) -> float:

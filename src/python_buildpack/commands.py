@@ -1,18 +1,26 @@
-"""Running subprocesses the way a build log wants them.
+"""Running subprocesses: the one way the buildpack and its operator tools start a program.
 
-Commands always get an explicit environment, stream their output to the log (indented) and keep
-the tail of it so a failure can be explained without scrolling.
+Every command gets an explicit environment (never the host's by accident). `run` streams the
+output to the build log (indented, secrets redacted) and keeps its tail so a failure can be
+explained without scrolling; `capture` runs a short command whose output is parsed rather than
+shown; `reading` streams a command's stdout to the caller (a decompressor, say). A program that
+cannot be started at all (missing, not executable, wrong format) is a `CommandNotStarted` that
+names the command and the reason, never a traceback.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import shlex
 import subprocess
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO, Any
 
+from .errors import CommandNotExecutable, CommandNotFound, CommandNotStarted
 from .output import Log
 
 TAIL_LINES = 40
@@ -32,6 +40,33 @@ def display(cmd: Sequence[str | Path]) -> str:
     return shlex.join(str(c) for c in cmd)
 
 
+def _not_started(cmd: Sequence[str], cwd: Path | None, error: OSError) -> CommandNotStarted:
+    """The error for a program the kernel would not start, with what is wrong with it."""
+    shown = display(cmd)
+    if cwd is not None and error.filename == str(cwd):
+        # Popen names the working directory when it is the one missing.
+        return CommandNotStarted(shown, f"its working directory {cwd} does not exist")
+    if isinstance(error, FileNotFoundError):
+        return CommandNotFound(shown, cmd[0])
+    if isinstance(error, PermissionError):
+        return CommandNotExecutable(shown, cmd[0])
+    if error.errno == errno.ENOEXEC:
+        reason = f"{cmd[0]} is not a program this machine can run (exec format error)"
+    else:
+        reason = f"{cmd[0]}: {error.strerror or error}"
+    return CommandNotStarted(shown, reason)
+
+
+def _popen(
+    cmd: Sequence[str | Path], *, env: Mapping[str, str], cwd: Path | None, **kwargs: Any
+) -> subprocess.Popen[Any]:
+    args = [str(c) for c in cmd]
+    try:
+        return subprocess.Popen(args, env=dict(env), cwd=cwd, **kwargs)
+    except OSError as e:
+        raise _not_started(args, cwd, e) from None
+
+
 def run(
     cmd: Sequence[str | Path],
     *,
@@ -46,9 +81,9 @@ def run(
     `redact` lists secrets that must never reach the log (they are replaced by `***`).
     """
     tail: deque[str] = deque(maxlen=TAIL_LINES)
-    with subprocess.Popen(
-        [str(c) for c in cmd],
-        env=dict(env),
+    with _popen(
+        cmd,
+        env=env,
         cwd=cwd,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
@@ -70,16 +105,68 @@ def run(
 
 
 def capture(
-    cmd: Sequence[str | Path], *, env: Mapping[str, str], cwd: Path | None = None
+    cmd: Sequence[str | Path],
+    *,
+    env: Mapping[str, str],
+    cwd: Path | None = None,
+    input: str | None = None,
+    stdin: IO[bytes] | None = None,
+    timeout: float | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """Run a short command whose output we parse rather than show."""
-    return subprocess.run(
-        [str(c) for c in cmd],
-        env=dict(env),
+    """Run a short command whose output we parse rather than show; stdout and stderr apart.
+
+    `input` is text for its stdin, or `stdin` a file to read from (else it reads nothing).
+    A command still running after `timeout` seconds is killed (`subprocess.TimeoutExpired`).
+    """
+    with _popen(
+        cmd,
+        env=env,
         cwd=cwd,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
+        stdin=subprocess.PIPE if input is not None else (stdin or subprocess.DEVNULL),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
         errors="replace",
-        check=False,
+    ) as proc:
+        try:
+            stdout, stderr = proc.communicate(input, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            raise
+    args = [str(c) for c in cmd]
+    return subprocess.CompletedProcess(args, proc.returncode, stdout, stderr)
+
+
+@dataclass
+class Reading:
+    """A command whose stdout is being read; `exit_code` and `stderr` once it has ended."""
+
+    stdout: IO[bytes]
+    exit_code: int = 0
+    stderr: str = ""
+
+
+@contextlib.contextmanager
+def reading(cmd: Sequence[str | Path], *, env: Mapping[str, str]) -> Iterator[Reading]:
+    """Start `cmd` and hand its stdout (bytes) to the block; on the way out, read what is left
+    of it (so the exit status means the whole output was written) and wait for it to end."""
+    proc = _popen(
+        cmd,
+        env=env,
+        cwd=None,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
+    assert proc.stdout is not None and proc.stderr is not None
+    reading = Reading(proc.stdout)
+    try:
+        yield reading
+        while proc.stdout.read(1024 * 1024):
+            pass
+    finally:
+        proc.stdout.close()
+        reading.stderr = proc.stderr.read().decode(errors="replace").strip()
+        proc.stderr.close()
+        reading.exit_code = proc.wait()

@@ -221,6 +221,49 @@ class CommandFailed(UserError):
         self.exit_code = exit_code
 
 
+# --- commands and downloads -------------------------------------------------------------------
+
+
+class CommandNotStarted(UserError):
+    """A program could not be started at all (see `commands`); it did not fail, it never ran."""
+
+    def __init__(self, command: str, reason: str, fix: str = "") -> None:
+        super().__init__(
+            f"Unable to run '{command}'",
+            f"The command could not be started: {reason}.",
+            fix
+            or "Check that the program exists at that path, is executable by the build user "
+            "and is built for this machine's CPU and OS.",
+        )
+        self.command = command
+        self.reason = reason
+
+
+class CommandNotFound(CommandNotStarted):
+    def __init__(self, command: str, program: str) -> None:
+        where = "at that path" if "/" in program else "on PATH"
+        super().__init__(
+            command,
+            f"{program} was not found {where}",
+            f"Check that {program} is installed"
+            + (
+                ", and that the layer or directory holding it was not removed."
+                if "/" in program
+                else " and that its directory is on PATH."
+            ),
+        )
+
+
+class CommandNotExecutable(CommandNotStarted):
+    def __init__(self, command: str, program: str) -> None:
+        super().__init__(
+            command,
+            f"{program} is not executable (permission denied)",
+            f"Make {program} executable for the build user (chmod +x), or check that it is a "
+            "program and not a directory.",
+        )
+
+
 # --- build configuration ----------------------------------------------------------------------
 
 
@@ -266,31 +309,6 @@ class PackageManagerFileMissing(UserError):
             f"Found {present} but no {missing}",
             f"The app has a {present} file, but no {missing} beside it.",
             fix,
-        )
-
-
-# --- operator tools (runtime_builder) ---------------------------------------------------------
-
-
-class RuntimeSourceInvalid(UserError):
-    def __init__(self, source: str, reason: str) -> None:
-        super().__init__(
-            "Unusable CPython source",
-            f"{source} cannot be used to build a Python runtime: {reason}",
-            "Pass --source a CPython source release (Python-X.Y.Z.tar.xz/.tgz, or a Debian "
-            "pythonX.Y_X.Y.Z.orig.tar.* file), or --version X.Y.Z to download it from python.org.",
-        )
-
-
-class RuntimeBuildDependenciesMissing(UserError):
-    def __init__(self, missing: dict[str, str]) -> None:
-        packages = sorted(set(missing.values()))
-        super().__init__(
-            "Missing build dependencies for CPython",
-            "Building CPython needs these tools and headers, which were not found:\n"
-            + bullet_list(f"{item} (Debian package {pkg})" for item, pkg in missing.items()),
-            "Install them with: apt-get install " + " ".join(packages) + "\n"
-            "(tools/install-system-deps.sh installs everything the project needs).",
         )
 
 
@@ -607,7 +625,8 @@ class BrokenPythonArchive(UserError):
             f"The archive downloaded from {url} was installed, but {reason}",
             "If you host your own archives (BP_PYTHON_MIRROR or a dependency-mapping binding), "
             "check that the archive was built for this OS and CPU, with the layout "
-            "python/bin/python3 (see 'python -m python_buildpack.runtime_builder').",
+            "python/bin/python3 (see 'python -m tools.runtime_builder' in the buildpack's"
+            " source).",
         )
 
 

@@ -17,19 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from python_buildpack.runtime_builder import archive_mtime
+from python_buildpack.archive import archive_mtime, iter_tree
 from tests.conftest import runtime_by_minor
+from tests.harness.packaged import check_modes, run_detect, verify_package
 from tests.harness.runtimes import BuiltRuntime
-from tools.package import (
-    CACHE_TAG,
-    PackageResult,
-    check_modes,
-    iter_tree,
-    package_buildpack,
-    run_detect,
-    verify_package,
-    write_cgz,
-)
+from tools.package import CACHE_TAG, PackageResult, package_buildpack, write_cgz
 
 NO_PYTHON_PATH = "/nonexistent"
 

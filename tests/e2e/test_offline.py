@@ -30,8 +30,8 @@ def offline_buildpack(
     """The packaged buildpack with the test CPython 3.13 bundled (downloaded from the test
     mirror while the network is still there)."""
     from python_buildpack.output import Log
-    from python_buildpack.runtime_builder import host_arch
     from tools.package import bundle_python_archives
+    from tools.runtime_builder import host_arch
 
     work = tmp_path_factory.mktemp("offline")
     dest = work / "python-buildpack"

@@ -14,15 +14,15 @@ from typing import Any
 
 import pytest
 
-from python_buildpack.runtime_builder import (
+from tests.e2e.conftest import BUILDPACK_ID, LAYERS
+from tests.harness.lifecycle import BuildResult, Platform
+from tests.harness.oci_layout import extract_layer
+from tools.runtime_builder import (
     host_arch,
     is_elf,
     needed_libraries,
     run_image_libraries,
 )
-from tests.e2e.conftest import BUILDPACK_ID, LAYERS
-from tests.harness.lifecycle import BuildResult, Platform
-from tests.harness.oci_layout import extract_layer
 
 pytestmark = pytest.mark.e2e
 

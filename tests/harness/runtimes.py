@@ -1,7 +1,7 @@
 """Relocatable CPython archives for the tests, built once per machine and cached.
 
 `ensure_runtimes()` finds the CPython releases Debian's source packages carry (see
-`cpython_sources`), builds each with `python_buildpack.runtime_builder` unless
+`cpython_sources`), builds each with `tools/runtime_builder.py` unless
 `~/.cache/python-buildpack/runtimes-v<RECIPE_VERSION>/python-X.Y.Z-linux-<arch>.tar.gz` and its
 `.json` metadata already exist, and returns them. Each version is built on its own, when first
 asked for: `ensure_runtimes(versions=...)` and `ensure_newest(minor)` build only what they return
@@ -28,8 +28,8 @@ from typing import Any
 
 import tomli_w
 
-from python_buildpack import runtime_builder
 from python_buildpack.output import Log, format_duration
+from tools import runtime_builder
 
 from .cache import file_lock
 from .cpython_sources import CACHE, CachedSource, fetch_sources, sha256_file, version_key

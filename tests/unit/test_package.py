@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.harness.packaged import check_modes
 from tools.package import (
     PackageError,
-    check_modes,
     check_runtime,
     normalise_modes,
     pip_env,

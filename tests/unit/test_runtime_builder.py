@@ -18,9 +18,16 @@ if sys.version_info >= (3, 11):
 else:
     import tomli as tomllib
 
-from python_buildpack import runtime_builder as rb
-from python_buildpack.errors import RuntimeBuildDependenciesMissing, RuntimeSourceInvalid
+from python_buildpack import archive
 from tests.harness.http_server import FileServer
+from tools import runtime_builder as rb
+from tools.runtime_builder import (
+    RuntimeBuildDependenciesMissing,
+    RuntimeInstallIncomplete,
+    RuntimeSourceDownloadFailed,
+    RuntimeSourceInvalid,
+    RuntimeSourceMissing,
+)
 
 MINOR = "3.13"
 
@@ -124,12 +131,12 @@ def test_a_source_url_is_downloaded(tmp_path: Path) -> None:
         got = rb.fetch_source(srv.url_for("Python-3.12.4.tar.xz"), tmp_path / "work")
         assert got == tmp_path / "work" / "Python-3.12.4.tar.xz"
         assert rb.inspect_source(got).version == "3.12.4"
-        with pytest.raises(RuntimeSourceInvalid, match=r"download failed.*404"):
+        with pytest.raises(RuntimeSourceDownloadFailed, match=r"download failed.*404"):
             rb.fetch_source(srv.url_for("Python-3.99.0.tar.xz"), tmp_path / "work")
 
 
 def test_a_missing_source_file_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(RuntimeSourceInvalid, match="does not exist"):
+    with pytest.raises(RuntimeSourceMissing, match="does not exist"):
         rb.fetch_source(str(tmp_path / "nope.tar.xz"), tmp_path)
 
 
@@ -139,7 +146,7 @@ def test_links_escaping_the_source_tree_are_refused(tmp_path: Path) -> None:
         {"Python-3.13.5/configure": b""},
         symlinks={"Python-3.13.5/evil": "../../../etc/passwd"},
     )
-    with pytest.raises(RuntimeSourceInvalid, match="points outside"):
+    with pytest.raises(RuntimeSourceInvalid, match="leads outside"):
         rb.unpack_source(rb.inspect_source(tarball), tmp_path / "work")
 
 
@@ -206,7 +213,7 @@ def test_python_links_point_at_the_versioned_interpreter(tmp_path: Path) -> None
 
 def test_missing_interpreter_is_reported(tmp_path: Path) -> None:
     (tmp_path / "python" / "bin").mkdir(parents=True)
-    with pytest.raises(RuntimeSourceInvalid, match=r"bin/python3\.13"):
+    with pytest.raises(RuntimeInstallIncomplete, match=r"bin/python3\.13"):
         rb.ensure_python_links(tmp_path / "python", MINOR)
 
 
@@ -255,7 +262,7 @@ def test_archive_is_reproducible_and_normalised(tmp_path: Path) -> None:
     (second / "include/python3.13/Python.h").chmod(0o600)
     sha_a = rb.write_archive(first, tmp_path / "a.tar.gz", mtime=1234)
     sha_b = rb.write_archive(second, tmp_path / "b.tar.gz", mtime=1234)
-    assert sha_a == sha_b == rb.sha256_file(tmp_path / "a.tar.gz")
+    assert sha_a == sha_b == archive.sha256_file(tmp_path / "a.tar.gz")
     assert not (tmp_path / "a.tar.gz.partial").exists()
 
     header = (tmp_path / "a.tar.gz").read_bytes()[:10]
@@ -280,9 +287,9 @@ def test_archive_is_reproducible_and_normalised(tmp_path: Path) -> None:
 
 def test_archive_mtime_follows_source_date_epoch(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
-    assert rb.archive_mtime() == 1700000000
+    assert archive.archive_mtime() == 1700000000
     monkeypatch.delenv("SOURCE_DATE_EPOCH")
-    assert rb.archive_mtime() == rb.DEFAULT_MTIME
+    assert archive.archive_mtime() == archive.DEFAULT_MTIME
 
 
 def test_manifest_entry_is_the_release_table() -> None:

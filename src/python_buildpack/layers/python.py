@@ -13,12 +13,13 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
+from ..archive import DEFAULT_MAX_UNPACKED_BYTES, extract_tar
 from ..cnb.env import LayerEnv, Scope
 from ..cnb.layers import Cause, Layer, Layers, LayerState
 from ..cnb.models import LayerTypes
 from ..commands import capture
 from ..config import BuildConfig
-from ..download import DEFAULT_MAX_UNPACKED_BYTES, download, extract_tar
+from ..download import download
 from ..errors import BrokenPythonArchive
 from ..execd import install_programs
 from ..output import Log

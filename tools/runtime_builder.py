@@ -1,6 +1,10 @@
 """Build a relocatable CPython archive from an upstream source tarball (an operator tool).
 
-    python -m python_buildpack.runtime_builder --source Python-3.13.5.tar.xz --output-dir dist
+    python -m tools.runtime_builder --source Python-3.13.5.tar.xz --output-dir dist
+
+An operator tool: it never runs in a build and is not part of the packaged buildpack. It uses the
+buildpack's own modules for what they share (`archive` for unpacking and writing tar archives,
+`commands` to run programs, `output` for its log); its failures are the error classes below.
 
 The result, `python-X.Y.Z-linux-<arch>.tar.gz`, has the layout of python-build-standalone's
 `install_only_stripped` archives (`python/bin/python3`, `python/lib/`, `python/include/`) and runs
@@ -24,36 +28,154 @@ Choices worth knowing:
 from __future__ import annotations
 
 import argparse
-import gzip
-import hashlib
 import os
 import platform
 import re
 import shutil
-import subprocess
 import sys
 import tarfile
 import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from .errors import CommandFailed, RuntimeBuildDependenciesMissing, RuntimeSourceInvalid, UserError
-from .output import Log, format_duration
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO / "src") not in sys.path:  # run by a Python without the package installed
+    sys.path.insert(1, str(REPO / "src"))
+
+from python_buildpack import commands  # noqa: E402
+from python_buildpack.archive import (  # noqa: E402
+    archive_mtime,
+    extract_tar,
+    sha256_file,
+    write_tar,
+    write_tar_gz,
+)
+from python_buildpack.errors import (  # noqa: E402
+    ArchiveCorrupt,
+    ArchiveTooLarge,
+    UnsafeArchive,
+    UserError,
+    bullet_list,
+)
+from python_buildpack.output import Log, format_duration  # noqa: E402
 
 PREFIX = "/python"
 ARCHIVE_TOP = "python"
-# 1980-01-01: the oldest date a zip file can hold, and what reproducible-build tools use when no
-# SOURCE_DATE_EPOCH is set.
-DEFAULT_MTIME = 315532800
 PYTHON_ORG_URL = "https://www.python.org/ftp/python/{version}/Python-{version}.tar.xz"
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 VERSION_RE = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
 ARCHES = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
+_SOURCE_FIX = (
+    "Pass --source a CPython source release (Python-X.Y.Z.tar.xz/.tgz, or a Debian "
+    "pythonX.Y_X.Y.Z.orig.tar.* file), or --version X.Y.Z to download it from python.org."
+)
+
+
+# --- errors: one class per failure of the builder (operator errors, not build errors) --------
+
+
+class RuntimeBuildError(UserError):
+    """Building a runtime archive failed; the subclasses say how."""
+
+
+class UnsupportedBuildArch(RuntimeBuildError):
+    def __init__(self, machine: str) -> None:
+        super().__init__(
+            f"Unsupported architecture {machine!r}",
+            "Runtime archives are built for linux/amd64 (x86_64) and linux/arm64 (aarch64).",
+            "Run the builder on one of those machines.",
+        )
+
+
+class RuntimeSourceInvalid(RuntimeBuildError):
+    def __init__(self, source: str, reason: str) -> None:
+        super().__init__(
+            "Unusable CPython source",
+            f"{source} cannot be used to build a Python runtime: {reason}",
+            _SOURCE_FIX,
+        )
+
+
+class RuntimeSourceMissing(RuntimeBuildError):
+    def __init__(self, source: str) -> None:
+        super().__init__(
+            "Unusable CPython source",
+            f"{source} cannot be used to build a Python runtime: the file does not exist",
+            _SOURCE_FIX,
+        )
+
+
+class RuntimeSourceDownloadFailed(RuntimeBuildError):
+    def __init__(self, url: str, reason: str) -> None:
+        super().__init__(
+            "Unusable CPython source",
+            f"{url} cannot be used to build a Python runtime: the download failed: {reason}",
+            "Check the URL and this machine's network access, or download the source release "
+            "yourself and pass its path to --source.",
+        )
+
+
+class RuntimeBuildDependenciesMissing(RuntimeBuildError):
+    def __init__(self, missing: dict[str, str]) -> None:
+        packages = sorted(set(missing.values()))
+        super().__init__(
+            "Missing build dependencies for CPython",
+            "Building CPython needs these tools and headers, which were not found:\n"
+            + bullet_list(f"{item} (Debian package {pkg})" for item, pkg in missing.items()),
+            "Install them with: apt-get install " + " ".join(packages) + "\n"
+            "(tools/install-system-deps.sh installs everything the project needs).",
+        )
+
+
+class RuntimeBuildStepFailed(RuntimeBuildError):
+    """configure, make or compileall failed; the long output is in the build log."""
+
+    def __init__(self, command: str, exit_code: int, tail: str, build_log: Path) -> None:
+        super().__init__(
+            f"'{command}' failed (exit status {exit_code})",
+            f"The command failed while building CPython. Its last lines:\n\n{tail}",
+            f"See the full build log in {build_log}.",
+        )
+        self.command = command
+        self.exit_code = exit_code
+
+
+class RuntimeToolFailed(RuntimeBuildError):
+    """A binutils or zstd command the builder runs on the built tree failed."""
+
+    def __init__(self, command: str, exit_code: int, output: str) -> None:
+        super().__init__(
+            f"'{command}' failed (exit status {exit_code})",
+            f"The command failed while preparing the CPython archive:\n{output}",
+            "Check that binutils (strip, readelf) and zstd are installed and work "
+            "(tools/install-system-deps.sh installs them), then build again.",
+        )
+
+
+class RuntimeInstallIncomplete(RuntimeBuildError):
+    def __init__(self, prefix: Path, missing: str) -> None:
+        super().__init__(
+            "The CPython install is incomplete",
+            f"'make install' into {prefix} left no {missing}.",
+            "Check the build log for errors of 'make install'; the source release may be "
+            "damaged or not a CPython release.",
+        )
+
+
+class RuntimeArchiveBroken(RuntimeBuildError):
+    def __init__(self, archive: Path, problems: Sequence[str]) -> None:
+        super().__init__(
+            "The built CPython archive does not work",
+            f"{archive} was unpacked in another directory and checked:\n" + bullet_list(problems),
+            "Fix the build host (a missing -dev package leaves a stdlib module out; a new "
+            "shared library must be added to RUN_IMAGE_LIBRARIES and README) and build again.",
+        )
+
 
 CONFIGURE_FLAGS = (
     f"--prefix={PREFIX}",
@@ -190,15 +312,10 @@ class BuildLog:
         with self.path.open("a", encoding="utf-8") as out:
             out.write(f"\n$ {' '.join(args)}  (in {cwd})\n")
             out.flush()
-            proc = subprocess.run(
-                args, cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL, stdout=out, stderr=out
-            )
-        if proc.returncode != 0:
-            raise CommandFailed(
-                " ".join(args[:2]),
-                proc.returncode,
-                f"The command failed while building CPython. Its last lines:\n\n{self.tail()}",
-                f"See the full build log in {self.path}.",
+            result = commands.run(args, cwd=cwd, env=env, log=Log(out=out, err=out))
+        if not result.ok:
+            raise RuntimeBuildStepFailed(
+                " ".join(args[:2]), result.exit_code, self.tail(), self.path
             )
 
     def tail(self, lines: int = 25) -> str:
@@ -211,11 +328,7 @@ def host_arch() -> str:
     try:
         return ARCHES[machine]
     except KeyError:
-        raise UserError(
-            f"Unsupported architecture {machine!r}",
-            "Runtime archives are built for linux/amd64 (x86_64) and linux/arm64 (aarch64).",
-            "Run the builder on one of those machines.",
-        ) from None
+        raise UnsupportedBuildArch(machine) from None
 
 
 def archive_name(version: str, arch: str) -> str:
@@ -242,14 +355,14 @@ def fetch_source(source: str, dest_dir: Path) -> Path:
     if "://" not in source:
         path = Path(source).expanduser()
         if not path.is_file():
-            raise RuntimeSourceInvalid(source, "the file does not exist")
+            raise RuntimeSourceMissing(source)
         return path.resolve()
     target = dest_dir / source.rstrip("/").rsplit("/", 1)[-1]
     try:
         with urllib.request.urlopen(source, timeout=60) as response, target.open("wb") as out:
             shutil.copyfileobj(response, out)
     except (urllib.error.URLError, OSError) as exc:
-        raise RuntimeSourceInvalid(source, f"the download failed: {exc}") from exc
+        raise RuntimeSourceDownloadFailed(source, str(exc)) from exc
     return target
 
 
@@ -275,44 +388,15 @@ def inspect_source(tarball: Path) -> Source:
 
 
 def unpack_source(source: Source, work_dir: Path) -> Path:
-    with tarfile.open(source.tarball) as tar:
-        for member in tar.getmembers():
-            name = Path(member.name)
-            if name.is_absolute() or ".." in name.parts:
-                raise RuntimeSourceInvalid(
-                    str(source.tarball), f"unsafe member path {member.name!r}"
-                )
-            if member.issym():
-                target = Path(member.linkname)
-                if target.is_absolute() or not _inside(name.parent / target):
-                    raise RuntimeSourceInvalid(
-                        str(source.tarball), f"link {member.name!r} points outside the archive"
-                    )
-            elif member.islnk() and not _inside(Path(member.linkname)):
-                raise RuntimeSourceInvalid(
-                    str(source.tarball), f"link {member.name!r} points outside the archive"
-                )
-        _extract(tar, work_dir)
+    """Unpack the release into `work_dir` with the buildpack's own safe extraction."""
+    try:
+        extract_tar(source.tarball, work_dir, strip_top=None)
+    except (UnsafeArchive, ArchiveCorrupt, ArchiveTooLarge) as error:
+        raise RuntimeSourceInvalid(str(source.tarball), error.detail) from None
     src_dir = work_dir / f"Python-{source.version}"
     if not (src_dir / "configure").is_file():
         raise RuntimeSourceInvalid(str(source.tarball), f"{src_dir.name}/configure is missing")
     return src_dir
-
-
-def _extract(tar: tarfile.TarFile, dest: Path) -> None:
-    if hasattr(tarfile, "data_filter"):  # Python >= 3.11.4 / 3.12
-        tar.extractall(dest, filter="data")
-    else:  # pragma: no cover - older Pythons; members are checked by the caller
-        tar.extractall(dest)
-
-
-def _inside(path: Path) -> bool:
-    depth = 0
-    for part in path.parts:
-        depth += -1 if part == ".." else (0 if part == "." else 1)
-        if depth < 0:
-            return False
-    return True
 
 
 # --- build -----------------------------------------------------------------------------------
@@ -324,13 +408,8 @@ def missing_build_dependencies() -> dict[str, str]:
     if "cc" in missing:
         return missing | BUILD_HEADERS
     for header, pkg in BUILD_HEADERS.items():
-        probe = subprocess.run(
-            ["cc", "-E", "-x", "c", "-"],
-            input=f"#include <{header}>\n",
-            capture_output=True,
-            text=True,
-            env=build_env(),
-            check=False,
+        probe = commands.capture(
+            ["cc", "-E", "-x", "c", "-"], input=f"#include <{header}>\n", env=build_env()
         )
         if probe.returncode != 0:
             missing[header] = pkg
@@ -394,7 +473,7 @@ def ensure_python_links(prefix: Path, minor: str) -> None:
     bin_dir = prefix / "bin"
     interpreter = bin_dir / f"python{minor}"
     if not interpreter.is_file():
-        raise RuntimeSourceInvalid(str(prefix), f"the install has no bin/python{minor}")
+        raise RuntimeInstallIncomplete(prefix, f"bin/python{minor}")
     for name in ("python3", "python"):
         link = bin_dir / name
         if link.is_symlink() or link.exists():
@@ -440,7 +519,7 @@ def strip_binaries(prefix: Path) -> list[Path]:
     elves = sorted(p for p in prefix.rglob("*") if is_elf(p))
     for chunk_start in range(0, len(elves), 200):
         chunk = elves[chunk_start : chunk_start + 200]
-        subprocess.run(["strip", "--strip-unneeded", *map(str, chunk)], check=True, env=build_env())
+        _tool(["strip", "--strip-unneeded", *map(str, chunk)])
     return elves
 
 
@@ -487,79 +566,29 @@ def timestamp_pycs(prefix: Path) -> list[Path]:
 # --- archive ---------------------------------------------------------------------------------
 
 
-def archive_mtime() -> int:
-    value = os.environ.get("SOURCE_DATE_EPOCH", "")
-    return int(value) if value.isdigit() else DEFAULT_MTIME
-
-
-def _walk_sorted(root: Path) -> Iterator[Path]:
-    yield root
-    if root.is_dir() and not root.is_symlink():
-        for child in sorted(root.iterdir(), key=lambda p: p.name):
-            yield from _walk_sorted(child)
-
-
-def _normalise(info: tarfile.TarInfo, mtime: int) -> tarfile.TarInfo:
-    info.uid = info.gid = 0
-    info.uname = info.gname = ""
-    info.mtime = mtime
-    if info.isdir():
-        info.mode = 0o755
-    elif info.isreg() or info.islnk():
-        info.mode = 0o755 if info.mode & 0o111 else 0o644
-    else:
-        info.mode = 0o777
-    return info
-
-
-def write_tar(tree: Path, out: IO[bytes], *, top: str = ARCHIVE_TOP, mtime: int) -> None:
-    """Write `tree` as an uncompressed tar whose top directory is `top`, deterministically."""
-    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for path in _walk_sorted(tree):
-            arcname = top if path == tree else f"{top}/{path.relative_to(tree).as_posix()}"
-            info = _normalise(tar.gettarinfo(str(path), arcname), mtime)
-            if info.isreg():
-                with path.open("rb") as f:
-                    tar.addfile(info, f)
-            else:
-                tar.addfile(info)
+def _tool(cmd: Sequence[str], *, stdin: IO[bytes] | None = None) -> str:
+    """Run a binutils/zstd command on the built tree; its stdout, or `RuntimeToolFailed`."""
+    result = commands.capture(cmd, env=build_env(), stdin=stdin)
+    if result.returncode != 0:
+        output = (result.stderr or result.stdout).strip()
+        raise RuntimeToolFailed(commands.display(cmd[:2]), result.returncode, output)
+    return result.stdout
 
 
 def write_archive(tree: Path, archive: Path, *, mtime: int | None = None) -> str:
     """Write `tree` as a reproducible .tar.gz at `archive`; returns its sha256."""
     fixed = archive_mtime() if mtime is None else mtime
-    archive.parent.mkdir(parents=True, exist_ok=True)
-    partial = archive.with_name(archive.name + ".partial")
-    # No file name and a fixed timestamp in the gzip header.
-    with (
-        partial.open("wb") as raw,
-        gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=9, mtime=fixed) as gz,
-    ):
-        write_tar(tree, gz, mtime=fixed)  # type: ignore[arg-type]
-    partial.replace(archive)
-    return sha256_file(archive)
+    return write_tar_gz(tree, archive, top=ARCHIVE_TOP, mtime=fixed, compresslevel=9)
 
 
 def write_zstd_archive(tree: Path, archive: Path, *, mtime: int | None = None) -> str:
     fixed = archive_mtime() if mtime is None else mtime
     with tempfile.TemporaryFile() as plain:
-        write_tar(tree, plain, mtime=fixed)
+        write_tar(tree, plain, top=ARCHIVE_TOP, mtime=fixed)
         plain.seek(0)
-        subprocess.run(
-            ["zstd", "-q", "-f", "-19", "-T0", "-o", str(archive)],
-            stdin=plain,
-            check=True,
-            env=build_env(),
-        )
+        # From stdin, as always: zstd records the content size when it reads a file.
+        _tool(["zstd", "-q", "-f", "-19", "-T0", "-o", str(archive)], stdin=plain)
     return sha256_file(archive)
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def manifest_entry(version: str, arch: str, url: str, sha256: str) -> str:
@@ -578,9 +607,7 @@ def manifest_entry(version: str, arch: str, url: str, sha256: str) -> str:
 
 
 def runpath(binary: Path) -> str | None:
-    out = subprocess.run(
-        ["readelf", "-d", str(binary)], capture_output=True, text=True, check=True, env=build_env()
-    ).stdout
+    out = _tool(["readelf", "-d", str(binary)])
     match = re.search(r"\((?:RUNPATH|RPATH)\)\s+Library (?:runpath|rpath): \[(.*)\]", out)
     return match.group(1) if match else None
 
@@ -590,9 +617,7 @@ NEEDED_RE = re.compile(r"\(NEEDED\)\s+Shared library: \[(.+?)\]")
 
 def needed_libraries(binary: Path) -> list[str]:
     """The DT_NEEDED entries of an ELF file: the shared libraries the loader must find for it."""
-    out = subprocess.run(
-        ["readelf", "-d", str(binary)], capture_output=True, text=True, check=True, env=build_env()
-    ).stdout
+    out = _tool(["readelf", "-d", str(binary)])
     return NEEDED_RE.findall(out)
 
 
@@ -615,9 +640,8 @@ def verify_archive(archive: Path, version: str, minor: str, arch: str) -> str:
     with tempfile.TemporaryDirectory(prefix="verify-runtime-") as tmp:
         root = Path(tmp) / "somewhere" / "else"
         root.mkdir(parents=True)
-        with tarfile.open(archive) as tar:
-            _extract(tar, root)
         prefix = root / ARCHIVE_TOP
+        extract_tar(archive, prefix, strip_top=ARCHIVE_TOP)
         python = prefix / "bin" / "python3"
         problems = []
         for name in ("python3", "python", f"python{minor}"):
@@ -645,9 +669,7 @@ def verify_archive(archive: Path, version: str, minor: str, arch: str) -> str:
             "import sys, " + ", ".join(VERIFY_MODULES) + "\n"
             "print(sys.version.split()[0]); print(sys.prefix); print(ssl.OPENSSL_VERSION)"
         )
-        probe = subprocess.run(
-            [str(python), "-I", "-c", code], capture_output=True, text=True, env=build_env()
-        )
+        probe = commands.capture([python, "-I", "-c", code], env=build_env())
         if probe.returncode != 0:
             problems.append(f"importing the stdlib failed:\n{probe.stderr.strip()}")
             openssl = ""
@@ -658,31 +680,20 @@ def verify_archive(archive: Path, version: str, minor: str, arch: str) -> str:
             if Path(got_prefix).resolve() != prefix.resolve():
                 problems.append(f"sys.prefix is {got_prefix}, not the unpacked {prefix}")
         venv = Path(tmp) / "venv"
-        made = subprocess.run(
-            [str(python), "-I", "-m", "venv", "--without-pip", str(venv)],
-            capture_output=True,
-            text=True,
-            env=build_env(),
+        made = commands.capture(
+            [python, "-I", "-m", "venv", "--without-pip", venv], env=build_env()
         )
         if made.returncode != 0:
             problems.append(f"python -m venv --without-pip failed:\n{made.stderr.strip()}")
         else:
-            ran = subprocess.run(
-                [
-                    str(venv / "bin" / "python"),
-                    "-c",
-                    "import sys; print(sys.prefix != sys.base_prefix)",
-                ],
-                capture_output=True,
-                text=True,
+            ran = commands.capture(
+                [venv / "bin" / "python", "-c", "import sys; print(sys.prefix != sys.base_prefix)"],
                 env=build_env(),
             )
             if ran.stdout.strip() != "True":
                 problems.append(f"the venv's python does not run as a venv: {ran.stderr.strip()}")
         if problems:
-            raise RuntimeSourceInvalid(
-                str(archive), "the built archive does not work:\n" + "\n".join(problems)
-            )
+            raise RuntimeArchiveBroken(archive, problems)
         return openssl
 
 
@@ -764,7 +775,7 @@ def build(options: Options, log: Log) -> BuiltArchive:
 
 def parse_args(argv: Sequence[str]) -> Options:
     parser = argparse.ArgumentParser(
-        prog="python -m python_buildpack.runtime_builder",
+        prog="python -m tools.runtime_builder",
         description="Build a relocatable CPython archive from an upstream source release. "
         "PGO (--enable-optimizations) and LTO are not used: they make the build ~5x slower.",
     )

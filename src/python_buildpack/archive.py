@@ -1,0 +1,388 @@
+"""Tar archives: unpacking what the build downloads safely, and writing trees reproducibly.
+
+`extract_tar` unpacks with its own checks rather than trusting member names: no absolute paths,
+no `..`, no device files, no link that resolves outside the destination, nothing written through
+a symlink that leads outside it, and no more than a cap of unpacked bytes (a small archive can
+unpack to gigabytes). The `data` extraction filter of newer Pythons is not relied on because the
+buildpack runs on 3.10+. The build unpacks CPython with it; the operator tools (the runtime
+builder, `tools/package.py`) use it for what they unpack too.
+
+`write_tar`/`write_tar_gz` write a tree deterministically: members sorted by name, each
+directory before its contents, a fixed mtime (`archive_mtime`), uid/gid 0 and no user names,
+modes reduced to 0755/0644 (0777 for symlinks), and a gzip header without file name or
+timestamp. Only the operator tools write archives; the build never does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import hashlib
+import importlib
+import lzma
+import os
+import shutil
+import tarfile
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any, cast
+
+from . import commands
+from .errors import (
+    ArchiveCorrupt,
+    ArchiveTooLarge,
+    FilesystemError,
+    UnsafeArchive,
+    ZstdUnavailable,
+)
+
+_CHUNK = 1024 * 1024
+# Unpacked size allowed when the manifest gives none: CPython unpacks to 100-400 MB.
+DEFAULT_MAX_UNPACKED_BYTES = 2 * 1024**3
+# 1980-01-01: the oldest date a zip file can hold, and what reproducible-build tools use when no
+# SOURCE_DATE_EPOCH is set.
+DEFAULT_MTIME = 315532800
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+_READ_ERRORS = (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError, OSError)
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(_CHUNK), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _strerror(error: OSError) -> str:
+    return error.strerror or str(error)
+
+
+def _describe(error: BaseException) -> str:
+    text = str(error)
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+# --- writing ----------------------------------------------------------------------------------
+
+
+def archive_mtime() -> int:
+    """The mtime of every member: SOURCE_DATE_EPOCH when set, else `DEFAULT_MTIME`."""
+    value = os.environ.get("SOURCE_DATE_EPOCH", "")
+    return int(value) if value.isdigit() else DEFAULT_MTIME
+
+
+def iter_tree(root: Path) -> Iterator[Path]:
+    """Every path below `root` (not `root` itself), each directory before its contents, sorted."""
+    for child in sorted(root.iterdir(), key=lambda p: p.name):
+        yield child
+        if child.is_dir() and not child.is_symlink():
+            yield from iter_tree(child)
+
+
+def _normalise(info: tarfile.TarInfo, mtime: int) -> tarfile.TarInfo:
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    info.mtime = mtime
+    if info.isdir():
+        info.mode = 0o755
+    elif info.isreg() or info.islnk():
+        info.mode = 0o755 if info.mode & 0o111 else 0o644
+    else:
+        info.mode = 0o777
+    return info
+
+
+def write_tar(tree: Path, out: IO[bytes], *, top: str | None, mtime: int) -> None:
+    """Write `tree` as an uncompressed tar to `out`, deterministically.
+
+    With `top`, the tree itself is the member `top` and everything lives below it; without, the
+    tree's contents are at the archive's root."""
+    members = [(tree, top)] if top is not None else []
+    for path in iter_tree(tree):
+        rel = path.relative_to(tree).as_posix()
+        members.append((path, f"{top}/{rel}" if top is not None else rel))
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for path, name in members:
+            info = _normalise(tar.gettarinfo(str(path), name), mtime)
+            if info.isreg():
+                with path.open("rb") as f:
+                    tar.addfile(info, f)
+            else:
+                tar.addfile(info)
+
+
+def write_tar_gz(
+    tree: Path, archive: Path, *, top: str | None, mtime: int, compresslevel: int = 9
+) -> str:
+    """Write `tree` as a reproducible .tar.gz at `archive` (see `write_tar`); returns its sha256.
+
+    Written beside it first and renamed into place, so an interrupted write leaves no archive."""
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    partial = archive.with_name(archive.name + ".partial")
+    # No file name and a fixed timestamp in the gzip header.
+    with (
+        partial.open("wb") as raw,
+        gzip.GzipFile(
+            filename="", mode="wb", fileobj=raw, compresslevel=compresslevel, mtime=mtime
+        ) as gz,
+    ):
+        write_tar(tree, cast(IO[bytes], gz), top=top, mtime=mtime)
+    partial.replace(archive)
+    return sha256_file(archive)
+
+
+# --- unpacking --------------------------------------------------------------------------------
+
+
+def extract_tar(
+    archive: Path,
+    dest: Path,
+    strip_top: str | None = "python",
+    *,
+    max_unpacked_bytes: int = DEFAULT_MAX_UNPACKED_BYTES,
+) -> None:
+    """Unpack a .tar.gz/.tgz/.tar.xz/.tar.zst archive into `dest`.
+
+    The compression is read from the file's first bytes, not its name, so archives served under
+    any name (a dependency mapping's URL, say) unpack alike. With `strip_top`, every member must
+    live under that top directory, whose contents land directly in `dest`.
+    Unpacking stops with `ArchiveTooLarge` once the files add up to more than
+    `max_unpacked_bytes` (a small archive can unpack to gigabytes), and a full or read-only disk
+    is a `FilesystemError` naming the file being written.
+    If this raises, `dest` may hold part of the archive: callers discard it.
+    """
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+        with _open_tar_stream(archive) as tar:
+            _Extractor(archive, dest, strip_top, max_unpacked_bytes).run(tar)
+    except _WriteFailed as e:
+        raise FilesystemError("unpacking Python", e.path, _strerror(e.error)) from None
+
+
+@contextlib.contextmanager
+def _open_tar_stream(archive: Path) -> Iterator[tarfile.TarFile]:
+    try:
+        with archive.open("rb") as f:
+            magic = f.read(4)
+    except OSError as e:
+        raise ArchiveCorrupt(str(archive), e.strerror or str(e)) from e
+    if magic != _ZSTD_MAGIC:
+        try:
+            # Opened outside `with` so that open errors become ArchiveCorrupt.
+            tar = tarfile.open(archive, mode="r|*")  # noqa: SIM115
+        except (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError, gzip.BadGzipFile) as e:
+            raise ArchiveCorrupt(str(archive), f"not a readable tar archive ({e})") from e
+        with tar:
+            yield tar
+        return
+    with _zstd_reader(archive) as stream:
+        try:
+            tar = tarfile.open(fileobj=stream, mode="r|")  # noqa: SIM115
+        except (tarfile.TarError, EOFError) as e:
+            raise ArchiveCorrupt(str(archive), f"not a readable tar archive ({e})") from e
+        with tar:
+            yield tar
+
+
+@contextlib.contextmanager
+def _zstd_reader(archive: Path) -> Iterator[IO[bytes]]:
+    """A decompressed stream of a zstd file: the `zstd` command, else a Python zstd module."""
+    command = shutil.which("zstd")
+    if command:
+        # --long=31 allows archives compressed with a large window (`zstd --long`). Decompressing
+        # needs no setting from the environment.
+        cmd = [command, "-d", "-c", "-q", "--long=31", str(archive)]
+        with commands.reading(cmd, env={}) as zstd:
+            yield zstd.stdout
+        if zstd.exit_code != 0:
+            raise ArchiveCorrupt(
+                str(archive), f"zstd failed (exit status {zstd.exit_code}): {zstd.stderr}"
+            )
+        return
+    module = _zstd_module()
+    if module is None:
+        raise ZstdUnavailable(str(archive))
+    with archive.open("rb") as raw:
+        if module.__name__ == "compression.zstd":
+            stream = cast(IO[bytes], module.ZstdFile(raw))
+        else:
+            decompressor = module.ZstdDecompressor(max_window_size=2**31)
+            stream = cast(IO[bytes], decompressor.stream_reader(raw))
+        with stream:
+            yield stream
+
+
+def _zstd_module() -> Any:
+    # compression.zstd is in the standard library from Python 3.14.
+    for name in ("compression.zstd", "zstandard"):
+        try:
+            return importlib.import_module(name)
+        except ImportError:
+            continue
+    return None
+
+
+class _WriteFailed(Exception):
+    """Writing `path` failed: the disk, not the archive (kept apart from read errors)."""
+
+    def __init__(self, path: Path | str, error: OSError) -> None:
+        super().__init__(str(path))
+        self.path = str(path)
+        self.error = error
+
+
+class _Extractor:
+    def __init__(
+        self, archive: Path, dest: Path, strip_top: str | None, max_unpacked_bytes: int
+    ) -> None:
+        self.archive = archive
+        self.dest = dest
+        self.max_unpacked_bytes = max_unpacked_bytes
+        self.unpacked = 0
+        self.root = os.path.realpath(dest)
+        self.strip_top = strip_top
+        self.directories: list[tuple[Path, tarfile.TarInfo]] = []
+        self.symlinks: list[tuple[Path, str]] = []
+
+    def _unsafe(self, member: tarfile.TarInfo, reason: str) -> UnsafeArchive:
+        return UnsafeArchive(str(self.archive), member.name, reason)
+
+    def _inside(self, path: str) -> bool:
+        return path == self.root or path.startswith(self.root + os.sep)
+
+    def _relative_parts(self, member: tarfile.TarInfo, name: str) -> list[str] | None:
+        """The path below `dest` for an archive path, or None for the top directory itself."""
+        if name.startswith("/"):
+            raise self._unsafe(member, "is an absolute path")
+        parts = [p for p in name.split("/") if p not in ("", ".")]
+        if ".." in parts:
+            raise self._unsafe(member, "has a '..' path component")
+        if self.strip_top is not None and parts:
+            if parts[0] != self.strip_top:
+                raise ArchiveCorrupt(
+                    str(self.archive),
+                    f"expected every entry under '{self.strip_top}/', found {name!r}",
+                )
+            parts = parts[1:]
+        return parts or None
+
+    def run(self, tar: tarfile.TarFile) -> None:
+        members = iter(tar)
+        while True:
+            try:
+                member = next(members)
+            except StopIteration:
+                break
+            except _READ_ERRORS as e:
+                raise ArchiveCorrupt(str(self.archive), _describe(e)) from e
+            try:
+                self._extract(tar, member)
+            except OSError as e:
+                raise _WriteFailed(e.filename or self.dest, e) from None
+        self._check_symlinks()
+        # Directory modes last, so a read-only directory does not block its own contents.
+        for path, member in reversed(self.directories):
+            path.chmod((member.mode & 0o777) | 0o700)
+            os.utime(path, (member.mtime, member.mtime))
+
+    def _extract(self, tar: tarfile.TarFile, member: tarfile.TarInfo) -> None:
+        parts = self._relative_parts(member, member.name)
+        if member.ischr() or member.isblk():
+            raise self._unsafe(member, "is a device file")
+        if member.isfifo():
+            raise self._unsafe(member, "is a named pipe")
+        if not (member.isreg() or member.isdir() or member.issym() or member.islnk()):
+            raise self._unsafe(member, "is a special file")
+        if parts is None:
+            if not member.isdir():
+                raise ArchiveCorrupt(str(self.archive), f"{member.name!r} is not a directory")
+            return
+        target = self.dest.joinpath(*parts)
+        parent = os.path.realpath(target.parent)
+        if not self._inside(parent):
+            raise self._unsafe(member, "would be written through a link that leads outside")
+        Path(parent).mkdir(parents=True, exist_ok=True)
+        target = Path(parent) / target.name
+
+        if member.isdir():
+            if target.is_symlink() or (target.exists() and not target.is_dir()):
+                target.unlink()
+            target.mkdir(exist_ok=True)
+            self.directories.append((target, member))
+            return
+        self._clear(target, member)
+        if member.issym():
+            link = member.linkname
+            if link.startswith("/"):
+                raise self._unsafe(member, f"is a symbolic link to an absolute path ({link})")
+            if not self._inside(os.path.normpath(f"{parent}/{link}")):
+                raise self._unsafe(member, f"is a symbolic link that leads outside ({link})")
+            target.symlink_to(link)
+            self.symlinks.append((target, member.name))
+        elif member.islnk():
+            if member.linkname.startswith("/"):
+                raise self._unsafe(
+                    member, f"is a hard link to an absolute path ({member.linkname})"
+                )
+            source_parts = self._relative_parts(member, member.linkname)
+            source = os.path.realpath(self.dest.joinpath(*(source_parts or [])))
+            if source_parts is None or not self._inside(source):
+                raise self._unsafe(member, f"is a hard link to outside ({member.linkname})")
+            if not Path(source).is_file():
+                raise ArchiveCorrupt(
+                    str(self.archive),
+                    f"{member.name!r} links to {member.linkname!r}, which is not an earlier file",
+                )
+            os.link(source, target)
+        else:
+            self._write_file(tar, member, target)
+
+    def _clear(self, target: Path, member: tarfile.TarInfo) -> None:
+        """Remove what a repeated member name left, never following a symlink."""
+        if target.is_symlink() or target.is_file():
+            target.unlink()
+        elif target.exists():
+            raise ArchiveCorrupt(
+                str(self.archive), f"{member.name!r} replaces a directory with a file"
+            )
+
+    def _write_file(self, tar: tarfile.TarFile, member: tarfile.TarInfo, target: Path) -> None:
+        source = tar.extractfile(member)
+        assert source is not None  # regular files always have content
+        if self.unpacked + member.size > self.max_unpacked_bytes:
+            raise ArchiveTooLarge(str(self.archive), self.max_unpacked_bytes)
+        try:
+            self._copy_out(source, target)
+        except OSError as e:
+            # Reading the archive raised ArchiveCorrupt already: this is the disk.
+            raise _WriteFailed(target, e) from None
+        # setuid/setgid/sticky bits are dropped; the owner can always read and write.
+        target.chmod((member.mode & 0o777) | 0o600)
+        os.utime(target, (member.mtime, member.mtime))
+
+    def _copy_out(self, source: IO[bytes], target: Path) -> None:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+        with os.fdopen(os.open(target, flags, 0o600), "wb") as out:
+            while True:
+                try:
+                    chunk = source.read(_CHUNK)
+                except _READ_ERRORS as e:
+                    raise ArchiveCorrupt(str(self.archive), _describe(e)) from e
+                if not chunk:
+                    break
+                # Counted as written, not as the header says: the header could lie.
+                self.unpacked += len(chunk)
+                if self.unpacked > self.max_unpacked_bytes:
+                    raise ArchiveTooLarge(str(self.archive), self.max_unpacked_bytes)
+                out.write(chunk)
+
+    def _check_symlinks(self) -> None:
+        """A link that pointed inside when made can lead outside through a later link."""
+        for path, name in self.symlinks:
+            if not self._inside(os.path.realpath(path)):
+                path.unlink()
+                raise UnsafeArchive(
+                    str(self.archive), name, "is a symbolic link that leads outside"
+                )

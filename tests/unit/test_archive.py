@@ -1,0 +1,267 @@
+"""Unpacking (`archive.extract_tar`): formats, safety checks, the size cap."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import subprocess
+import sys
+import tarfile
+import types
+from collections.abc import Callable
+from pathlib import Path
+from typing import Literal
+
+import pytest
+
+from python_buildpack.archive import extract_tar
+from python_buildpack.errors import ArchiveCorrupt, ArchiveTooLarge, UnsafeArchive, ZstdUnavailable
+
+# More than one read chunk of the extractor.
+BODY = b"python archive bytes " * 50_000
+
+
+def add_file(tar: tarfile.TarFile, name: str, data: bytes = b"x", mode: int = 0o644) -> None:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    info.mode = mode
+    info.mtime = 1_700_000_000
+    tar.addfile(info, io.BytesIO(data))
+
+
+def add_special(tar: tarfile.TarFile, name: str, kind: bytes, linkname: str = "") -> None:
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.linkname = linkname
+    info.mode = 0o755
+    tar.addfile(info)
+
+
+def make_tar(
+    path: Path, build: Callable[[tarfile.TarFile], None], mode: Literal["w:gz", "w"] = "w:gz"
+) -> Path:
+    with tarfile.open(path, mode) as tar:
+        build(tar)
+    return path
+
+
+def python_tree(tar: tarfile.TarFile) -> None:
+    add_special(tar, "python/", tarfile.DIRTYPE)
+    add_special(tar, "python/bin", tarfile.DIRTYPE)
+    add_file(tar, "python/bin/python3.13", b"#!elf", mode=0o755)
+    add_special(tar, "python/bin/python3", tarfile.SYMTYPE, "python3.13")
+    add_special(tar, "python/bin/python", tarfile.SYMTYPE, "./python3")
+    add_file(tar, "python/lib/python3.13/os.py", b"import sys\n")  # no directory entry
+    add_special(tar, "python/lib/libpython3.13.so", tarfile.LNKTYPE, "python/bin/python3.13")
+    add_file(tar, "./python/include/Python.h", b"/* header */", mode=0o4755)
+
+
+def assert_python_tree(dest: Path) -> None:
+    assert (dest / "bin" / "python3.13").read_bytes() == b"#!elf"
+    assert (dest / "bin" / "python3").readlink() == Path("python3.13")
+    assert (dest / "bin" / "python").resolve() == (dest / "bin" / "python3.13").resolve()
+    assert (dest / "lib" / "python3.13" / "os.py").read_text() == "import sys\n"
+    assert (dest / "lib" / "libpython3.13.so").stat().st_ino == (
+        dest / "bin" / "python3.13"
+    ).stat().st_ino
+    assert (dest / "bin" / "python3.13").stat().st_mode & 0o777 == 0o755
+    assert (dest / "include" / "Python.h").stat().st_mode & 0o7777 == 0o755  # setuid dropped
+    assert int((dest / "lib" / "python3.13" / "os.py").stat().st_mtime) == 1_700_000_000
+    assert not (dest / "python").exists()
+
+
+@pytest.mark.parametrize("name", ["python.tar.gz", "python.tgz", "no-suffix"])
+def test_extract_gzip_strips_top(tmp_path: Path, name: str) -> None:
+    archive = make_tar(tmp_path / name, python_tree)
+    dest = tmp_path / "layer"
+    extract_tar(archive, dest)
+    assert_python_tree(dest)
+
+
+def test_extract_without_strip(tmp_path: Path) -> None:
+    def tree(tar: tarfile.TarFile) -> None:
+        add_file(tar, "./bin/python3", b"elf")
+        add_file(tar, "lib/x.py")
+
+    dest = tmp_path / "layer"
+    extract_tar(make_tar(tmp_path / "a.tar.gz", tree), dest, strip_top=None)
+    assert (dest / "bin" / "python3").read_bytes() == b"elf"
+    assert (dest / "lib" / "x.py").exists()
+
+
+def test_extract_zstd_with_command(tmp_path: Path) -> None:
+    assert shutil.which("zstd"), "the zstd command is part of the system dependencies"
+    plain = make_tar(tmp_path / "python.tar", python_tree, mode="w")
+    subprocess.run(
+        ["zstd", "-q", "--long", str(plain), "-o", str(tmp_path / "python.tar.zst")], check=True
+    )
+    dest = tmp_path / "layer"
+    extract_tar(tmp_path / "python.tar.zst", dest)
+    assert_python_tree(dest)
+
+
+def test_extract_zstd_with_python_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without the command, a zstandard-compatible module is used (here a stand-in)."""
+    plain = make_tar(tmp_path / "python.tar", python_tree, mode="w")
+    compressed = tmp_path / "python.tar.zst"
+    subprocess.run(["zstd", "-q", str(plain), "-o", str(compressed)], check=True)
+    calls: list[int] = []
+
+    class Decompressor:
+        def __init__(self, max_window_size: int) -> None:
+            calls.append(max_window_size)
+
+        def stream_reader(self, raw: io.BufferedReader) -> io.BytesIO:
+            data = subprocess.run(["zstd", "-d", "-c"], input=raw.read(), capture_output=True)
+            return io.BytesIO(data.stdout)
+
+    fake = types.ModuleType("zstandard")
+    fake.ZstdDecompressor = Decompressor  # type: ignore[attr-defined]
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.setitem(sys.modules, "compression.zstd", None)
+    monkeypatch.setitem(sys.modules, "zstandard", fake)
+    dest = tmp_path / "layer"
+    extract_tar(compressed, dest)
+    assert_python_tree(dest)
+    assert calls == [2**31]
+
+
+def test_zstd_unavailable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    plain = make_tar(tmp_path / "python.tar", python_tree, mode="w")
+    compressed = tmp_path / "python.tar.zst"
+    subprocess.run(["zstd", "-q", str(plain), "-o", str(compressed)], check=True)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.setitem(sys.modules, "compression.zstd", None)
+    monkeypatch.setitem(sys.modules, "zstandard", None)
+    with pytest.raises(ZstdUnavailable) as info:
+        extract_tar(compressed, tmp_path / "layer")
+    assert "Install zstd" in info.value.render()
+
+
+def test_corrupt_zstd(tmp_path: Path) -> None:
+    bad = tmp_path / "python.tar.zst"
+    bad.write_bytes(b"\x28\xb5\x2f\xfd" + b"garbage" * 10)
+    with pytest.raises(ArchiveCorrupt):
+        extract_tar(bad, tmp_path / "layer")
+
+
+def test_corrupt_and_truncated_gzip(tmp_path: Path) -> None:
+    bad = tmp_path / "a.tar.gz"
+    bad.write_bytes(b"not an archive at all")
+    with pytest.raises(ArchiveCorrupt):
+        extract_tar(bad, tmp_path / "layer")
+    good = make_tar(tmp_path / "b.tar.gz", lambda tar: add_file(tar, "python/big", BODY))
+    truncated = tmp_path / "c.tar.gz"
+    truncated.write_bytes(good.read_bytes()[:2000])
+    with pytest.raises(ArchiveCorrupt):
+        extract_tar(truncated, tmp_path / "layer2")
+
+
+@pytest.mark.parametrize(
+    ("build", "reason"),
+    [
+        (lambda tar: add_file(tar, "python/../../evil"), "'..' path component"),
+        (lambda tar: add_file(tar, "../evil"), "'..' path component"),
+        (lambda tar: add_file(tar, "/etc/evil"), "absolute path"),
+        (
+            lambda tar: add_special(tar, "python/bin/sh", tarfile.SYMTYPE, "/bin/sh"),
+            "symbolic link to an absolute path",
+        ),
+        (
+            lambda tar: add_special(tar, "python/lib/up", tarfile.SYMTYPE, "../../.."),
+            "symbolic link that leads outside",
+        ),
+        (
+            lambda tar: add_special(tar, "python/x", tarfile.LNKTYPE, "../etc/passwd"),
+            "'..' path component",
+        ),
+        (
+            lambda tar: add_special(tar, "python/x", tarfile.LNKTYPE, "/etc/passwd"),
+            "hard link to an absolute path (/etc/passwd)",
+        ),
+        (lambda tar: add_special(tar, "python/dev", tarfile.CHRTYPE), "device file"),
+        (lambda tar: add_special(tar, "python/blk", tarfile.BLKTYPE), "device file"),
+        (lambda tar: add_special(tar, "python/fifo", tarfile.FIFOTYPE), "named pipe"),
+    ],
+)
+def test_unsafe_members_are_rejected(
+    tmp_path: Path, build: Callable[[tarfile.TarFile], None], reason: str
+) -> None:
+    archive = make_tar(tmp_path / "evil.tar.gz", build)
+    dest = tmp_path / "a" / "layer"
+    with pytest.raises(UnsafeArchive) as info:
+        extract_tar(archive, dest)
+    assert reason in info.value.render()
+    assert not (tmp_path / "evil").exists() and not (tmp_path / "a" / "evil").exists()
+
+
+def test_writing_through_an_escaping_symlink_is_impossible(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+
+    def build(tar: tarfile.TarFile) -> None:
+        # Each link looks harmless on its own; together they lead to dest's parent.
+        add_special(tar, "python/a", tarfile.SYMTYPE, "b/..")
+        add_special(tar, "python/b", tarfile.SYMTYPE, ".")
+        add_file(tar, "python/a/outside/pwned", b"!")
+
+    dest = tmp_path / "layer"
+    with pytest.raises(UnsafeArchive):
+        extract_tar(make_tar(tmp_path / "evil.tar.gz", build), dest)
+    assert list(outside.iterdir()) == []
+
+
+def test_chained_symlinks_escaping_are_caught_at_the_end(tmp_path: Path) -> None:
+    def build(tar: tarfile.TarFile) -> None:
+        add_special(tar, "python/a", tarfile.SYMTYPE, "b/..")
+        add_special(tar, "python/b", tarfile.SYMTYPE, ".")
+
+    with pytest.raises(UnsafeArchive) as info:
+        extract_tar(make_tar(tmp_path / "evil.tar.gz", build), tmp_path / "layer")
+    assert "python/a" in info.value.render()
+
+
+def test_members_outside_the_top_directory(tmp_path: Path) -> None:
+    archive = make_tar(tmp_path / "a.tar.gz", lambda tar: add_file(tar, "other/file"))
+    with pytest.raises(ArchiveCorrupt) as info:
+        extract_tar(archive, tmp_path / "layer")
+    assert "under 'python/'" in info.value.render()
+
+
+def test_existing_symlink_is_replaced_not_followed(tmp_path: Path) -> None:
+    target = tmp_path / "victim"
+    target.write_text("keep")
+    dest = tmp_path / "layer"
+    dest.mkdir()
+    (dest / "f").symlink_to(target)
+    extract_tar(
+        make_tar(tmp_path / "a.tar.gz", lambda tar: add_file(tar, "python/f", b"new")), dest
+    )
+    assert target.read_text() == "keep"
+    assert not (dest / "f").is_symlink()
+    assert (dest / "f").read_bytes() == b"new"
+
+
+def test_unpacking_stops_at_the_size_cap(tmp_path: Path) -> None:
+    def build(tar: tarfile.TarFile) -> None:
+        python_tree(tar)
+        add_file(tar, "python/lib/big", b"\0" * 300_000)
+
+    archive = make_tar(tmp_path / "a.tar.gz", build)
+    with pytest.raises(ArchiveTooLarge, match="too much data"):
+        extract_tar(archive, tmp_path / "layer", max_unpacked_bytes=200_000)
+    extract_tar(archive, tmp_path / "layer2", max_unpacked_bytes=400_000)
+
+
+def test_a_header_understating_its_size_cannot_pass_the_cap(tmp_path: Path) -> None:
+    # The count is of bytes written, so a lying header only moves where unpacking stops.
+    def build(tar: tarfile.TarFile) -> None:
+        python_tree(tar)
+        for n in range(5):
+            add_file(tar, f"python/lib/part{n}", b"\0" * 100_000)
+
+    archive = make_tar(tmp_path / "a.tar.gz", build)
+    with pytest.raises(ArchiveTooLarge):
+        extract_tar(archive, tmp_path / "layer", max_unpacked_bytes=350_000)
+    written = sum(p.stat().st_size for p in (tmp_path / "layer").rglob("*") if p.is_file())
+    assert written <= 350_000
