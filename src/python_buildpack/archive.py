@@ -118,17 +118,22 @@ def write_tar_gz(
 ) -> str:
     """Write `tree` as a reproducible .tar.gz at `archive` (see `write_tar`); returns its sha256.
 
-    Written beside it first and renamed into place, so an interrupted write leaves no archive."""
+    Written beside it first and renamed into place: an interrupted write leaves no archive,
+    complete-looking or partial."""
     archive.parent.mkdir(parents=True, exist_ok=True)
     partial = archive.with_name(archive.name + ".partial")
-    # No file name and a fixed timestamp in the gzip header.
-    with (
-        partial.open("wb") as raw,
-        gzip.GzipFile(
-            filename="", mode="wb", fileobj=raw, compresslevel=compresslevel, mtime=mtime
-        ) as gz,
-    ):
-        write_tar(tree, cast(IO[bytes], gz), top=top, mtime=mtime)
+    try:
+        # No file name and a fixed timestamp in the gzip header.
+        with (
+            partial.open("wb") as raw,
+            gzip.GzipFile(
+                filename="", mode="wb", fileobj=raw, compresslevel=compresslevel, mtime=mtime
+            ) as gz,
+        ):
+            write_tar(tree, cast(IO[bytes], gz), top=top, mtime=mtime)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
     partial.replace(archive)
     return sha256_file(archive)
 

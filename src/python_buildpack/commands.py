@@ -43,7 +43,7 @@ def display(cmd: Sequence[str | Path]) -> str:
 def _not_started(cmd: Sequence[str], cwd: Path | None, error: OSError) -> CommandNotStarted:
     """The error for a program the kernel would not start, with what is wrong with it."""
     shown = display(cmd)
-    if cwd is not None and error.filename == str(cwd):
+    if cwd is not None and str(error.filename) == str(cwd):
         # Popen names the working directory when it is the one missing.
         return CommandNotStarted(shown, f"its working directory {cwd} does not exist")
     if isinstance(error, FileNotFoundError):

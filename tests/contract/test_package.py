@@ -84,6 +84,11 @@ def test_layout(packaged: PackageResult, runtime: BuiltRuntime) -> None:
     for launcher in ("detect", "build", "python-buildpack"):
         assert os.access(bp / "bin" / launcher, os.X_OK)
     assert (bp / "src" / "python_buildpack" / "__main__.py").is_file()
+    # What the build unpacks and runs with ships; the operator tools do not.
+    for module in ("archive.py", "commands.py", "download.py"):
+        assert (bp / "src" / "python_buildpack" / module).is_file(), module
+    assert not [p for p in bp.rglob("*") if p.name.startswith(("runtime_builder", "package.py"))]
+    assert not (bp / "tools").exists()
     assert (bp / "requirements" / "pip.txt").is_file()
     assert (bp / "requirements" / "buildpack.txt").is_file()
     assert sorted(p.name for p in (bp / "runtime" / "bin").iterdir()) == ["python3", "python3.13"]

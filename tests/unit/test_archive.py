@@ -14,7 +14,8 @@ from typing import Literal
 
 import pytest
 
-from python_buildpack.archive import extract_tar
+from python_buildpack import archive as archive_module
+from python_buildpack.archive import extract_tar, sha256_file, write_tar_gz
 from python_buildpack.errors import ArchiveCorrupt, ArchiveTooLarge, UnsafeArchive, ZstdUnavailable
 
 # More than one read chunk of the extractor.
@@ -265,3 +266,51 @@ def test_a_header_understating_its_size_cannot_pass_the_cap(tmp_path: Path) -> N
         extract_tar(archive, tmp_path / "layer", max_unpacked_bytes=350_000)
     written = sum(p.stat().st_size for p in (tmp_path / "layer").rglob("*") if p.is_file())
     assert written <= 350_000
+
+
+# --- writing ----------------------------------------------------------------------------------
+
+
+def test_written_archives_unpack_to_the_same_tree(tmp_path: Path) -> None:
+    tree = tmp_path / "tree"
+    (tree / "bin").mkdir(parents=True)
+    (tree / "bin" / "tool").write_text("#!/bin/sh\n")
+    (tree / "bin" / "tool").chmod(0o700)
+    (tree / "bin" / "alias").symlink_to("tool")
+    (tree / "data.txt").write_text("data")
+    with_top = write_tar_gz(tree, tmp_path / "top.tar.gz", top="python", mtime=1)
+    without = write_tar_gz(tree, tmp_path / "flat.tar.gz", top=None, mtime=1)
+    assert with_top == sha256_file(tmp_path / "top.tar.gz") != without
+    with tarfile.open(tmp_path / "flat.tar.gz") as tar:
+        assert tar.getnames() == ["bin", "bin/alias", "bin/tool", "data.txt"]
+    with tarfile.open(tmp_path / "top.tar.gz") as tar:
+        assert tar.getnames() == [
+            "python",
+            "python/bin",
+            "python/bin/alias",
+            "python/bin/tool",
+            "python/data.txt",
+        ]
+    for archive, strip_top in (("top.tar.gz", "python"), ("flat.tar.gz", None)):
+        dest = tmp_path / f"out-{archive}"
+        extract_tar(tmp_path / archive, dest, strip_top=strip_top)
+        assert (dest / "bin" / "alias").readlink() == Path("tool")
+        assert (dest / "bin" / "tool").stat().st_mode & 0o777 == 0o755  # normalised
+        assert (dest / "data.txt").read_text() == "data"
+        assert (dest / "data.txt").stat().st_mtime == 1
+
+
+def test_an_interrupted_write_leaves_no_archive(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "a").write_text("a")
+
+    def fail(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(archive_module, "write_tar", fail)
+    with pytest.raises(OSError, match="No space"):
+        write_tar_gz(tree, tmp_path / "out.tar.gz", top=None, mtime=1)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tree"]

@@ -231,3 +231,23 @@ def test_offline_checks_the_archives_and_the_versions(tmp_path: Path) -> None:
     assert not (package / "dependencies").exists() or not any(
         (package / "dependencies").rglob("*.tar.gz")
     )
+
+
+def test_a_runtime_of_another_python_is_reported_without_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from python_buildpack.archive import write_tar_gz
+    from tools.package import main
+
+    runtime = tmp_path / "runtime"
+    make_tree(runtime, ("bin/python3.12",))
+    archive = tmp_path / "python-3.12.tar.gz"
+    write_tar_gz(runtime, archive, top="python", mtime=1)
+    out = tmp_path / "out"
+    code = main(["--arch", "amd64", "--runtime-archive", str(archive), "--output-dir", str(out)])
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "Unusable runtime archive" in err and "python/bin/python3.13" in err
+    assert "Pass --runtime-archive a CPython 3.13 archive" in err and "Traceback" not in err
+    # Nothing half-made is left where the package would be.
+    assert [p.name for p in out.iterdir()] == []

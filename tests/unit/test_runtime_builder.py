@@ -22,11 +22,14 @@ from python_buildpack import archive
 from tests.harness.http_server import FileServer
 from tools import runtime_builder as rb
 from tools.runtime_builder import (
+    RuntimeArchiveBroken,
     RuntimeBuildDependenciesMissing,
+    RuntimeBuildStepFailed,
     RuntimeInstallIncomplete,
     RuntimeSourceDownloadFailed,
     RuntimeSourceInvalid,
     RuntimeSourceMissing,
+    RuntimeToolFailed,
 )
 
 MINOR = "3.13"
@@ -414,3 +417,26 @@ def test_zstd_archive_has_the_same_members(tmp_path: Path) -> None:
     ).stdout
     with tarfile.open(fileobj=io.BytesIO(plain)) as zst, tarfile.open(tmp_path / "a.tar.gz") as gz:
         assert [m.get_info() for m in zst.getmembers()] == [m.get_info() for m in gz.getmembers()]
+
+
+def test_a_failed_build_step_names_the_command_and_the_build_log(tmp_path: Path) -> None:
+    log = rb.BuildLog(tmp_path / "build.log")
+    with pytest.raises(RuntimeBuildStepFailed) as info:
+        log.run(
+            ["sh", "-c", "echo compiling; echo 'error: no cc' >&2; exit 2"], cwd=tmp_path, env={}
+        )
+    error = info.value
+    assert (error.command, error.exit_code) == ("sh -c", 2)
+    assert "compiling" in error.detail and "error: no cc" in error.detail
+    assert str(tmp_path / "build.log") in error.fix
+    text = (tmp_path / "build.log").read_text()
+    assert "$ sh -c" in text and "error: no cc" in text
+
+
+def test_a_failed_tool_and_a_broken_archive_are_their_own_errors(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeToolFailed, match="'readelf -d' failed") as info:
+        rb.runpath(tmp_path / "missing.so")
+    assert "binutils" in info.value.fix
+    broken = RuntimeArchiveBroken(tmp_path / "a.tar.gz", ["bin/python3 is missing"])
+    assert "  - bin/python3 is missing" in broken.render()
+    assert broken.fix
