@@ -21,7 +21,7 @@ system-deps:
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests tools examples bench
 	$(VENV)/bin/ruff format --check src tests tools examples bench
-	$(VENV)/bin/mypy src
+	$(VENV)/bin/mypy src tools
 
 unit: $(STAMP)
 	$(PY) -m pytest tests/unit

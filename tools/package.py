@@ -69,6 +69,7 @@ from python_buildpack.distributions import Manifest, Release, Target, bundled_pa
 from python_buildpack.download import download  # noqa: E402
 from python_buildpack.errors import CommandNotStarted, UserError  # noqa: E402
 from python_buildpack.output import Log, format_duration  # noqa: E402
+from tools import trees  # noqa: E402
 from tools.runtime_builder import host_arch  # noqa: E402
 
 if sys.version_info >= (3, 11):
@@ -390,13 +391,8 @@ def copy_sources(repo: Path, dest: Path) -> None:
 
 
 def _remove(path: Path, removed: list[str], root: Path) -> None:
-    if path.is_symlink() or path.is_file():
-        path.unlink()
-    elif path.is_dir():
-        shutil.rmtree(path)
-    else:
-        return
-    removed.append(path.relative_to(root).as_posix())
+    if trees.remove(path):
+        removed.append(path.relative_to(root).as_posix())
 
 
 def trim_runtime(runtime: Path) -> list[str]:

@@ -44,8 +44,11 @@ from pathlib import Path
 from typing import IO
 
 REPO = Path(__file__).resolve().parent.parent
-if str(REPO / "src") not in sys.path:  # run by a Python without the package installed
-    sys.path.insert(1, str(REPO / "src"))
+# Run as a script: `tools` and, for a Python without the package installed, `python_buildpack`
+# must be importable.
+for _path in (REPO, REPO / "src"):
+    if str(_path) not in sys.path:
+        sys.path.insert(1, str(_path))
 
 from python_buildpack import commands  # noqa: E402
 from python_buildpack.archive import (  # noqa: E402
@@ -63,6 +66,7 @@ from python_buildpack.errors import (  # noqa: E402
     bullet_list,
 )
 from python_buildpack.output import Log, format_duration  # noqa: E402
+from tools import trees  # noqa: E402
 
 PREFIX = "/python"
 ARCHIVE_TOP = "python"
@@ -443,13 +447,8 @@ def trim(prefix: Path, minor: str) -> list[Path]:
     stdlib = prefix / "lib" / f"python{minor}"
 
     def remove(path: Path) -> None:
-        if path.is_symlink() or path.is_file():
-            path.unlink()
-        elif path.is_dir():
-            shutil.rmtree(path)
-        else:
-            return
-        removed.append(path.relative_to(prefix))
+        if trees.remove(path):
+            removed.append(path.relative_to(prefix))
 
     for rel in TRIM_STDLIB_DIRS:
         remove(stdlib / rel)

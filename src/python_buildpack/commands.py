@@ -20,7 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from .errors import CommandNotExecutable, CommandNotFound, CommandNotStarted
+from .errors import (
+    CommandExecFailed,
+    CommandNotExecutable,
+    CommandNotFound,
+    CommandNotStarted,
+    CommandWorkDirMissing,
+    CommandWrongFormat,
+)
 from .output import Log
 
 TAIL_LINES = 40
@@ -41,20 +48,18 @@ def display(cmd: Sequence[str | Path]) -> str:
 
 
 def _not_started(cmd: Sequence[str], cwd: Path | None, error: OSError) -> CommandNotStarted:
-    """The error for a program the kernel would not start, with what is wrong with it."""
+    """The error for a program the kernel would not start, by what is wrong with it."""
     shown = display(cmd)
     if cwd is not None and str(error.filename) == str(cwd):
         # Popen names the working directory when it is the one missing.
-        return CommandNotStarted(shown, f"its working directory {cwd} does not exist")
+        return CommandWorkDirMissing(shown, str(cwd))
     if isinstance(error, FileNotFoundError):
         return CommandNotFound(shown, cmd[0])
     if isinstance(error, PermissionError):
         return CommandNotExecutable(shown, cmd[0])
     if error.errno == errno.ENOEXEC:
-        reason = f"{cmd[0]} is not a program this machine can run (exec format error)"
-    else:
-        reason = f"{cmd[0]}: {error.strerror or error}"
-    return CommandNotStarted(shown, reason)
+        return CommandWrongFormat(shown, cmd[0])
+    return CommandExecFailed(shown, cmd[0], error.strerror or str(error))
 
 
 def _popen(

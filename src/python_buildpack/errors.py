@@ -225,18 +225,46 @@ class CommandFailed(UserError):
 
 
 class CommandNotStarted(UserError):
-    """A program could not be started at all (see `commands`); it did not fail, it never ran."""
+    """A program could not be started at all (see `commands`): it did not fail, it never ran.
+    The subclasses say why."""
 
-    def __init__(self, command: str, reason: str, fix: str = "") -> None:
+    def __init__(self, command: str, reason: str, fix: str) -> None:
         super().__init__(
             f"Unable to run '{command}'",
             f"The command could not be started: {reason}.",
-            fix
-            or "Check that the program exists at that path, is executable by the build user "
-            "and is built for this machine's CPU and OS.",
+            fix,
         )
         self.command = command
         self.reason = reason
+
+
+class CommandWorkDirMissing(CommandNotStarted):
+    def __init__(self, command: str, cwd: str) -> None:
+        super().__init__(
+            command,
+            f"its working directory {cwd} does not exist",
+            f"Check that {cwd} exists and was not removed by an earlier step.",
+        )
+
+
+class CommandWrongFormat(CommandNotStarted):
+    def __init__(self, command: str, program: str) -> None:
+        super().__init__(
+            command,
+            f"{program} is not a program this machine can run (exec format error)",
+            f"Check that {program} was built for this machine's CPU and OS (a Python archive "
+            "for another architecture, say) and, if it is a script, that it starts with #!.",
+        )
+
+
+class CommandExecFailed(CommandNotStarted):
+    def __init__(self, command: str, program: str, reason: str) -> None:
+        super().__init__(
+            command,
+            f"starting {program} failed: {reason}",
+            "Check that the program exists, is executable by the build user and that the "
+            "machine has memory and processes to spare, then try again.",
+        )
 
 
 class CommandNotFound(CommandNotStarted):

@@ -9,7 +9,14 @@ from pathlib import Path
 import pytest
 
 from python_buildpack import commands
-from python_buildpack.errors import CommandNotExecutable, CommandNotFound, CommandNotStarted
+from python_buildpack.errors import (
+    CommandExecFailed,
+    CommandNotExecutable,
+    CommandNotFound,
+    CommandNotStarted,
+    CommandWorkDirMissing,
+    CommandWrongFormat,
+)
 from python_buildpack.output import Log
 
 ENV = {"PATH": "/usr/bin:/bin"}
@@ -78,14 +85,27 @@ def test_a_file_of_another_format_is_a_clear_error(tmp_path: Path) -> None:
     binary = tmp_path / "python3"
     binary.write_bytes(b"\x00\x01\x02not a program")
     binary.chmod(0o755)
-    with pytest.raises(CommandNotStarted, match="exec format error") as info:
+    with pytest.raises(CommandWrongFormat, match="exec format error") as info:
         commands.capture([binary, "-V"], env=ENV)
-    assert not isinstance(info.value, (CommandNotFound, CommandNotExecutable))
-    assert info.value.fix
+    assert "built for this machine's CPU" in info.value.fix
+
+
+def test_any_other_start_failure_names_the_program_and_the_reason(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def popen(*args: object, **kwargs: object) -> None:
+        raise OSError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(commands.subprocess, "Popen", popen)
+    with pytest.raises(CommandExecFailed) as info:
+        commands.capture(["pip", "install"], env=ENV)
+    assert isinstance(info.value, CommandNotStarted)
+    assert info.value.command == "pip install"
+    assert "starting pip failed: Resource temporarily unavailable" in info.value.render()
 
 
 def test_a_missing_working_directory_is_named(tmp_path: Path) -> None:
-    with pytest.raises(CommandNotStarted, match=r"working directory .*gone does not exist"):
+    with pytest.raises(CommandWorkDirMissing, match=r"working directory .*gone does not exist"):
         commands.capture(["true"], env=ENV, cwd=tmp_path / "gone")
 
 

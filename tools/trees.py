@@ -1,0 +1,17 @@
+"""Helpers the operator tools share for the trees they trim."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+
+def remove(path: Path) -> bool:
+    """Remove a file, symlink (not what it points at) or directory tree; False if none was there."""
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.is_dir():
+        shutil.rmtree(path)
+    else:
+        return False
+    return True
