@@ -8,15 +8,19 @@ from pathlib import Path
 
 import pytest
 
-from python_buildpack.cnb import CnbEnvError, CnbError, CnbFileError
-from python_buildpack.cnb.context import (
-    BuildContext,
-    DetectContext,
-    Target,
-    read_platform_env,
+from python_buildpack.cnb import BUILDPACK_API, CnbEnvError, CnbError, CnbFileError
+from python_buildpack.cnb.context import BuildContext, DetectContext, read_platform_env
+from python_buildpack.cnb.models import (
+    BuildpackDescriptor,
+    BuildPlan,
+    BuildToml,
+    LaunchToml,
+    Provide,
+    Require,
+    Unmet,
 )
-from python_buildpack.cnb.models import BuildPlan, BuildToml, LaunchToml, Provide, Require, Unmet
-from python_buildpack.cnb.toml_io import read_toml_dict
+from python_buildpack.cnb.target import Target
+from python_buildpack.cnb.toml_io import load_toml, read_toml_dict
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -200,10 +204,10 @@ def test_write_outputs(tmp_path: Path) -> None:
     assert build.layers().layers_dir == tmp_path / "layers"
 
 
-def test_read_project_descriptor(tmp_path: Path) -> None:
-    environ = {**detect_env(tmp_path), "CNB_BUILDPACK_DIR": str(REPO)}
-    descriptor = DetectContext.from_environ([], environ, tmp_path).read_buildpack_descriptor()
+def test_project_descriptor_loads_and_declares_the_api_this_library_implements() -> None:
+    descriptor = load_toml(REPO / "buildpack.toml", BuildpackDescriptor, what="buildpack.toml")
     assert descriptor.buildpack.id
+    assert descriptor.api == BUILDPACK_API
 
 
 @pytest.mark.parametrize(
