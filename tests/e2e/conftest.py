@@ -110,18 +110,6 @@ def python_platform(
     return factory
 
 
-@pytest.fixture
-def fixture_app(tmp_path: Path) -> Any:
-    """`fixture_app("flask_gunicorn")`: a writable copy of tests/fixtures/apps/<name>."""
-
-    def copy(name: str) -> Path:
-        dest = tmp_path / "apps" / name
-        shutil.copytree(FIXTURE_APPS / name, dest)
-        return dest
-
-    return copy
-
-
 # --- one platform per module, for modules whose apps take long to build --------------------
 
 

@@ -14,12 +14,11 @@ into place, so a half-built tool is never found.
 from __future__ import annotations
 
 import json
-import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.harness.cache import CACHE_ROOT, file_lock
+from tests.harness.cache import CACHE_ROOT, fill_once
 from tests.harness.lifecycle_install import _go, _go_env, _run
 
 
@@ -43,19 +42,12 @@ class GoTool:
 def ensure_go_tool(tool: GoTool) -> Path:
     """The tool's binary, built on first use; `<binary> version` must print `tool.version`."""
     binary = tool.cached
-    if binary.is_file():
-        return binary
-    root = binary.parent.parent
-    with file_lock(root / f".{tool.version}.lock"):
-        if binary.is_file():
-            return binary
-        staging = Path(tempfile.mkdtemp(prefix=f".{tool.version}-", dir=root))
-        try:
-            _build(tool, staging / tool.name)
-            staging.chmod(0o755)
-            staging.rename(binary.parent)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+    fill_once(
+        binary.parent,
+        binary.parent.parent / f".{tool.version}.lock",
+        lambda staging: _build(tool, staging / tool.name),
+        ready=binary.is_file,
+    )
     return binary
 
 

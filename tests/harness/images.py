@@ -20,11 +20,10 @@ each), under the names a builder.toml refers to.
 from __future__ import annotations
 
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.harness.cache import CACHE_ROOT, file_lock
+from tests.harness.cache import CACHE_ROOT, fill_once
 from tests.harness.lifecycle_run_image import (
     IMAGE_PATH,
     SUITE,
@@ -73,35 +72,30 @@ def ensure_build_image_layout() -> Path:
     """The cached build image as an OCI layout, made on first use (debootstrap ~60-120 s)."""
     root = CACHE_ROOT / "podman" / "build-image"
     final = root / f"{SUITE}-{recipe_key(BUILD_PACKAGES, RECIPE_VERSION)}"
-    if (final / "layout" / "index.json").is_file():
-        return final / "layout"
-    with file_lock(root / ".lock"):
-        if (final / "layout" / "index.json").is_file():
-            return final / "layout"
-        root.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=root))
-        try:
-            rootfs = staging / "rootfs"
-            debootstrap(rootfs, BUILD_PACKAGES)
-            finish_rootfs(rootfs)
-            found = pythons_in(rootfs)
-            if found:
-                raise ImageError(
-                    f"the build image must have no Python, but {', '.join(found)} came with "
-                    f"{' '.join(BUILD_PACKAGES)}"
-                )
-            (staging / "layout").mkdir()
-            layer = write_layer_from_directory(staging / "layout", rootfs)
-            created_by = f"debootstrap --variant=minbase {SUITE} + {' '.join(BUILD_PACKAGES)}"
-            config = image_config(BUILD_IMAGE_ID, created_by)
-            write_image(staging / "layout", [layer], config, ref_name=SUITE)
-            # the rootfs is only the layer's source: the layout is what gets loaded
-            shutil.rmtree(rootfs)
-            staging.chmod(0o755)
-            staging.rename(final)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+    fill_once(
+        final, root / ".lock", _make_build_image, ready=(final / "layout" / "index.json").is_file
+    )
     return final / "layout"
+
+
+def _make_build_image(staging: Path) -> None:
+    rootfs = staging / "rootfs"
+    debootstrap(rootfs, BUILD_PACKAGES)
+    finish_rootfs(rootfs)
+    found = pythons_in(rootfs)
+    if found:
+        raise ImageError(
+            f"the build image must have no Python, but {', '.join(found)} came with "
+            f"{' '.join(BUILD_PACKAGES)}"
+        )
+    (staging / "layout").mkdir()
+    layer = write_layer_from_directory(staging / "layout", rootfs)
+    created_by = f"debootstrap --variant=minbase {SUITE} + {' '.join(BUILD_PACKAGES)}"
+    write_image(
+        staging / "layout", [layer], image_config(BUILD_IMAGE_ID, created_by), ref_name=SUITE
+    )
+    # the rootfs is only the layer's source: the layout is what gets loaded
+    shutil.rmtree(rootfs)
 
 
 def load_base_images(podman: PodmanService) -> BaseImages:

@@ -21,11 +21,10 @@ import platform
 import re
 import shutil
 import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.harness.cache import CACHE_ROOT, file_lock
+from tests.harness.cache import CACHE_ROOT, fill_once
 from tests.harness.oci_layout import OciImage, read_image, write_image, write_layer_from_directory
 
 SUITE = "bookworm"
@@ -196,27 +195,21 @@ def ensure_run_image() -> RunImage:
     root = CACHE_ROOT / "run-image"
     final = root / f"{SUITE}-{recipe_key(PACKAGES, RECIPE_VERSION, ref=RUN_IMAGE_REF)}"
     run_image = RunImage(RUN_IMAGE_REF, final / "layout", final / "rootfs")
-    if (final / "layout" / "index.json").is_file():
-        return run_image
-    with file_lock(root / ".lock"):
-        if (final / "layout" / "index.json").is_file():
-            return run_image
-        root.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=root))
-        try:
-            debootstrap(staging / "rootfs", PACKAGES)
-            finish_rootfs(staging / "rootfs")
-            (staging / "layout").mkdir()
-            # uncompressed: the lifecycle hashes the run image's layers on every analyze and
-            # export, and un-gzipping 140 MB in Go costs ~1.5 s a phase
-            layer = write_layer_from_directory(staging / "layout", staging / "rootfs")
-            config = image_config(RUN_IMAGE_ID, f"debootstrap --variant=minbase {SUITE}")
-            write_image(staging / "layout", [layer], config, ref_name=SUITE)
-            staging.chmod(0o755)
-            staging.rename(final)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+    fill_once(
+        final, root / ".lock", _make_run_image, ready=(final / "layout" / "index.json").is_file
+    )
     return run_image
+
+
+def _make_run_image(staging: Path) -> None:
+    debootstrap(staging / "rootfs", PACKAGES)
+    finish_rootfs(staging / "rootfs")
+    (staging / "layout").mkdir()
+    # uncompressed: the lifecycle hashes the run image's layers on every analyze and export,
+    # and un-gzipping 140 MB in Go costs ~1.5 s a phase
+    layer = write_layer_from_directory(staging / "layout", staging / "rootfs")
+    config = image_config(RUN_IMAGE_ID, f"debootstrap --variant=minbase {SUITE}")
+    write_image(staging / "layout", [layer], config, ref_name=SUITE)
 
 
 if __name__ == "__main__":
