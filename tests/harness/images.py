@@ -27,6 +27,7 @@ from tests.harness.cache import CACHE_ROOT, fill_once
 from tests.harness.lifecycle_run_image import (
     IMAGE_PATH,
     SUITE,
+    ImageError,
     debootstrap,
     ensure_run_image,
     finish_rootfs,
@@ -46,10 +47,6 @@ BUILD_IMAGE_ID = "python-buildpack.tests.build.bookworm"
 BUILD_PACKAGES = (*RUN_PACKAGES, "build-essential", "git", "pkg-config")
 # bump when the way the image is made changes, so caches are rebuilt
 RECIPE_VERSION = 1
-
-
-class ImageError(Exception):
-    """A base image could not be made or loaded."""
 
 
 @dataclass(frozen=True)

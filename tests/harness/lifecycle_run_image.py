@@ -61,8 +61,8 @@ PACKAGES = (
 RECIPE_VERSION = 2
 
 
-class RunImageError(Exception):
-    """The run image could not be made."""
+class ImageError(Exception):
+    """A base image (the run image, or the image tests' build image) could not be made."""
 
 
 @dataclass(frozen=True)
@@ -136,7 +136,7 @@ def debootstrap(rootfs: Path, packages: tuple[str, ...]) -> None:
     env = {"PATH": IMAGE_PATH, "HOME": "/root", "LANG": "C.UTF-8"}
     proc = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
-        raise RunImageError(
+        raise ImageError(
             f"`{' '.join(argv)}` failed with exit code {proc.returncode}:\n"
             f"{proc.stdout[-4000:]}{proc.stderr[-4000:]}"
         )
