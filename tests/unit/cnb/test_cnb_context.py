@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -212,7 +213,12 @@ def test_project_descriptor_loads_and_declares_the_api_this_library_implements()
 
 @pytest.mark.parametrize(
     "module",
-    ["python_buildpack.cnb.context", "python_buildpack.cnb.env", "python_buildpack.cnb.toml_io"],
+    [
+        "python_buildpack.cnb.context",
+        "python_buildpack.cnb.env",
+        "python_buildpack.cnb.target",
+        "python_buildpack.cnb.toml_io",
+    ],
 )
 def test_detect_side_modules_do_not_import_pydantic(module: str) -> None:
     code = (
@@ -224,3 +230,16 @@ def test_detect_side_modules_do_not_import_pydantic(module: str) -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO
     )
     assert result.stdout.strip() == ""
+
+
+@pytest.mark.parametrize("module", ["models", "target"])
+def test_the_contract_models_and_the_target_never_import_the_contexts(module: str) -> None:
+    # One direction only (type-checking imports included): `context` reads contract files with
+    # the models, the models match a `Target` and know nothing of the phases.
+    source = REPO / "src" / "python_buildpack" / "cnb" / f"{module}.py"
+    imported = {
+        node.module
+        for node in ast.walk(ast.parse(source.read_text()))
+        if isinstance(node, ast.ImportFrom)
+    }
+    assert "context" not in imported
