@@ -6,7 +6,8 @@ once per machine and cached under ~/.cache/python-buildpack/; here they are only
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,8 @@ from tests.harness.package_index import (
     serve_package_index,
 )
 from tests.harness.runtimes import RUNTIMES_DIR, BuiltRuntime, ensure_runtimes
+
+FIXTURE_APPS = Path(__file__).resolve().parent / "fixtures" / "apps"
 
 
 @pytest.fixture(scope="session")
@@ -58,3 +61,15 @@ def package_index() -> Iterator[PackageIndex]:
 def locked_package_index() -> Iterator[PackageIndex]:
     """The index on its fixed port, for fixture apps whose committed lock files name it."""
     yield from serve_locked_package_index()
+
+
+@pytest.fixture
+def fixture_app(tmp_path: Path) -> Callable[[str], Path]:
+    """`fixture_app("flask_gunicorn")`: a writable copy of tests/fixtures/apps/<name>."""
+
+    def copy(name: str) -> Path:
+        dest = tmp_path / "apps" / name
+        shutil.copytree(FIXTURE_APPS / name, dest)
+        return dest
+
+    return copy

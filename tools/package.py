@@ -65,7 +65,12 @@ from python_buildpack.archive import (  # noqa: E402
     sha256_file,
     write_tar_gz,
 )
-from python_buildpack.distributions import Manifest, Release, Target, bundled_path  # noqa: E402
+from python_buildpack.distributions import (  # noqa: E402
+    ArchivePlatform,
+    Manifest,
+    Release,
+    bundled_path,
+)
 from python_buildpack.download import download  # noqa: E402
 from python_buildpack.errors import CommandNotStarted, UserError  # noqa: E402
 from python_buildpack.output import Log, format_duration  # noqa: E402
@@ -312,7 +317,7 @@ def default_runtime_archive(arch: str, log: Log, repo: Path = REPO) -> Path:
     """The newest 3.13 of the manifest for `arch`, downloaded once and checked."""
     manifest = Manifest.load(repo / "python-versions.toml")
     major, minor = RUNTIME_MINOR.split(".")
-    release = manifest.newest_patch((int(major), int(minor)), Target("linux", arch))
+    release = manifest.newest_patch((int(major), int(minor)), ArchivePlatform("linux", arch))
     if release is None:
         raise NoPackageRuntime(arch)
     # The manifest URL's file name is percent-encoded (`%2B`); keep the cache name plain.
@@ -328,7 +333,7 @@ def default_runtime_archive(arch: str, log: Log, repo: Path = REPO) -> Path:
 def choose_releases(manifest: Manifest, arch: str, wanted: Sequence[str]) -> list[Release]:
     """The releases to bundle for `arch`: every one of the manifest when `wanted` is empty,
     else each `X.Y` (its newest stable patch) or `X.Y.Z` named, newest first."""
-    target = Target("linux", arch)
+    target = ArchivePlatform("linux", arch)
     if not wanted:
         releases = manifest.releases_for(target)
         if not releases:

@@ -11,7 +11,12 @@ import sys
 from collections.abc import Sequence
 
 from .cnb import CnbError
-from .errors import FilesystemError, UserError
+from .errors import (
+    BuildpackDependenciesMissing,
+    FilesystemError,
+    PlatformContractViolated,
+    UserError,
+)
 from .output import Log
 
 EXIT_ERROR = 1
@@ -52,28 +57,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.user_error(error)
         return EXIT_ERROR
     except CnbError as error:
-        log.user_error(
-            UserError(
-                "The platform did not follow the buildpack contract",
-                str(error),
-                "The buildpack needs a CNB platform (pack, kpack, a builder image's lifecycle) "
-                "that supports Buildpack API 0.12. If you run bin/detect or bin/build by hand, "
-                "set the CNB_* variables the spec lists.",
-            )
-        )
+        log.user_error(PlatformContractViolated(str(error)))
         return EXIT_ERROR
     except ModuleNotFoundError as error:
         if error.name and error.name.split(".")[0] in RUNTIME_DEPENDENCIES:
-            log.user_error(
-                UserError(
-                    "The buildpack's own dependencies are missing",
-                    f"The Python running the buildpack ({sys.executable}) cannot import "
-                    f"'{error.name}'.",
-                    "Use the packaged buildpack (run 'make package' and use build/buildpack), "
-                    "which carries its own Python, or put a python3 with the packages in "
-                    "pyproject.toml on PATH.",
-                )
-            )
+            log.user_error(BuildpackDependenciesMissing(sys.executable, error.name))
             return EXIT_ERROR
         log.internal_error(_traceback())
         return EXIT_INTERNAL_ERROR

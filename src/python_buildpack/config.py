@@ -19,7 +19,8 @@ from pathlib import Path
 
 from .appfiles import Kind, locate, read_app_file
 from .bindings import BuildBindings, read_bindings
-from .cnb.context import DEFAULT_EXEC_ENV, BuildContext, Target
+from .cnb.context import DEFAULT_EXEC_ENV, BuildContext
+from .cnb.target import Target
 from .detect import python_app_files
 from .distributions import (
     DownloadSource,
@@ -113,14 +114,6 @@ class BuildConfig:
     pip_requirements: tuple[str, ...] = ()
     # BP_PIP_EXTRAS: extras of a pyproject.toml installed by pip (pip_extras.py).
     pip_extras: tuple[str, ...] = ()
-
-    @property
-    def arch(self) -> str:
-        return self.target.arch
-
-    @property
-    def distro(self) -> str:
-        return f"{self.target.distro_name or 'unknown'}-{self.target.distro_version or 'unknown'}"
 
 
 def decide(

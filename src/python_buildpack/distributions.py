@@ -1,7 +1,7 @@
 """The manifest of CPython archives, and where to fetch an archive from.
 
 `python-versions.toml` (shipped at the root of the buildpack) lists the supported minors with
-the dates of their end-of-life policy, and one `[[releases]]` entry per version and target with
+the dates of their end-of-life policy, and one `[[releases]]` entry per version and platform with
 the archive's URL and sha256. Everything else about choosing a version lives in
 `python_version.py`.
 
@@ -72,7 +72,13 @@ def format_minor(minor: Minor) -> str:
     return f"{minor[0]}.{minor[1]}"
 
 
-class Target(NamedTuple):
+class ArchivePlatform(NamedTuple):
+    """The system a CPython archive runs on: a manifest release is built for exactly one.
+
+    Not the CNB target (`cnb.context.Target`, the run image): that one has no libc, and the
+    build maps it onto an archive platform when it picks a release.
+    """
+
     os: str
     arch: str
     libc: str = "gnu"
@@ -203,8 +209,8 @@ class Release(BaseModel):
         return self.parsed_version.is_prerelease
 
     @property
-    def target(self) -> Target:
-        return Target(self.os, self.arch, self.libc)
+    def platform(self) -> ArchivePlatform:
+        return ArchivePlatform(self.os, self.arch, self.libc)
 
     @property
     def filename(self) -> str:
@@ -247,17 +253,17 @@ class Manifest(BaseModel):
                 problems.append(f"[[minors]] lists {entry.version} more than once")
             seen_minors.add(entry.version)
         known = {entry.minor for entry in self.minors}
-        seen: set[tuple[str, Target]] = set()
+        seen: set[tuple[str, ArchivePlatform]] = set()
         for release in self.releases:
             if release.minor not in known:
                 problems.append(
                     f"release {release.version} has no [[minors]] entry for "
                     f"{format_minor(release.minor)} (add one with its policy dates)"
                 )
-            key = (release.version, release.target)
+            key = (release.version, release.platform)
             if key in seen:
                 problems.append(
-                    f"release {release.version} for {release.target} is listed more than once"
+                    f"release {release.version} for {release.platform} is listed more than once"
                 )
             seen.add(key)
         return problems
@@ -267,30 +273,30 @@ class Manifest(BaseModel):
     def minor_entry(self, minor: Minor) -> MinorEntry | None:
         return next((entry for entry in self.minors if entry.minor == minor), None)
 
-    def releases_for(self, target: Target) -> list[Release]:
-        """The releases for a target, newest first."""
-        matching = [r for r in self.releases if r.target == target]
+    def releases_for(self, platform: ArchivePlatform) -> list[Release]:
+        """The releases for a platform, newest first."""
+        matching = [r for r in self.releases if r.platform == platform]
         return sorted(matching, key=lambda r: r.parsed_version, reverse=True)
 
-    def find_release(self, version: str, target: Target) -> Release | None:
-        return next((r for r in self.releases_for(target) if r.version == version), None)
+    def find_release(self, version: str, platform: ArchivePlatform) -> Release | None:
+        return next((r for r in self.releases_for(platform) if r.version == version), None)
 
-    def newest_patch(self, minor: Minor, target: Target) -> Release | None:
-        """The newest stable release of a minor for a target."""
+    def newest_patch(self, minor: Minor, platform: ArchivePlatform) -> Release | None:
+        """The newest stable release of a minor for a platform."""
         return next(
-            (r for r in self.releases_for(target) if r.minor == minor and not r.is_prerelease),
+            (r for r in self.releases_for(platform) if r.minor == minor and not r.is_prerelease),
             None,
         )
 
-    def supported_minors(self, target: Target, today: date) -> list[MinorEntry]:
-        """Minors that still build (grace period included) with a stable release for the target,
+    def supported_minors(self, platform: ArchivePlatform, today: date) -> list[MinorEntry]:
+        """Minors that still build (grace period included) with a stable release for the platform,
         oldest first."""
-        available = {r.minor for r in self.releases_for(target) if not r.is_prerelease}
+        available = {r.minor for r in self.releases_for(platform) if not r.is_prerelease}
         entries = [e for e in self.minors if e.minor in available and e.support(today).builds]
         return sorted(entries, key=lambda e: e.minor)
 
-    def default_minor(self, target: Target, today: date) -> MinorEntry | None:
-        supported = self.supported_minors(target, today)
+    def default_minor(self, platform: ArchivePlatform, today: date) -> MinorEntry | None:
+        supported = self.supported_minors(platform, today)
         return supported[-1] if supported else None
 
     def newest_minor(self) -> Minor | None:

@@ -28,11 +28,11 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from .appfiles import Kind, read_app_file
 from .distributions import (
     OLDEST_SUPPORTED_MINOR,
+    ArchivePlatform,
     Manifest,
     MinorEntry,
     Release,
     Support,
-    Target,
     format_minor,
 )
 from .errors import (
@@ -347,7 +347,7 @@ def _read_pipfile_lock_version(path: Path) -> str | None:
 
 
 def _supported_display(
-    manifest: Manifest, supported: Sequence[MinorEntry], target: Target, today: date
+    manifest: Manifest, supported: Sequence[MinorEntry], target: ArchivePlatform, today: date
 ) -> list[str]:
     shown = []
     for entry in supported:
@@ -442,7 +442,7 @@ def resolve_version(
     *,
     target_libc: str = "gnu",
 ) -> ResolvedPython:
-    target = Target(target_os, target_arch, target_libc)
+    target = ArchivePlatform(target_os, target_arch, target_libc)
     if not manifest.releases_for(target):
         raise NoPythonForTarget(str(target))
     supported = manifest.supported_minors(target, today)

@@ -216,12 +216,12 @@ def _offline_buildpack(tmp_path: Path, runtime: BuiltRuntime, content: bytes | N
     `content` in its place)."""
     import shutil
 
-    from python_buildpack.distributions import Manifest, Target, bundled_path
+    from python_buildpack.distributions import ArchivePlatform, Manifest, bundled_path
 
     with FileServer(tmp_path / "nothing-served") as nowhere:
         buildpack = make_buildpack_dir(tmp_path / "bp", [runtime], nowhere.url)
     release = Manifest.load(buildpack / "python-versions.toml").find_release(
-        runtime.version, Target("linux", runtime.arch)
+        runtime.version, ArchivePlatform("linux", runtime.arch)
     )
     assert release is not None
     bundled = bundled_path(buildpack, release)

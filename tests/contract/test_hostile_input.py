@@ -392,91 +392,112 @@ def test_a_long_invalid_version_is_quoted_short(ws: HostileWorkspace) -> None:
     assert len(result.output) < 4096
 
 
-# --- requirements includes ----------------------------------------------------------------
+# --- requirements includes, Procfile, process commands, the platform env -------------------
 
 
-def test_requirements_include_cycle(ws: HostileWorkspace) -> None:
-    (ws.app / "requirements.txt").write_text("-r a.txt\n")
-    (ws.app / "a.txt").write_text("-r b.txt\n")
-    (ws.app / "b.txt").write_text("-r a.txt\n")
-    result = run_build(ws)
-    assert_failed(result, "Invalid a.txt", ws)
-    assert "a.txt -> b.txt -> a.txt" in result.stderr
-    assert_before_any_layer(result, ws)
+@dataclass(frozen=True)
+class Refused:
+    """App files and platform env a build refuses with `title`, before any layer: its message
+    shows each of `shows` and the output none of `hides` (raw control characters, say)."""
+
+    files: Mapping[str, str | bytes | None]  # None: a directory; a path may lead out of the app
+    title: str
+    shows: tuple[str, ...] = ()
+    hides: tuple[str, ...] = ()
+    env: Mapping[str, str] | None = None
 
 
-def test_requirements_include_of_a_directory(ws: HostileWorkspace) -> None:
-    (ws.app / "requirements.txt").write_text("-r reqs\n")
-    (ws.app / "reqs").mkdir()
-    result = run_build(ws)
-    assert_failed(result, "Invalid requirements.txt line 1", ws)
-    assert "is a directory" in result.stderr
-    assert "does not exist" not in result.stderr
-
-
-def test_requirements_include_escaping_the_app_dir(ws: HostileWorkspace) -> None:
-    (ws.root / "secrets.txt").write_text(f"{CANARY_TOKEN}\n")
-    (ws.app / "requirements.txt").write_text("-r ../secrets.txt\n")
-    result = run_build(ws)
-    assert_failed(result, "Invalid requirements.txt line 1", ws)
-    assert "outside the app directory" in result.stderr
-
-
-def test_control_characters_in_an_include_name_are_escaped(ws: HostileWorkspace) -> None:
+MINIMAL_APP: dict[str, str | bytes | None] = {"requirements.txt": "", ".python-version": "3.13\n"}
+REFUSED = {
+    "requirements include cycle": Refused(
+        {"requirements.txt": "-r a.txt\n", "a.txt": "-r b.txt\n", "b.txt": "-r a.txt\n"},
+        "Invalid a.txt",
+        shows=("a.txt -> b.txt -> a.txt",),
+    ),
+    "requirements include of a directory": Refused(
+        {"requirements.txt": "-r reqs\n", "reqs": None},
+        "Invalid requirements.txt line 1",
+        shows=("is a directory",),
+        hides=("does not exist",),
+    ),
+    "requirements include escaping the app dir": Refused(
+        {"../secrets.txt": f"{CANARY_TOKEN}\n", "requirements.txt": "-r ../secrets.txt\n"},
+        "Invalid requirements.txt line 1",
+        shows=("outside the app directory",),
+    ),
     # A file name cannot hold a NUL on Linux; the nearest a user gets is naming one in a file.
-    (ws.app / "requirements.txt").write_text("-r evil\x1b[2J\x07.txt\n")
+    "control characters in an include name are escaped": Refused(
+        {"requirements.txt": "-r evil\x1b[2J\x07.txt\n"},
+        "Invalid requirements.txt line 1",
+        shows=("evil\\x1b[2J\\x07.txt",),
+        hides=("\x1b", "\x07"),
+    ),
+    "a NUL in a requirements file": Refused(
+        {"requirements.txt": "flask==3.1.0\n-r more\x00.txt\n"},
+        "Unable to read requirements.txt",
+        shows=("NUL byte (line 2)",),
+    ),
+    "a NUL in the Procfile": Refused(
+        {**MINIMAL_APP, "Procfile": b"web: gunicorn app:app\x00; rm -rf /\n"},
+        "Unable to read Procfile",
+        shows=("NUL byte (line 1)",),
+    ),
+    "control characters in a Procfile command": Refused(
+        {**MINIMAL_APP, "Procfile": "web: gunicorn app:app\x1b[8m --hidden\r echo\n"},
+        "Invalid Procfile (line 1)",
+        shows=("control characters (\\x1b, \\x0d)",),
+        hides=("\x1b",),
+    ),
+    "a NUL in BP_LAUNCH_COMMAND": Refused(
+        MINIMAL_APP,
+        "Invalid value for BP_LAUNCH_COMMAND",
+        hides=("\x1b", "\x00"),
+        env={"BP_LAUNCH_COMMAND": "gunicorn app:app\x00--evil"},
+    ),
+    "control characters in BP_LAUNCH_COMMAND": Refused(
+        MINIMAL_APP,
+        "Invalid value for BP_LAUNCH_COMMAND",
+        hides=("\x1b", "\x00"),
+        env={"BP_LAUNCH_COMMAND": "gunicorn app:app\x1b[2J"},
+    ),
+    "a NUL in any platform env value names the variable": Refused(
+        MINIMAL_APP,
+        "Invalid value for DATABASE_URL",
+        shows=("NUL byte",),
+        env={"DATABASE_URL": "postgres://db\x00junk", "SERVICE_TOKEN": f"{CANARY_TOKEN}\x00junk"},
+    ),
+    "a NUL in a secret platform env value hides the value": Refused(
+        MINIMAL_APP,
+        "Invalid value for SERVICE_TOKEN",
+        shows=("hidden",),
+        env={"SERVICE_TOKEN": f"{CANARY_TOKEN}\x00junk"},
+    ),
+}
+
+
+def write_app_files(ws: HostileWorkspace, files: Mapping[str, str | bytes | None]) -> None:
+    for name, content in files.items():
+        path = ws.app / name
+        if content is None:
+            path.mkdir()
+        elif isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content)
+
+
+@pytest.mark.parametrize("case", list(REFUSED))
+def test_refused_input_fails_before_any_layer(ws: HostileWorkspace, case: str) -> None:
+    refused = REFUSED[case]
+    write_app_files(ws, refused.files)
+    for name, value in (refused.env or {}).items():
+        ws.set_platform_env(name, value)
     result = run_build(ws)
-    assert_failed(result, "Invalid requirements.txt line 1", ws)
-    assert "\x1b" not in result.output and "\x07" not in result.output
-    assert "evil\\x1b[2J\\x07.txt" in result.stderr
-
-
-def test_a_nul_in_a_requirements_file(ws: HostileWorkspace) -> None:
-    (ws.app / "requirements.txt").write_text("flask==3.1.0\n-r more\x00.txt\n")
-    result = run_build(ws)
-    assert_failed(result, "Unable to read requirements.txt", ws)
-    assert "NUL byte (line 2)" in result.stderr
-
-
-# --- Procfile, process commands and the platform env --------------------------------------
-
-
-def test_a_nul_in_the_procfile(ws: HostileWorkspace) -> None:
-    minimal_app(ws)
-    (ws.app / "Procfile").write_bytes(b"web: gunicorn app:app\x00; rm -rf /\n")
-    result = run_build(ws)
-    assert_failed(result, "Unable to read Procfile", ws)
-    assert "NUL byte (line 1)" in result.stderr
-    assert_before_any_layer(result, ws)
-
-
-def test_control_characters_in_a_procfile_command(ws: HostileWorkspace) -> None:
-    minimal_app(ws)
-    (ws.app / "Procfile").write_text("web: gunicorn app:app\x1b[8m --hidden\r echo\n")
-    result = run_build(ws)
-    assert_failed(result, "Invalid Procfile (line 1)", ws)
-    assert "control characters (\\x1b, \\x0d)" in result.stderr
-    assert "\x1b" not in result.output
-    assert_before_any_layer(result, ws)
-
-
-@pytest.mark.parametrize("value", ["gunicorn app:app\x00--evil", "gunicorn app:app\x1b[2J"])
-def test_control_characters_in_bp_launch_command(ws: HostileWorkspace, value: str) -> None:
-    minimal_app(ws)
-    ws.set_platform_env("BP_LAUNCH_COMMAND", value)
-    result = run_build(ws)
-    assert_failed(result, "Invalid value for BP_LAUNCH_COMMAND", ws)
-    assert "\x1b" not in result.output and "\x00" not in result.output
-    assert_before_any_layer(result, ws)
-
-
-def test_a_nul_in_any_platform_env_value_names_the_variable(ws: HostileWorkspace) -> None:
-    minimal_app(ws)
-    ws.set_platform_env("DATABASE_URL", "postgres://db\x00junk")
-    ws.set_platform_env("SERVICE_TOKEN", f"{CANARY_TOKEN}\x00junk")
-    result = run_build(ws)
-    assert_failed(result, "Invalid value for DATABASE_URL", ws)
-    assert "NUL byte" in result.stderr
+    assert_failed(result, refused.title, ws)
+    for text in refused.shows:
+        assert text in result.stderr, result.stderr
+    for text in refused.hides:
+        assert text not in result.output, result.output
     assert_before_any_layer(result, ws)
 
 
@@ -487,14 +508,6 @@ def test_a_named_pipe_in_the_platform_env_dir(ws: HostileWorkspace) -> None:
     assert_failed(result, "The platform did not follow the buildpack contract", ws)
     assert "it is not a regular file" in result.stderr
     assert_before_any_layer(result, ws)
-
-
-def test_a_nul_in_a_secret_platform_env_value_hides_the_value(ws: HostileWorkspace) -> None:
-    minimal_app(ws)
-    ws.set_platform_env("SERVICE_TOKEN", f"{CANARY_TOKEN}\x00junk")
-    result = run_build(ws)
-    assert_failed(result, "Invalid value for SERVICE_TOKEN", ws)
-    assert "hidden" in result.stderr
 
 
 # --- config errors come before any layer (issue 12, item 4) -------------------------------
@@ -538,12 +551,7 @@ CONFIG_ERRORS = {
 @pytest.mark.parametrize("case", list(CONFIG_ERRORS))
 def test_config_errors_come_before_installing_python(ws: HostileWorkspace, case: str) -> None:
     files, title = CONFIG_ERRORS[case]
-    for name, content in files.items():
-        path = ws.app / name
-        if isinstance(content, bytes):
-            path.write_bytes(content)
-        else:
-            path.write_text(content)
+    write_app_files(ws, files)
     result = run_build(ws)
     assert_failed(result, title, ws)
     assert_before_any_layer(result, ws)

@@ -8,13 +8,14 @@ by hand. The harness uses mount namespaces, overlayfs and chroot: it needs root.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+import shutil
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.harness.lifecycle import BuildpackRef, Platform, PlatformFactory
+from tests.harness.lifecycle import BuildpackRef, BuildResult, Platform, PlatformFactory
 from tests.harness.lifecycle_install import LifecycleBinaries, ensure_lifecycle
 from tests.harness.lifecycle_run_image import RunImage, ensure_run_image
 
@@ -109,14 +110,50 @@ def python_platform(
     return factory
 
 
-@pytest.fixture
-def fixture_app(tmp_path: Path) -> Any:
-    """`fixture_app("flask_gunicorn")`: a writable copy of tests/fixtures/apps/<name>."""
-    import shutil
+# --- one platform per module, for modules whose apps take long to build --------------------
 
-    def copy(name: str) -> Path:
-        dest = tmp_path / "apps" / name
-        shutil.copytree(FIXTURE_APPS / name, dest)
-        return dest
 
-    return copy
+@pytest.fixture(scope="module")
+def module_index(package_index: Any) -> Any:
+    """The package index the module's builds install from; a module overrides this fixture to
+    use another (e.g. `locked_package_index` for fixture apps whose lock files name it)."""
+    return package_index
+
+
+@pytest.fixture(scope="module")
+def platform(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    lifecycle_binaries: LifecycleBinaries,
+    run_image: RunImage,
+    packaged_buildpack: BuildpackRef,
+    module_index: Any,
+) -> Platform:
+    """A platform shared by the tests of one module, building with the packaged buildpack."""
+    return Platform.create(
+        tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1]),
+        [packaged_buildpack],
+        env=module_index.pip_env,
+        run_image=run_image,
+        lifecycle=lifecycle_binaries,
+    )
+
+
+@pytest.fixture(scope="module")
+def builds(
+    platform: Platform, tmp_path_factory: pytest.TempPathFactory
+) -> Callable[[str], BuildResult]:
+    """`builds(name)`: the fixture app `name` built once per module, with a cache of its own."""
+    results: dict[str, BuildResult] = {}
+    apps = tmp_path_factory.mktemp("apps")
+
+    def build(name: str) -> BuildResult:
+        if name not in results:
+            app = apps / name
+            shutil.copytree(FIXTURE_APPS / name, app)
+            results[name] = platform.build(
+                app, image=name.replace("_", "-"), cache_dir=platform.base / "caches" / name
+            )
+        return results[name]
+
+    return build

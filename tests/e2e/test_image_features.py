@@ -26,8 +26,6 @@ from packaging.utils import canonicalize_name
 
 from tests.e2e.conftest import BUILDPACK_ID, FIXTURE_APPS
 from tests.harness.lifecycle import BuildResult, Platform, free_port
-from tests.harness.lifecycle_install import LifecycleBinaries
-from tests.harness.lifecycle_run_image import RunImage
 
 pytestmark = pytest.mark.e2e
 
@@ -47,21 +45,9 @@ class Builds:
 
 
 @pytest.fixture(scope="module")
-def builds(
-    tmp_path_factory: pytest.TempPathFactory,
-    lifecycle_binaries: LifecycleBinaries,
-    run_image: RunImage,
-    packaged_buildpack: Any,
-    package_index: Any,
-) -> Builds:
+def builds(platform: Platform, tmp_path_factory: pytest.TempPathFactory) -> Builds:
+    """flask_gunicorn built, then rebuilt from the first image and the same cache."""
     base = tmp_path_factory.mktemp("image-features")
-    platform = Platform.create(
-        base / "platform",
-        [packaged_buildpack],
-        env=package_index.pip_env,
-        run_image=run_image,
-        lifecycle=lifecycle_binaries,
-    )
     app = base / "app"
     shutil.copytree(FIXTURE_APPS / "flask_gunicorn", app)
     cache = base / "cache"

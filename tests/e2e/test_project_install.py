@@ -12,13 +12,12 @@ venv, not the working directory. One build per app, shared by the assertions (mo
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import FIXTURE_APPS, LAYERS
+from tests.e2e.conftest import LAYERS
 from tests.harness.lifecycle import BuildResult, Platform
 
 pytestmark = pytest.mark.e2e
@@ -42,40 +41,9 @@ SCRIPT_APPS = ["uv_scripts_app", "poetry_scripts_app"]
 
 
 @pytest.fixture(scope="module")
-def platform(
-    tmp_path_factory: pytest.TempPathFactory,
-    lifecycle_binaries: Any,
-    run_image: Any,
-    packaged_buildpack: Any,
-    locked_package_index: Any,
-) -> Platform:
-    return Platform.create(
-        tmp_path_factory.mktemp("project-install"),
-        [packaged_buildpack],
-        env=locked_package_index.pip_env,
-        run_image=run_image,
-        lifecycle=lifecycle_binaries,
-    )
-
-
-@pytest.fixture(scope="module")
-def builds(
-    platform: Platform, tmp_path_factory: pytest.TempPathFactory
-) -> Callable[[str], BuildResult]:
-    """`builds(name)`: the app built once per module, each app with its own cache."""
-    results: dict[str, BuildResult] = {}
-    apps = tmp_path_factory.mktemp("apps")
-
-    def build(name: str) -> BuildResult:
-        if name not in results:
-            app = apps / name
-            shutil.copytree(FIXTURE_APPS / name, app)
-            results[name] = platform.build(
-                app, image=name.replace("_", "-"), cache_dir=platform.base / "caches" / name
-            )
-        return results[name]
-
-    return build
+def module_index(locked_package_index: Any) -> Any:
+    """The fixture apps' lock files name the index on its fixed port."""
+    return locked_package_index
 
 
 @pytest.mark.parametrize("name", sorted(APPS))

@@ -14,13 +14,10 @@ largest apps of the suite (numpy, pandas, pyarrow), so each is built once.
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import FIXTURE_APPS
 from tests.harness.lifecycle import BuildResult, Platform
 from tests.harness.lifecycle_namespace import PrivateNetwork
 
@@ -34,40 +31,6 @@ STREAMLIT_WEB = (
     "--server.headless true"
 )
 GRADIO_WEB = "GRADIO_SERVER_NAME=0.0.0.0 GRADIO_SERVER_PORT=${PORT:-8000} python app.py"
-
-
-@pytest.fixture(scope="module")
-def platform(
-    tmp_path_factory: pytest.TempPathFactory,
-    lifecycle_binaries: Any,
-    run_image: Any,
-    packaged_buildpack: Any,
-    package_index: Any,
-) -> Platform:
-    return Platform.create(
-        tmp_path_factory.mktemp("ui-apps"),
-        [packaged_buildpack],
-        env=package_index.pip_env,
-        run_image=run_image,
-        lifecycle=lifecycle_binaries,
-    )
-
-
-@pytest.fixture(scope="module")
-def builds(
-    platform: Platform, tmp_path_factory: pytest.TempPathFactory
-) -> Callable[[str], BuildResult]:
-    """`builds(name)`: the fixture app built once per module."""
-    results: dict[str, BuildResult] = {}
-    apps = tmp_path_factory.mktemp("apps")
-
-    def build(name: str) -> BuildResult:
-        if name not in results:
-            shutil.copytree(FIXTURE_APPS / name, apps / name, dirs_exist_ok=True)
-            results[name] = platform.build(apps / name, image=name.replace("_", "-"))
-        return results[name]
-
-    return build
 
 
 def web_command(result: BuildResult) -> list[str]:

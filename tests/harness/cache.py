@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import fcntl
 import os
-from collections.abc import Iterator
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -35,3 +37,27 @@ def file_lock(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def fill_once(
+    entry: Path, lock: Path, fill: Callable[[Path], None], *, ready: Callable[[], bool]
+) -> None:
+    """Make the cache directory `entry` unless `ready()` says it is there already.
+
+    `fill(staging)` fills a fresh directory next to `entry`, which is renamed into place only
+    once complete: no process ever sees half an entry, and a failed fill leaves nothing. `lock`
+    serialises the processes (of any session) filling the same entry.
+    """
+    if ready():
+        return
+    with file_lock(lock):
+        if ready():
+            return
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{entry.name}-", dir=entry.parent))
+        try:
+            fill(staging)
+            staging.chmod(0o755)
+            staging.rename(entry)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)

@@ -19,26 +19,20 @@ each), under the names a builder.toml refers to.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import shutil
-import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.harness.cache import CACHE_ROOT, file_lock
+from tests.harness.cache import CACHE_ROOT, fill_once
 from tests.harness.lifecycle_run_image import (
-    CNB_GID,
-    CNB_UID,
-    DISTRO_NAME,
-    DISTRO_VERSION,
     IMAGE_PATH,
     SUITE,
-    _finish_rootfs,
+    ImageError,
+    debootstrap,
     ensure_run_image,
-    go_arch,
-    host_debian_mirror,
+    finish_rootfs,
+    image_config,
+    recipe_key,
 )
 from tests.harness.lifecycle_run_image import PACKAGES as RUN_PACKAGES
 from tests.harness.oci_layout import write_image, write_layer_from_directory
@@ -55,44 +49,10 @@ BUILD_PACKAGES = (*RUN_PACKAGES, "build-essential", "git", "pkg-config")
 RECIPE_VERSION = 1
 
 
-class ImageError(Exception):
-    """A base image could not be made or loaded."""
-
-
 @dataclass(frozen=True)
 class BaseImages:
     build: str
     run: str
-
-
-def _recipe_key() -> str:
-    recipe = {
-        "suite": SUITE,
-        "packages": BUILD_PACKAGES,
-        "uid": CNB_UID,
-        "gid": CNB_GID,
-        "arch": go_arch(),
-        "recipe": RECIPE_VERSION,
-    }
-    return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:12]
-
-
-def _debootstrap(rootfs: Path, mirror: str) -> None:
-    argv = [
-        "debootstrap",
-        "--variant=minbase",
-        f"--include={','.join(BUILD_PACKAGES)}",
-        SUITE,
-        str(rootfs),
-        mirror,
-    ]
-    env = {"PATH": IMAGE_PATH, "HOME": "/root", "LANG": "C.UTF-8"}
-    proc = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise ImageError(
-            f"`{' '.join(argv)}` failed with exit code {proc.returncode}:\n"
-            f"{proc.stdout[-4000:]}{proc.stderr[-4000:]}"
-        )
 
 
 def pythons_in(rootfs: Path) -> list[str]:
@@ -105,63 +65,34 @@ def pythons_in(rootfs: Path) -> list[str]:
     return sorted(found)
 
 
-def _build_config(created: str) -> dict[str, object]:
-    return {
-        "created": created,
-        "architecture": go_arch(),
-        "os": "linux",
-        "config": {
-            "User": f"{CNB_UID}:{CNB_GID}",
-            "Env": [f"PATH={IMAGE_PATH}", f"CNB_USER_ID={CNB_UID}", f"CNB_GROUP_ID={CNB_GID}"],
-            "WorkingDir": "/",
-            "Labels": {
-                "io.buildpacks.base.distro.name": DISTRO_NAME,
-                "io.buildpacks.base.distro.version": DISTRO_VERSION,
-                "io.buildpacks.base.id": BUILD_IMAGE_ID,
-            },
-        },
-        "history": [
-            {
-                "created": created,
-                "created_by": f"debootstrap --variant=minbase {SUITE} + {' '.join(BUILD_PACKAGES)}",
-            }
-        ],
-    }
-
-
 def ensure_build_image_layout() -> Path:
     """The cached build image as an OCI layout, made on first use (debootstrap ~60-120 s)."""
     root = CACHE_ROOT / "podman" / "build-image"
-    final = root / f"{SUITE}-{_recipe_key()}"
-    if (final / "layout" / "index.json").is_file():
-        return final / "layout"
-    with file_lock(root / ".lock"):
-        if (final / "layout" / "index.json").is_file():
-            return final / "layout"
-        root.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=root))
-        try:
-            rootfs = staging / "rootfs"
-            _debootstrap(rootfs, host_debian_mirror())
-            _finish_rootfs(rootfs)
-            found = pythons_in(rootfs)
-            if found:
-                raise ImageError(
-                    f"the build image must have no Python, but {', '.join(found)} came with "
-                    f"{' '.join(BUILD_PACKAGES)}"
-                )
-            (staging / "layout").mkdir()
-            layer = write_layer_from_directory(staging / "layout", rootfs)
-            write_image(
-                staging / "layout", [layer], _build_config("1980-01-01T00:00:01Z"), ref_name=SUITE
-            )
-            # the rootfs is only the layer's source: the layout is what gets loaded
-            shutil.rmtree(rootfs)
-            staging.chmod(0o755)
-            staging.rename(final)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+    final = root / f"{SUITE}-{recipe_key(BUILD_PACKAGES, RECIPE_VERSION)}"
+    fill_once(
+        final, root / ".lock", _make_build_image, ready=(final / "layout" / "index.json").is_file
+    )
     return final / "layout"
+
+
+def _make_build_image(staging: Path) -> None:
+    rootfs = staging / "rootfs"
+    debootstrap(rootfs, BUILD_PACKAGES)
+    finish_rootfs(rootfs)
+    found = pythons_in(rootfs)
+    if found:
+        raise ImageError(
+            f"the build image must have no Python, but {', '.join(found)} came with "
+            f"{' '.join(BUILD_PACKAGES)}"
+        )
+    (staging / "layout").mkdir()
+    layer = write_layer_from_directory(staging / "layout", rootfs)
+    created_by = f"debootstrap --variant=minbase {SUITE} + {' '.join(BUILD_PACKAGES)}"
+    write_image(
+        staging / "layout", [layer], image_config(BUILD_IMAGE_ID, created_by), ref_name=SUITE
+    )
+    # the rootfs is only the layer's source: the layout is what gets loaded
+    shutil.rmtree(rootfs)
 
 
 def load_base_images(podman: PodmanService) -> BaseImages:

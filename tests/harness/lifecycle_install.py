@@ -23,11 +23,10 @@ import json
 import os
 import shutil
 import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .cache import CACHE_ROOT, file_lock
+from .cache import CACHE_ROOT, fill_once
 
 LIFECYCLE_MODULE = "github.com/buildpacks/lifecycle"
 LIFECYCLE_VERSION = "0.21.14"
@@ -116,18 +115,12 @@ def ensure_lifecycle(version: str = LIFECYCLE_VERSION) -> LifecycleBinaries:
     root = CACHE_ROOT / "lifecycle"
     final = root / version
     binaries = LifecycleBinaries(version, final)
-    if binaries.launcher.is_file() and binaries.lifecycle.is_file():
-        return binaries
-    with file_lock(root / f".{version}.lock"):
-        if binaries.launcher.is_file() and binaries.lifecycle.is_file():
-            return binaries
-        staging = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=root))
-        try:
-            _build(version, staging)
-            staging.chmod(0o755)
-            staging.rename(final)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+    fill_once(
+        final,
+        root / f".{version}.lock",
+        lambda staging: _build(version, staging),
+        ready=lambda: binaries.launcher.is_file() and binaries.lifecycle.is_file(),
+    )
     return binaries
 
 

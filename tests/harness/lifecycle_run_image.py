@@ -21,11 +21,10 @@ import platform
 import re
 import shutil
 import subprocess
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.harness.cache import CACHE_ROOT, file_lock
+from tests.harness.cache import CACHE_ROOT, fill_once
 from tests.harness.oci_layout import OciImage, read_image, write_image, write_layer_from_directory
 
 SUITE = "bookworm"
@@ -62,8 +61,8 @@ PACKAGES = (
 RECIPE_VERSION = 2
 
 
-class RunImageError(Exception):
-    """The run image could not be made."""
+class ImageError(Exception):
+    """A base image (the run image, or the image tests' build image) could not be made."""
 
 
 @dataclass(frozen=True)
@@ -110,38 +109,40 @@ def host_debian_mirror() -> str:
     return DEFAULT_MIRROR
 
 
-def _recipe_key() -> str:
-    recipe = {
+def recipe_key(packages: tuple[str, ...], recipe: int, **more: str) -> str:
+    """A short hash of everything that shapes a Debian base image made here: its cache key."""
+    shape = {
         "suite": SUITE,
-        "packages": PACKAGES,
+        "packages": packages,
         "uid": CNB_UID,
         "gid": CNB_GID,
         "arch": go_arch(),
-        "ref": RUN_IMAGE_REF,
-        "recipe": RECIPE_VERSION,
+        "recipe": recipe,
+        **more,
     }
-    return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:12]
+    return hashlib.sha256(json.dumps(shape, sort_keys=True).encode()).hexdigest()[:12]
 
 
-def _debootstrap(rootfs: Path, mirror: str) -> None:
+def debootstrap(rootfs: Path, packages: tuple[str, ...]) -> None:
+    """Debian `SUITE` minbase plus `packages` into `rootfs`, from the host's Debian mirror."""
     argv = [
         "debootstrap",
         "--variant=minbase",
-        f"--include={','.join(PACKAGES)}",
+        f"--include={','.join(packages)}",
         SUITE,
         str(rootfs),
-        mirror,
+        host_debian_mirror(),
     ]
     env = {"PATH": IMAGE_PATH, "HOME": "/root", "LANG": "C.UTF-8"}
     proc = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
-        raise RunImageError(
+        raise ImageError(
             f"`{' '.join(argv)}` failed with exit code {proc.returncode}:\n"
-            f"{proc.stdout}{proc.stderr}"
+            f"{proc.stdout[-4000:]}{proc.stderr[-4000:]}"
         )
 
 
-def _finish_rootfs(rootfs: Path) -> None:
+def finish_rootfs(rootfs: Path) -> None:
     """What a run image build does after installing packages: drop apt's caches and the device
     nodes (the container runtime provides /dev), add the unprivileged user."""
     for cache in ("var/cache/apt/archives", "var/lib/apt/lists"):
@@ -167,9 +168,12 @@ def _finish_rootfs(rootfs: Path) -> None:
     os.chown(home, CNB_UID, CNB_GID)
 
 
-def _image_config(layer_created: str) -> dict[str, object]:
+def image_config(base_id: str, created_by: str) -> dict[str, object]:
+    """The OCI config of a one-layer base image with the CNB labels and env the platform spec
+    asks for; fixed dates, so the image is the same on every machine."""
+    created = "1980-01-01T00:00:01Z"
     return {
-        "created": layer_created,
+        "created": created,
         "architecture": go_arch(),
         "os": "linux",
         "config": {
@@ -179,42 +183,33 @@ def _image_config(layer_created: str) -> dict[str, object]:
             "Labels": {
                 "io.buildpacks.base.distro.name": DISTRO_NAME,
                 "io.buildpacks.base.distro.version": DISTRO_VERSION,
-                "io.buildpacks.base.id": RUN_IMAGE_ID,
+                "io.buildpacks.base.id": base_id,
             },
         },
-        "history": [
-            {"created": layer_created, "created_by": f"debootstrap --variant=minbase {SUITE}"}
-        ],
+        "history": [{"created": created, "created_by": created_by}],
     }
 
 
 def ensure_run_image() -> RunImage:
     """The cached run image, made on first use (debootstrap ~25-90 s, layer ~10 s)."""
     root = CACHE_ROOT / "run-image"
-    final = root / f"{SUITE}-{_recipe_key()}"
+    final = root / f"{SUITE}-{recipe_key(PACKAGES, RECIPE_VERSION, ref=RUN_IMAGE_REF)}"
     run_image = RunImage(RUN_IMAGE_REF, final / "layout", final / "rootfs")
-    if (final / "layout" / "index.json").is_file():
-        return run_image
-    with file_lock(root / ".lock"):
-        if (final / "layout" / "index.json").is_file():
-            return run_image
-        root.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=root))
-        try:
-            _debootstrap(staging / "rootfs", host_debian_mirror())
-            _finish_rootfs(staging / "rootfs")
-            (staging / "layout").mkdir()
-            # uncompressed: the lifecycle hashes the run image's layers on every analyze and
-            # export, and un-gzipping 140 MB in Go costs ~1.5 s a phase
-            layer = write_layer_from_directory(staging / "layout", staging / "rootfs")
-            write_image(
-                staging / "layout", [layer], _image_config("1980-01-01T00:00:01Z"), ref_name=SUITE
-            )
-            staging.chmod(0o755)
-            staging.rename(final)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+    fill_once(
+        final, root / ".lock", _make_run_image, ready=(final / "layout" / "index.json").is_file
+    )
     return run_image
+
+
+def _make_run_image(staging: Path) -> None:
+    debootstrap(staging / "rootfs", PACKAGES)
+    finish_rootfs(staging / "rootfs")
+    (staging / "layout").mkdir()
+    # uncompressed: the lifecycle hashes the run image's layers on every analyze and export,
+    # and un-gzipping 140 MB in Go costs ~1.5 s a phase
+    layer = write_layer_from_directory(staging / "layout", staging / "rootfs")
+    config = image_config(RUN_IMAGE_ID, f"debootstrap --variant=minbase {SUITE}")
+    write_image(staging / "layout", [layer], config, ref_name=SUITE)
 
 
 if __name__ == "__main__":

@@ -2,10 +2,8 @@
 builder.toml refers to, and the commands the tests run.
 
 `ensure_pack()` builds the pinned release once per machine into
-`~/.cache/python-buildpack/pack/<version>/pack` (~6 min cold on a busy 2-core machine). As for
-the lifecycle (`tests/harness/lifecycle_install.py`), `go install …@v` is not an option here
-because the Go proxy answers 403 for the version list, so the module is fetched with
-`go mod download` and built inside it, with the version ldflag of pack's Makefile.
+`~/.cache/python-buildpack/pack/<version>/pack` (~6 min cold on a busy 2-core machine), the way
+`tests/harness/go_tools.py` builds every pinned Go tool.
 
 Why 0.40.6: the Go proxy serves it when asked for that exact version (listing versions is
 refused here, which hid it), it speaks Platform API 0.15, the newest of the pinned lifecycle
@@ -35,22 +33,18 @@ from __future__ import annotations
 
 import gzip
 import io
-import json
 import subprocess
 import tarfile
-import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from tests.harness.cache import CACHE_ROOT, file_lock
+from tests.harness.go_tools import GoTool, ensure_go_tool
 from tests.harness.lifecycle_install import (
     SUPPORTED_BUILDPACK_APIS,
     LifecycleBinaries,
-    _go,
-    _go_env,
-    _run,
     ensure_lifecycle,
 )
 from tests.harness.lifecycle_run_image import go_arch
@@ -76,55 +70,16 @@ PACK_TIMEOUT = 900
 
 
 class PackError(Exception):
-    """pack could not be built, or a pack command failed."""
+    """A pack command failed."""
 
     def __init__(self, message: str, log: str = "") -> None:
         super().__init__(message)
         self.log = log
 
 
-def _build_pack(version: str, dest: Path) -> None:
-    go, env = _go(), _go_env()
-    module = json.loads(
-        _run([go, "mod", "download", "-json", f"{PACK_MODULE}@v{version}"], env=env)
-    )
-    if "Error" in module:
-        raise PackError(f"the Go proxy does not serve {PACK_MODULE}@v{version}: {module['Error']}")
-    ldflags = f"-s -w -X '{PACK_MODULE}/pkg/client.Version={version}'"
-    _run(
-        [go, "build", "-trimpath", "-ldflags", ldflags, "-o", str(dest / "pack"), "."],
-        cwd=Path(module["Dir"]),
-        env=env,
-    )
-    with tempfile.TemporaryDirectory() as home:
-        reported = _run(
-            [str(dest / "pack"), "version"],
-            env={"PATH": "/usr/bin:/bin", "HOME": home, "PACK_HOME": home},
-        ).strip()
-    if reported != version:
-        raise PackError(f"the built pack reports version {reported!r}, not {version}")
-
-
 def ensure_pack(version: str = PACK_VERSION) -> Path:
     """The pinned pack binary, built on first use."""
-    root = CACHE_ROOT / "pack"
-    binary = root / version / "pack"
-    if binary.is_file():
-        return binary
-    with file_lock(root / f".{version}.lock"):
-        if binary.is_file():
-            return binary
-        staging = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=root))
-        try:
-            _build_pack(version, staging)
-            staging.chmod(0o755)
-            staging.rename(binary.parent)
-        except BaseException:
-            import shutil
-
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-    return binary
+    return ensure_go_tool(GoTool("pack", PACK_MODULE, version, ".", "pkg/client.Version"))
 
 
 def lifecycle_descriptor(version: str) -> str:

@@ -72,9 +72,9 @@ from packaging.utils import (
     parse_wheel_filename,
 )
 
+from .cache import file_lock
 from .cpython_sources import CACHE
 from .http_server import FileServer
-from .lifecycle_install import file_lock
 
 # Every real package of the index, pinned, with its transitive dependencies (checked at build
 # time: a dependency missing here fails the build of the index).

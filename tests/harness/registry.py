@@ -8,9 +8,7 @@
         registry.crane("config", ref)      # any crane command against it
 
 `ensure_crane()` builds the pinned release once per machine into
-`~/.cache/python-buildpack/crane/<version>/crane`, the way `tests/harness/pack.py` builds pack:
-`go mod download` of the exact version (the Go proxy refuses version listings here), then
-`go build ./cmd/crane` inside the module.
+`~/.cache/python-buildpack/crane/<version>/crane` with `tests/harness/go_tools.py`, like pack.
 
 The registry keeps blobs on disk under `state_dir` (`--disk`), so big layers do not sit in the
 memory of a shared machine, and listens on `127.0.0.1:0`: the port is read back from its log
@@ -41,8 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.harness.cache import CACHE_ROOT, file_lock
-from tests.harness.lifecycle_install import _go, _go_env, _run
+from tests.harness.go_tools import GoTool, ensure_go_tool
 
 CRANE_MODULE = "github.com/google/go-containerregistry"
 CRANE_VERSION = "0.22.1"
@@ -52,45 +49,14 @@ _SERVING = re.compile(r"serving on port (\d+)")
 
 
 class RegistryError(Exception):
-    """crane could not be built, the registry did not start, or a crane command failed."""
-
-
-def _build_crane(version: str, dest: Path) -> None:
-    go, env = _go(), _go_env()
-    module = json.loads(
-        _run([go, "mod", "download", "-json", f"{CRANE_MODULE}@v{version}"], env=env)
-    )
-    if "Error" in module:
-        raise RegistryError(f"the Go proxy does not serve {CRANE_MODULE}@v{version}")
-    ldflags = f"-s -w -X '{CRANE_MODULE}/cmd/crane/cmd.Version={version}'"
-    _run(
-        [go, "build", "-trimpath", "-ldflags", ldflags, "-o", str(dest / "crane"), "./cmd/crane"],
-        cwd=Path(module["Dir"]),
-        env=env,
-    )
-    reported = _run([str(dest / "crane"), "version"], env={"PATH": CLEAN_PATH}).strip()
-    if reported != version:
-        raise RegistryError(f"the built crane reports version {reported!r}, not {version}")
+    """The registry did not start, or a crane command failed."""
 
 
 def ensure_crane(version: str = CRANE_VERSION) -> Path:
     """The pinned crane binary, built on first use (~1 min cold)."""
-    root = CACHE_ROOT / "crane"
-    binary = root / version / "crane"
-    if binary.is_file():
-        return binary
-    with file_lock(root / f".{version}.lock"):
-        if binary.is_file():
-            return binary
-        staging = Path(tempfile.mkdtemp(prefix=f".{version}-", dir=root))
-        try:
-            _build_crane(version, staging)
-            staging.chmod(0o755)
-            staging.rename(binary.parent)
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
-    return binary
+    return ensure_go_tool(
+        GoTool("crane", CRANE_MODULE, version, "./cmd/crane", "cmd/crane/cmd.Version")
+    )
 
 
 @dataclass

@@ -155,18 +155,6 @@ def builder(pack: Pack, base_images: BaseImages, buildpack_cnb: Path) -> str:
     return BUILDER
 
 
-@pytest.fixture
-def fixture_app(tmp_path: Path) -> Any:
-    """`fixture_app("flask_gunicorn")`: a writable copy of tests/fixtures/apps/<name>."""
-
-    def copy(name: str) -> Path:
-        dest = tmp_path / "apps" / name
-        shutil.copytree(FIXTURE_APPS / name, dest)
-        return dest
-
-    return copy
-
-
 # --- pytest-docker ----------------------------------------------------------------------------
 # Its `docker_services` fixture runs compose up/down around the session (it is session-scoped):
 # the image a test wants to run is chosen through `APP_IMAGE`, which the first test to ask for

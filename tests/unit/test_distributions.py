@@ -11,11 +11,11 @@ import pytest
 import tomli_w
 
 from python_buildpack.distributions import (
+    ArchivePlatform,
     DownloadSource,
     Manifest,
     MinorEntry,
     Support,
-    Target,
     archive_url,
     bundled_path,
     mirror_from_env,
@@ -24,8 +24,8 @@ from python_buildpack.distributions import (
 from python_buildpack.errors import InvalidDependencyMapping, InvalidManifest, InvalidPlatformEnv
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-AMD64 = Target("linux", "amd64")
-ARM64 = Target("linux", "arm64")
+AMD64 = ArchivePlatform("linux", "amd64")
+ARM64 = ArchivePlatform("linux", "arm64")
 TODAY = date(2026, 1, 15)
 
 
@@ -116,7 +116,7 @@ def test_load_round_trips_the_documented_format(tmp_path: Path) -> None:
     assert manifest.minors[0].builds_stop == date(2030, 2, 1)
     assert manifest.minors[0].last_build_day == date(2030, 1, 31)
     (rel,) = manifest.releases
-    assert rel.target == AMD64
+    assert rel.platform == AMD64
     assert rel.sha256 == "ab" * 32  # normalised to lower case
     assert rel.filename == "cpython-3.13.5.tar.gz"
 
@@ -234,7 +234,7 @@ def test_releases_for_target_newest_first(manifest: Manifest) -> None:
     versions = [r.version for r in manifest.releases_for(AMD64)]
     assert versions == ["3.14.0rc1", "3.13.5", "3.12.10", "3.12.3", "3.11.9"]
     assert [r.version for r in manifest.releases_for(ARM64)] == ["3.12.10"]
-    assert manifest.releases_for(Target("linux", "amd64", "musl")) == []
+    assert manifest.releases_for(ArchivePlatform("linux", "amd64", "musl")) == []
 
 
 def test_newest_patch_is_numeric_not_lexical(manifest: Manifest) -> None:

@@ -6,6 +6,7 @@ import pytest
 
 import python_buildpack.build
 from python_buildpack.__main__ import EXIT_ERROR, EXIT_INTERNAL_ERROR, main
+from python_buildpack.cnb import CnbEnvError
 from python_buildpack.output import Log
 
 
@@ -42,3 +43,42 @@ def test_other_os_errors_stay_internal_errors(
     monkeypatch.setattr(python_buildpack.build, "run_build", fail)
     assert main(["build"]) == EXIT_INTERNAL_ERROR
     assert "Traceback" in capsys.readouterr().err
+
+
+def test_a_contract_violation_is_a_user_error_with_the_fix(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def fail(argv: object, log: Log) -> int:
+        raise CnbEnvError("CNB_LAYERS_DIR", "not set")
+
+    monkeypatch.setattr(python_buildpack.build, "run_build", fail)
+    assert main(["build"]) == EXIT_ERROR
+    err = capsys.readouterr().err
+    assert "! ERROR: The platform did not follow the buildpack contract" in err
+    assert "CNB_LAYERS_DIR: not set" in err
+    assert "supports Buildpack API 0.12" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(("module", "user_error"), [("pydantic_core._x", True), ("flask", False)])
+def test_a_missing_own_dependency_is_a_user_error_and_any_other_a_bug(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    module: str,
+    user_error: bool,
+) -> None:
+    def fail(argv: object, log: Log) -> int:
+        raise ModuleNotFoundError(f"No module named {module!r}", name=module)
+
+    monkeypatch.setattr(python_buildpack.build, "run_build", fail)
+    err_code = main(["build"])
+    err = capsys.readouterr().err
+    if user_error:
+        assert err_code == EXIT_ERROR
+        assert "! ERROR: The buildpack's own dependencies are missing" in err
+        assert f"cannot import '{module}'" in err
+        assert "make package" in err
+        assert "Traceback" not in err
+    else:
+        assert err_code == EXIT_INTERNAL_ERROR
+        assert "Traceback" in err

@@ -10,6 +10,7 @@ the buildpack supports, processes (`launch.toml`) and order groups may be limite
 Modules:
 - `context`: `DetectContext` / `BuildContext` from the CNB_* environment (imports no pydantic,
   so `bin/detect` stays fast).
+- `target`: `Target`, the run image the lifecycle builds for (`CNB_TARGET_*`).
 - `models`: pydantic models of every TOML file of the contract.
 - `toml_io`: reading and atomically writing those files.
 - `env`: layer environment files (scope x behaviour) and how the lifecycle applies them.

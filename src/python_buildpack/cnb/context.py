@@ -15,24 +15,20 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from . import CnbEnvError, CnbFileError
+from .target import Target, required_variable
 
 if TYPE_CHECKING:
     from .layers import Layers
-    from .models import BuildpackDescriptor, BuildpackPlan, BuildPlan, BuildToml, LaunchToml
+    from .models import BuildpackPlan, BuildPlan, BuildToml, LaunchToml
 
 CNB_BUILDPACK_DIR = "CNB_BUILDPACK_DIR"
 CNB_PLATFORM_DIR = "CNB_PLATFORM_DIR"
 CNB_BUILD_PLAN_PATH = "CNB_BUILD_PLAN_PATH"
 CNB_LAYERS_DIR = "CNB_LAYERS_DIR"
 CNB_BP_PLAN_PATH = "CNB_BP_PLAN_PATH"
-CNB_TARGET_OS = "CNB_TARGET_OS"
-CNB_TARGET_ARCH = "CNB_TARGET_ARCH"
-CNB_TARGET_ARCH_VARIANT = "CNB_TARGET_ARCH_VARIANT"
-CNB_TARGET_DISTRO_NAME = "CNB_TARGET_DISTRO_NAME"
-CNB_TARGET_DISTRO_VERSION = "CNB_TARGET_DISTRO_VERSION"
 CNB_EXEC_ENV = "CNB_EXEC_ENV"
 DEFAULT_EXEC_ENV = "production"
 
@@ -40,36 +36,6 @@ DEFAULT_EXEC_ENV = "production"
 # build <layers> <platform> <plan>.
 _DETECT_ARGS = (CNB_PLATFORM_DIR, CNB_BUILD_PLAN_PATH)
 _BUILD_ARGS = (CNB_LAYERS_DIR, CNB_PLATFORM_DIR, CNB_BP_PLAN_PATH)
-
-
-class Target(NamedTuple):
-    """The runtime base image the app is built for (CNB_TARGET_*)."""
-
-    os: str
-    arch: str
-    arch_variant: str | None = None
-    distro_name: str | None = None
-    distro_version: str | None = None
-
-    @classmethod
-    def from_environ(cls, environ: Mapping[str, str]) -> Target:
-        # The lifecycle always sets OS and arch (since API 0.10) and sets the optional ones
-        # only when known, so an empty optional value means "unknown", like an absent one.
-        return cls(
-            os=_required(environ, CNB_TARGET_OS),
-            arch=_required(environ, CNB_TARGET_ARCH),
-            arch_variant=environ.get(CNB_TARGET_ARCH_VARIANT) or None,
-            distro_name=environ.get(CNB_TARGET_DISTRO_NAME) or None,
-            distro_version=environ.get(CNB_TARGET_DISTRO_VERSION) or None,
-        )
-
-    def describe(self) -> str:
-        """e.g. "linux/amd64 (debian 12)", for logs and error messages."""
-        text = f"{self.os}/{self.arch}"
-        if self.arch_variant:
-            text += f"/{self.arch_variant}"
-        distro = " ".join(p for p in (self.distro_name, self.distro_version) if p)
-        return f"{text} ({distro})" if distro else text
 
 
 class _PhaseContext:
@@ -100,16 +66,6 @@ class _PhaseContext:
         fields = ", ".join(f"{name}={value!r}" for name, value in vars(self).items())
         return f"{type(self).__name__}({fields})"
 
-    @property
-    def buildpack_descriptor_path(self) -> Path:
-        return self.buildpack_dir / "buildpack.toml"
-
-    def read_buildpack_descriptor(self) -> BuildpackDescriptor:
-        from .models import BuildpackDescriptor
-        from .toml_io import load_toml
-
-        return load_toml(self.buildpack_descriptor_path, BuildpackDescriptor, what="buildpack.toml")
-
 
 class DetectContext(_PhaseContext):
     def __init__(self, *, plan_path: Path, **common: Any) -> None:
@@ -125,12 +81,12 @@ class DetectContext(_PhaseContext):
         platform_dir = paths[CNB_PLATFORM_DIR]
         return cls(
             app_dir=Path(cwd).absolute(),
-            buildpack_dir=_absolute(_required(environ, CNB_BUILDPACK_DIR), cwd),
+            buildpack_dir=_absolute(required_variable(environ, CNB_BUILDPACK_DIR), cwd),
             platform_dir=platform_dir,
             plan_path=paths[CNB_BUILD_PLAN_PATH],
             target=Target.from_environ(environ),
             platform_env=read_platform_env(platform_dir),
-            exec_env=read_exec_env(environ),
+            exec_env=_read_exec_env(environ),
         )
 
     def write_build_plan(self, plan: BuildPlan) -> None:
@@ -154,13 +110,13 @@ class BuildContext(_PhaseContext):
         platform_dir = paths[CNB_PLATFORM_DIR]
         return cls(
             app_dir=Path(cwd).absolute(),
-            buildpack_dir=_absolute(_required(environ, CNB_BUILDPACK_DIR), cwd),
+            buildpack_dir=_absolute(required_variable(environ, CNB_BUILDPACK_DIR), cwd),
             platform_dir=platform_dir,
             layers_dir=paths[CNB_LAYERS_DIR],
             buildpack_plan_path=paths[CNB_BP_PLAN_PATH],
             target=Target.from_environ(environ),
             platform_env=read_platform_env(platform_dir),
-            exec_env=read_exec_env(environ),
+            exec_env=_read_exec_env(environ),
         )
 
     def read_buildpack_plan(self) -> BuildpackPlan:
@@ -217,23 +173,12 @@ def read_platform_env(platform_dir: Path) -> dict[str, str]:
     return variables
 
 
-def read_exec_env(environ: Mapping[str, str]) -> str:
+def _read_exec_env(environ: Mapping[str, str]) -> str:
     """`CNB_EXEC_ENV`, or `production` when the lifecycle (or an older platform) sets none."""
     value = environ.get(CNB_EXEC_ENV) or DEFAULT_EXEC_ENV
     if "/" in value:
         # The spec reserves `/` (for future use): a value with one is not one we can honour.
         raise CnbEnvError(CNB_EXEC_ENV, f"{value!r} contains '/', which the spec reserves")
-    return value
-
-
-def _required(environ: Mapping[str, str], name: str) -> str:
-    value = environ.get(name)
-    if value is None:
-        raise CnbEnvError(
-            name, "not set; the lifecycle sets it for buildpacks of Buildpack API 0.10 and later"
-        )
-    if not value:
-        raise CnbEnvError(name, "set but empty; the lifecycle gives it a value")
     return value
 
 
@@ -259,22 +204,4 @@ def _absolute(value: str, cwd: Path) -> Path:
     return Path(cwd, value).absolute()
 
 
-__all__ = [
-    "CNB_BP_PLAN_PATH",
-    "CNB_BUILDPACK_DIR",
-    "CNB_BUILD_PLAN_PATH",
-    "CNB_EXEC_ENV",
-    "CNB_LAYERS_DIR",
-    "CNB_PLATFORM_DIR",
-    "CNB_TARGET_ARCH",
-    "CNB_TARGET_ARCH_VARIANT",
-    "CNB_TARGET_DISTRO_NAME",
-    "CNB_TARGET_DISTRO_VERSION",
-    "CNB_TARGET_OS",
-    "DEFAULT_EXEC_ENV",
-    "BuildContext",
-    "DetectContext",
-    "Target",
-    "read_exec_env",
-    "read_platform_env",
-]
+__all__ = ["DEFAULT_EXEC_ENV", "BuildContext", "DetectContext", "read_platform_env"]

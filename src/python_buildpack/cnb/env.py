@@ -306,17 +306,14 @@ def read_layer_env(layer_dir: Path) -> LayerEnv:
     return env
 
 
+# The root dirs, ENV_DIRS, scope_dir and prepend_root_dirs are how `LayerEnv.apply` mirrors the
+# lifecycle, not API of their own.
 __all__ = [
-    "BUILD_ROOT_DIRS",
-    "ENV_DIRS",
-    "LAUNCH_ROOT_DIRS",
     "AnyScope",
     "Behaviour",
     "EnvEntry",
     "LayerEnv",
     "ProcessScope",
     "Scope",
-    "prepend_root_dirs",
     "read_layer_env",
-    "scope_dir",
 ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
@@ -23,8 +23,7 @@ from pydantic import (
     field_validator,
 )
 
-if TYPE_CHECKING:
-    from .context import Target as RuntimeTarget
+from .target import Target
 
 # --- shared --------------------------------------------------------------------------------
 
@@ -44,7 +43,7 @@ def _non_empty(value: str) -> str:
 NonEmptyStr = Annotated[str, AfterValidator(_non_empty)]
 
 
-def validate_exec_env(value: str) -> str:
+def _validate_exec_env(value: str) -> str:
     """An execution environment name (API 0.12): not empty, no `/` (reserved by the spec)."""
     if not value:
         raise ValueError("an execution environment name must not be empty")
@@ -61,7 +60,7 @@ def _exec_env_names(value: Any) -> Any:
     return value
 
 
-ExecEnvName = Annotated[str, AfterValidator(validate_exec_env)]
+ExecEnvName = Annotated[str, AfterValidator(_validate_exec_env)]
 ExecEnvList = Annotated[list[ExecEnvName], BeforeValidator(_exec_env_names)]
 
 
@@ -69,13 +68,13 @@ def validation_error_lines(error: ValidationError) -> list[str]:
     """One readable line per problem: "processes[0].command: Field required"."""
     lines = []
     for item in error.errors(include_url=False):
-        location = format_location(item["loc"])
+        location = _format_location(item["loc"])
         message = str(item["msg"]).removeprefix("Value error, ")
         lines.append(f"{location}: {message}" if location else message)
     return lines
 
 
-def format_location(loc: Sequence[int | str]) -> str:
+def _format_location(loc: Sequence[int | str]) -> str:
     text = ""
     for part in loc:
         if isinstance(part, int):
@@ -98,7 +97,7 @@ SBOM_MEDIA_TYPES = {
 }
 
 
-def validate_api_version(value: str) -> str:
+def _validate_api_version(value: str) -> str:
     if not _API_RE.match(value):
         raise ValueError(
             f"{value!r} is not a Buildpack API version: expected <major>.<minor> such as '0.10'"
@@ -106,7 +105,7 @@ def validate_api_version(value: str) -> str:
     return value
 
 
-def validate_buildpack_id(value: str) -> str:
+def _validate_buildpack_id(value: str) -> str:
     if not _BUILDPACK_ID_RE.match(value):
         raise ValueError(
             f"{value!r} is not a valid buildpack ID: use only letters, numbers, '.', '/' and '-'"
@@ -116,7 +115,7 @@ def validate_buildpack_id(value: str) -> str:
     return value
 
 
-def validate_buildpack_version(value: str) -> str:
+def _validate_buildpack_version(value: str) -> str:
     if not _VERSION_RE.match(value):
         raise ValueError(
             f"{value!r} is not a valid buildpack version: expected X.Y.Z with non-negative "
@@ -131,9 +130,9 @@ class License(ContractModel):
 
 
 class BuildpackInfo(ContractModel):
-    id: Annotated[str, AfterValidator(validate_buildpack_id)]
+    id: Annotated[str, AfterValidator(_validate_buildpack_id)]
     name: NonEmptyStr
-    version: Annotated[str, AfterValidator(validate_buildpack_version)]
+    version: Annotated[str, AfterValidator(_validate_buildpack_version)]
     homepage: str | None = None
     description: str | None = None
     keywords: list[str] = Field(default_factory=list)
@@ -168,7 +167,7 @@ class BuildpackTarget(ContractModel):
     variant: str | None = None
     distros: list[Distro] = Field(default_factory=list)
 
-    def matches(self, target: RuntimeTarget) -> bool:
+    def matches(self, target: Target) -> bool:
         """Whether the lifecycle's target (CNB_TARGET_*) satisfies this entry, per the spec."""
         if self.os is not None and self.os != target.os:
             return False
@@ -206,7 +205,7 @@ class Stack(ContractModel):
 class BuildpackDescriptor(ContractModel):
     """`buildpack.toml`."""
 
-    api: Annotated[str, AfterValidator(validate_api_version)]
+    api: Annotated[str, AfterValidator(_validate_api_version)]
     buildpack: BuildpackInfo
     order: list[OrderGroup] = Field(default_factory=list)
     targets: list[BuildpackTarget] = Field(default_factory=list)
@@ -379,9 +378,7 @@ __all__ = [
     "BuildpackInfo",
     "BuildpackPlan",
     "BuildpackTarget",
-    "ContractModel",
     "Distro",
-    "ExecEnvList",
     "GroupEntry",
     "Label",
     "LaunchToml",
@@ -398,7 +395,5 @@ __all__ = [
     "Stack",
     "StoreToml",
     "Unmet",
-    "format_location",
-    "validate_exec_env",
     "validation_error_lines",
 ]

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from python_buildpack.cnb import CnbEnvError, CnbError, CnbFileError
-from python_buildpack.cnb.context import (
-    BuildContext,
-    DetectContext,
-    Target,
-    read_platform_env,
+from python_buildpack.cnb import BUILDPACK_API, CnbEnvError, CnbError, CnbFileError
+from python_buildpack.cnb.context import BuildContext, DetectContext, read_platform_env
+from python_buildpack.cnb.models import (
+    BuildpackDescriptor,
+    BuildPlan,
+    BuildToml,
+    LaunchToml,
+    Provide,
+    Require,
+    Unmet,
 )
-from python_buildpack.cnb.models import BuildPlan, BuildToml, LaunchToml, Provide, Require, Unmet
-from python_buildpack.cnb.toml_io import read_toml_dict
+from python_buildpack.cnb.target import Target
+from python_buildpack.cnb.toml_io import load_toml, read_toml_dict
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -200,15 +205,20 @@ def test_write_outputs(tmp_path: Path) -> None:
     assert build.layers().layers_dir == tmp_path / "layers"
 
 
-def test_read_project_descriptor(tmp_path: Path) -> None:
-    environ = {**detect_env(tmp_path), "CNB_BUILDPACK_DIR": str(REPO)}
-    descriptor = DetectContext.from_environ([], environ, tmp_path).read_buildpack_descriptor()
+def test_project_descriptor_loads_and_declares_the_api_this_library_implements() -> None:
+    descriptor = load_toml(REPO / "buildpack.toml", BuildpackDescriptor, what="buildpack.toml")
     assert descriptor.buildpack.id
+    assert descriptor.api == BUILDPACK_API
 
 
 @pytest.mark.parametrize(
     "module",
-    ["python_buildpack.cnb.context", "python_buildpack.cnb.env", "python_buildpack.cnb.toml_io"],
+    [
+        "python_buildpack.cnb.context",
+        "python_buildpack.cnb.env",
+        "python_buildpack.cnb.target",
+        "python_buildpack.cnb.toml_io",
+    ],
 )
 def test_detect_side_modules_do_not_import_pydantic(module: str) -> None:
     code = (
@@ -220,3 +230,16 @@ def test_detect_side_modules_do_not_import_pydantic(module: str) -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO
     )
     assert result.stdout.strip() == ""
+
+
+@pytest.mark.parametrize("module", ["models", "target"])
+def test_the_contract_models_and_the_target_never_import_the_contexts(module: str) -> None:
+    # One direction only (type-checking imports included): `context` reads contract files with
+    # the models, the models match a `Target` and know nothing of the phases.
+    source = REPO / "src" / "python_buildpack" / "cnb" / f"{module}.py"
+    imported = {
+        node.module
+        for node in ast.walk(ast.parse(source.read_text()))
+        if isinstance(node, ast.ImportFrom)
+    }
+    assert "context" not in imported

@@ -9,7 +9,6 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from python_buildpack.cnb import CnbFileError
-from python_buildpack.cnb.context import Target
 from python_buildpack.cnb.models import (
     BuildpackDescriptor,
     BuildpackPlan,
@@ -27,6 +26,7 @@ from python_buildpack.cnb.models import (
     StoreToml,
     validation_error_lines,
 )
+from python_buildpack.cnb.target import Target
 from python_buildpack.cnb.toml_io import load_toml, read_toml_dict, write_toml
 
 REPO = Path(__file__).resolve().parents[3]

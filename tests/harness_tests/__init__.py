@@ -1,0 +1,1 @@
+"""Tests of the test harness itself (tests/harness): servers, package index, runtimes."""
