@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from python_buildpack.app_snapshot import AppSnapshot
 from python_buildpack.errors import InvalidPlatformEnv
 from python_buildpack.package_managers import Tool
 from python_buildpack.pip_inputs import pip_inputs
@@ -34,7 +35,7 @@ def test_several_files_in_order(app: Path) -> None:
     setting = {"BP_PIP_REQUIREMENT": "requirements/prod.txt, requirements/extra.txt"}
     files = requirement_files(setting, app)
     assert files == ("requirements/prod.txt", "requirements/extra.txt")
-    inputs = pip_inputs(app, "requirements.txt", {}, False, requirement_files=files)
+    inputs = pip_inputs(AppSnapshot(app), "requirements.txt", {}, False, requirement_files=files)
     assert inputs.install_args == [
         "--requirement", "requirements/prod.txt", "--requirement", "requirements/extra.txt",
     ]  # fmt: skip
@@ -44,7 +45,7 @@ def test_several_files_in_order(app: Path) -> None:
     # Each file is part of the digest: editing the second changes it.
     before = inputs.digest
     (app / "requirements" / "extra.txt").write_text("bp-test-beta==1.0.0\n")
-    after = pip_inputs(app, "requirements.txt", {}, False, requirement_files=files)
+    after = pip_inputs(AppSnapshot(app), "requirements.txt", {}, False, requirement_files=files)
     assert after.digest != before and after.deterministic
 
 
