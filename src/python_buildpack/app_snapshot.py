@@ -10,7 +10,9 @@ which only read it. So:
   Poetry, uv or Pipenv read later when they run (a change in between fails their own checks).
 - One error policy: a file that cannot be read or parsed is a `UserError` naming the file and
   the fix (`errors.py`, "app files"), raised while `decide()` runs, before any layer.
-- A file is parsed only when something asks for it (a pip app's `uv.lock` is never parsed).
+- A file is parsed only when something asks for it, from the bytes read once: a pip app's
+  `uv.lock` is never read, and uv's or Poetry's lock file is parsed only after the tool has
+  installed from it (for its local sources), never on a rebuild that reuses the venv.
 - Once sealed, asking for a file `decide()` did not read is a bug in the buildpack (a
   `RuntimeError`), never a silent read of the disk after layers exist.
 """

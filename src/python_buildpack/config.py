@@ -254,8 +254,8 @@ def decide(
     )
 
 
-# The files a lock-file package manager's install depends on (when present), and how each is
-# parsed: all are read, and checked, before any layer; the installer digests their bytes.
+# The files a lock-file package manager's install depends on (when present): all are read, and
+# checked, before any layer; the installer digests their bytes.
 LOCK_MANAGER_FILES = ("pyproject.toml", "uv.toml", "poetry.toml", "Pipfile")
 
 
@@ -283,10 +283,14 @@ def read_package_manager_files(
     for name in (manager.file, *LOCK_MANAGER_FILES):
         if name == "Pipfile.lock":
             app.json(name)
-        elif name == "Pipfile":
-            app.text(name)  # Pipenv's to parse, when it checks the lock file against it
-        else:
+        elif name.endswith(".toml"):
             app.toml(name)
+        else:
+            # uv.lock and poetry.lock are checked by their tool, which refuses a broken one
+            # before it installs anything; parsing them here (a big lock takes tens of ms)
+            # would slow every rebuild that reuses the venv and never looks at them. The
+            # Pipfile is Pipenv's to parse.
+            app.text(name)
     return None
 
 

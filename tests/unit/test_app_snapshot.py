@@ -122,9 +122,17 @@ def test_decide_reads_and_parses_each_file_once(
     version_files = {".python-version", "runtime.txt", "Procfile"}
     assert set(reads) - version_files == read, reads
     assert all(count == 1 for count in reads.values()), reads
-    for file in ("pyproject.toml", "uv.lock", "poetry.lock", "uv.toml", "poetry.toml"):
+    for file in ("pyproject.toml", "uv.toml", "poetry.toml"):
         if (app / file).is_file():
             assert parsed.count((app / file).read_text()) == 1, file
+    # A lock file is read (for the digest) but parsed only when the installer asks, after its
+    # tool has checked it: a rebuild that reuses the venv never pays for parsing it.
+    for file in ("uv.lock", "poetry.lock"):
+        if (app / file).is_file():
+            assert parsed.count((app / file).read_text()) == 0, file
+            lock = config.app.toml(file)
+            assert lock and parsed.count((app / file).read_text()) == 1
+            assert config.app.toml(file) is lock
     assert config.app.names  # the marker files detection found
 
 
@@ -152,13 +160,13 @@ def test_a_pip_app_with_a_procfile_does_not_parse_an_unused_pyproject(
 
 BAD = [
     ("uv_app", "pyproject.toml", "[project\n", AppFileNotToml),
-    ("uv_app", "uv.lock", "version = \n", AppFileNotToml),
     ("uv_app", "uv.toml", "[pip\n", AppFileNotToml),
-    ("poetry_app", "poetry.lock", "[[package]\n", AppFileNotToml),
     ("poetry_app", "poetry.toml", "[virtualenvs\n", AppFileNotToml),
     ("poetry_app", "pyproject.toml", 'x = "\n', AppFileNotToml),
     ("pipenv_app", "Pipfile.lock", "{not json", AppFileNotJson),
     ("pipenv_app", "Pipfile", "\xff", AppFileNotUtf8),
+    ("uv_app", "uv.lock", "\xff", AppFileNotUtf8),
+    ("poetry_app", "poetry.lock", "\xff", AppFileNotUtf8),
     (None, "pyproject.toml", "[project\n", AppFileNotToml),
     # An include's problem names the line that includes it.
     (None, "base.txt", "\xff", RequirementsIncludeUnreadable),
