@@ -20,6 +20,7 @@ which only read it. So:
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -105,31 +106,34 @@ class AppSnapshot:
 
     def toml(self, name: str) -> dict[str, Any] | None:
         """The parsed TOML file, or None when it does not exist."""
-        if name not in self._parsed:
-            content = self.text(name)
-            if content is None:
-                return None
-            from .toml_compat import tomllib
+        from .toml_compat import tomllib
 
-            try:
-                self._parsed[name] = tomllib.loads(content)
-            except tomllib.TOMLDecodeError as error:
-                raise AppFileNotToml(name, str(error)) from None
-        parsed: dict[str, Any] = self._parsed[name]
+        parsed: dict[str, Any] | None = self._parse(
+            name, tomllib.loads, tomllib.TOMLDecodeError, AppFileNotToml
+        )
         return parsed
 
     def json(self, name: str) -> Any:
         """The parsed JSON file, or None when it does not exist."""
+        import json
+
+        return self._parse(name, json.loads, json.JSONDecodeError, AppFileNotJson)
+
+    def _parse(
+        self,
+        name: str,
+        loads: Callable[[str], Any],
+        invalid: type[ValueError],
+        error: type[AppFileNotToml | AppFileNotJson],
+    ) -> Any:
         if name not in self._parsed:
             content = self.text(name)
             if content is None:
                 return None
-            import json
-
             try:
-                self._parsed[name] = json.loads(content)
-            except json.JSONDecodeError as error:
-                raise AppFileNotJson(name, str(error)) from None
+                self._parsed[name] = loads(content)
+            except invalid as problem:
+                raise error(name, str(problem)) from None
         return self._parsed[name]
 
     @property

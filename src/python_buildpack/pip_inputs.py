@@ -66,14 +66,8 @@ def with_dependency_groups(inputs: PipInputs, groups: Mapping[str, list[str]]) -
                 unpinned.append(f"dependency group {name}: {requirement}")
             else:
                 pinned.add(pin)
-    return PipInputs(
-        describe=f"{inputs.describe} and the dependency groups {', '.join(sorted(groups))}",
-        install_args=args,
-        digest=hasher.hexdigest(),
-        unpinned=unpinned,
-        pinned_names=inputs.pinned_names | frozenset(pinned),
-        installs_project=inputs.installs_project,
-    )
+    label = f"{inputs.describe} and the dependency groups {', '.join(sorted(groups))}"
+    return _extended(inputs, label, args, hasher.hexdigest(), unpinned, pinned)
 
 
 def with_requirement_files(
@@ -90,13 +84,26 @@ def with_requirement_files(
         args += ["--requirement", name]
         unpinned += found.unpinned
         pinned |= set(found.pinned_names)
-    return PipInputs(
-        describe=f"{inputs.describe} and {', '.join(files)}",
-        install_args=args,
-        digest=hasher.hexdigest(),
+    label = f"{inputs.describe} and {', '.join(files)}"
+    return _extended(inputs, label, args, hasher.hexdigest(), unpinned, pinned)
+
+
+def _extended(
+    inputs: PipInputs,
+    describe: str,
+    install_args: list[str],
+    digest: str,
+    unpinned: list[str],
+    pinned: set[str],
+) -> PipInputs:
+    """`inputs` with more to install in the same pip run."""
+    return replace(
+        inputs,
+        describe=describe,
+        install_args=install_args,
+        digest=digest,
         unpinned=unpinned,
         pinned_names=inputs.pinned_names | frozenset(pinned),
-        installs_project=inputs.installs_project,
     )
 
 

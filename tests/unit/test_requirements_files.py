@@ -6,7 +6,12 @@ from pathlib import Path
 import pytest
 
 from python_buildpack.app_snapshot import AppSnapshot
-from python_buildpack.errors import InvalidConfigFile
+from python_buildpack.errors import (
+    InvalidConfigFile,
+    RequirementsIncludeCycle,
+    RequirementsIncludeMissing,
+    RequirementsIncludeUnreadable,
+)
 from python_buildpack.requirements_files import read_requirements
 
 
@@ -86,7 +91,7 @@ def test_env_vars_are_expanded_into_the_digest(tmp_path: Path) -> None:
 
 def test_missing_include_names_file_and_line(tmp_path: Path) -> None:
     root = write(tmp_path / "requirements.txt", "flask==3.1.0\n-r missing.txt\n")
-    with pytest.raises(InvalidConfigFile) as info:
+    with pytest.raises(RequirementsIncludeMissing) as info:
         read_requirements(root, AppSnapshot(tmp_path), {})
     assert "requirements.txt line 2" in str(info.value)
     assert "missing.txt" in str(info.value)
@@ -96,7 +101,7 @@ def test_include_cycles_are_an_error_naming_the_chain(tmp_path: Path) -> None:
     # pip refuses them too ("recursively references itself"); we say so before any layer.
     write(tmp_path / "a.txt", "-r requirements.txt\nx==1\n")
     root = write(tmp_path / "requirements.txt", "-r a.txt\n")
-    with pytest.raises(InvalidConfigFile, match="cycle") as info:
+    with pytest.raises(RequirementsIncludeCycle, match="cycle") as info:
         read_requirements(root, AppSnapshot(tmp_path), {})
     assert "requirements.txt -> a.txt -> requirements.txt" in info.value.detail
 
@@ -123,14 +128,14 @@ def test_include_leaving_the_app_dir_is_refused(tmp_path: Path) -> None:
     app.mkdir()
     write(tmp_path / "outside.txt", "x==1\n")
     root = write(app / "requirements.txt", "-r ../outside.txt\n")
-    with pytest.raises(InvalidConfigFile, match="outside the app directory"):
+    with pytest.raises(RequirementsIncludeUnreadable, match="outside the app directory"):
         read_requirements(root, AppSnapshot(app), {})
 
 
 def test_include_that_is_a_fifo_fails_without_blocking(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "more.txt")
     root = write(tmp_path / "requirements.txt", "-r more.txt\n")
-    with pytest.raises(InvalidConfigFile, match="named pipe"):
+    with pytest.raises(RequirementsIncludeUnreadable, match="named pipe"):
         read_requirements(root, AppSnapshot(tmp_path), {})
 
 
