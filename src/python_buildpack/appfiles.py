@@ -24,7 +24,17 @@ import os
 import stat
 from pathlib import Path
 
-from .errors import AppFileNotRegular, AppFileOutsideApp, AppFileTooLarge, ConfigFileUnreadable
+from .errors import (
+    AppFileDanglingSymlink,
+    AppFileHasNul,
+    AppFileNotRegular,
+    AppFileNotUtf8,
+    AppFileOsError,
+    AppFileOutsideApp,
+    AppFileSymlinkLoop,
+    AppFileTooLarge,
+    ConfigFileUnreadable,
+)
 
 KIB = 1024
 MIB = 1024 * KIB
@@ -86,7 +96,7 @@ def locate(app_dir: Path, relative: str | Path) -> tuple[str, str, os.stat_resul
     except FileNotFoundError:
         return None
     except OSError as error:
-        raise ConfigFileUnreadable(shown, error.strerror or str(error)) from None
+        raise AppFileOsError(shown, error.strerror or str(error)) from None
     root = _real_root(Path(app_dir))
     real = os.path.realpath(path)
     if not _inside(root, real):
@@ -96,10 +106,10 @@ def locate(app_dir: Path, relative: str | Path) -> tuple[str, str, os.stat_resul
         info = path.stat()
     except OSError as error:
         if error.errno == errno.ELOOP:
-            raise ConfigFileUnreadable(shown, "it is a symbolic link loop") from None
+            raise AppFileSymlinkLoop(shown) from None
         if isinstance(error, FileNotFoundError):
-            raise ConfigFileUnreadable(shown, "it is a symbolic link to a missing file") from None
-        raise ConfigFileUnreadable(shown, error.strerror or str(error)) from None
+            raise AppFileDanglingSymlink(shown) from None
+        raise AppFileOsError(shown, error.strerror or str(error)) from None
     if not stat.S_ISREG(info.st_mode):
         raise AppFileNotRegular(shown, describe_mode(info.st_mode))
     return shown, real, info
@@ -130,7 +140,7 @@ def read_app_bytes(
     try:
         fd = os.open(real, flags)
     except OSError as error:
-        raise ConfigFileUnreadable(shown, error.strerror or str(error)) from None
+        raise AppFileOsError(shown, error.strerror or str(error)) from None
     try:
         # The file may have been swapped for a pipe since `stat`: check what was opened.
         mode = os.fstat(fd).st_mode
@@ -145,7 +155,7 @@ def read_app_bytes(
             chunks.append(chunk)
             size += len(chunk)
     except OSError as error:
-        raise ConfigFileUnreadable(shown, error.strerror or str(error)) from None
+        raise AppFileOsError(shown, error.strerror or str(error)) from None
     finally:
         os.close(fd)
     if size > kind.limit:
@@ -159,20 +169,11 @@ def decode_text(data: bytes, shown: str) -> str:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
         line = data.count(b"\n", 0, error.start) + 1
-        raise ConfigFileUnreadable(
-            shown,
-            f"it is not valid UTF-8 text (byte 0x{data[error.start]:02x} at offset "
-            f"{error.start}, line {line})",
-            f"Save {shown} as UTF-8 text.",
-        ) from None
+        raise AppFileNotUtf8(shown, data[error.start], error.start, line) from None
     nul = text.find("\0")
     if nul >= 0:
         line = text.count("\n", 0, nul) + 1
-        raise ConfigFileUnreadable(
-            shown,
-            f"it contains a NUL byte (line {line}), which a text file never has",
-            f"Save {shown} as plain UTF-8 text; check that it is not a binary file.",
-        )
+        raise AppFileHasNul(shown, line)
     return text
 
 

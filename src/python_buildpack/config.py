@@ -2,22 +2,23 @@
 
 `decide()` reads the app, the platform env and the manifest once, validates all of it, and
 returns a `BuildConfig`; the layer steps only act on that. So a mistake in, say, `.python-version`
-fails the build in the first second, with nothing half-installed.
+fails the build in the first second, with nothing half-installed. The app's files are read into
+one `AppSnapshot` (`BuildConfig.app`), sealed before `decide()` returns: what the installers and
+the launch processes need of them is read here, and later steps never read the app's files.
 """
 
 from __future__ import annotations
 
 import enum
-import json
 import os
 import re
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from .appfiles import Kind, locate, read_app_file
+from .app_snapshot import AppSnapshot
+from .appfiles import locate
 from .bindings import BuildBindings, read_bindings
 from .cnb.context import DEFAULT_EXEC_ENV, BuildContext
 from .cnb.target import Target
@@ -30,10 +31,15 @@ from .distributions import (
     read_dependency_mappings,
 )
 from .env_checks import check_environment
-from .errors import CommittedVirtualEnvironment, InvalidConfigFile, InvalidPlatformEnv
+from .errors import (
+    CommittedVirtualEnvironment,
+    LaunchCommandControlCharacters,
+    PipTestRequirementMissing,
+    PoetryGroupsInvalid,
+)
 from .output import Log
 from .package_managers import PackageManager, Tool, choose_package_manager
-from .pip_extras import pip_extras
+from .pip_extras import pip_extras, with_extras
 from .pip_inputs import PipInputs, pip_inputs
 from .procfile import Procfile, control_characters, read_procfile
 from .python_version import ResolvedPython, read_requested_version, resolve_version
@@ -41,11 +47,6 @@ from .redact import register_secrets
 from .requirement_choice import pip_requirements_manager, requirement_files
 from .settings import check_env_values, choice, flag, seconds, text
 from .uv_selection import UvSelection, uv_selection
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised only on Python 3.10
-    import tomli as tomllib
 
 MANIFEST_FILE = "python-versions.toml"
 DOWNLOAD_TIMEOUT_ENV = "BP_PYTHON_DOWNLOAD_TIMEOUT"
@@ -71,6 +72,8 @@ class PipInstallerKind(enum.Enum):
 @dataclass(frozen=True)
 class BuildConfig:
     app_dir: Path
+    # The app's files, read and parsed once by decide() (app_snapshot.py).
+    app: AppSnapshot
     layers_dir: Path
     buildpack_dir: Path
     platform_dir: Path
@@ -93,7 +96,8 @@ class BuildConfig:
     # BP_PIP_INSTALLER (pip apps only) and BP_POETRY_GROUPS (Poetry groups beyond `main`).
     pip_installer: PipInstallerKind = PipInstallerKind.PIP
     poetry_groups: tuple[str, ...] = ()
-    # A pip app's requirements (or PEP 621 dependencies), read and validated by decide().
+    # A pip app's requirements (or PEP 621 dependencies, with BP_PIP_EXTRAS), read and
+    # validated by decide().
     pip_inputs: PipInputs | None = None
     # BP_PYTHON_DOWNLOAD_TIMEOUT: seconds one attempt at downloading Python may take.
     download_timeout: float = DEFAULT_DOWNLOAD_TIMEOUT
@@ -134,6 +138,7 @@ def decide(
     app_files = python_app_files(context.app_dir, ignored)
     for name in ignored:
         locate(context.app_dir, name)  # raises the error that says why it cannot be used
+    app = AppSnapshot(context.app_dir, tuple(app_files))
     committed = committed_venvs(context.app_dir)
     if committed:
         raise CommittedVirtualEnvironment(committed)
@@ -142,7 +147,7 @@ def decide(
     package_manager = (
         pip_requirements_manager(pip_requirements, settings)
         if pip_requirements
-        else choose_package_manager(app_files, settings, context.app_dir)
+        else choose_package_manager(app_files, settings, app)
     )
     dev = context.exec_env in DEV_EXEC_ENVS
     test_requirements = (
@@ -157,8 +162,8 @@ def decide(
         else None
     )
     # Every file the installers read is read and checked now, before any layer.
-    inputs = check_package_manager_files(
-        context.app_dir,
+    inputs = read_package_manager_files(
+        app,
         package_manager,
         base_env,
         install_project,
@@ -168,7 +173,7 @@ def decide(
     )
 
     manifest = Manifest.load(context.buildpack_dir / MANIFEST_FILE)
-    requested = read_requested_version(context.app_dir, context.platform_env)
+    requested = read_requested_version(app, context.platform_env)
     python = resolve_version(
         requested,
         manifest,
@@ -180,27 +185,19 @@ def decide(
     mappings = read_dependency_mappings(context.platform_dir, base_env)
     source = archive_url(python.release, mirror, mappings, context.buildpack_dir)
     bindings = read_bindings(context.platform_dir, base_env)
-    uv = (
-        uv_selection(settings, context.app_dir)
-        if package_manager.tool is Tool.UV
-        else UvSelection()
-    )
+    uv = uv_selection(settings, app) if package_manager.tool is Tool.UV else UvSelection()
     extras = (
-        pip_extras(settings, context.app_dir, package_manager.file)
-        if package_manager.tool is Tool.PIP
-        else ()
+        pip_extras(settings, app, package_manager.file) if package_manager.tool is Tool.PIP else ()
     )
-    procfile = read_procfile(context.app_dir)
+    if inputs is not None:
+        inputs = with_extras(inputs, app, extras)
+    procfile = read_procfile(app)
     launch_command = text(settings, "BP_LAUNCH_COMMAND")
     if launch_command is not None and control_characters(launch_command):
-        raise InvalidPlatformEnv(
-            "BP_LAUNCH_COMMAND",
-            launch_command,
-            f"it contains control characters ({', '.join(control_characters(launch_command))}), "
-            "which a command line cannot hold.",
-            "Set BP_LAUNCH_COMMAND to a single line of shell, e.g. "
-            "gunicorn myapp.wsgi --bind 0.0.0.0:$PORT.",
-        )
+        raise LaunchCommandControlCharacters(launch_command, control_characters(launch_command))
+    if procfile is None and launch_command is None:
+        app.toml("pyproject.toml")  # the web process may be inferred from its scripts
+    app.seal()
     download_timeout = seconds(settings, DOWNLOAD_TIMEOUT_ENV, DEFAULT_DOWNLOAD_TIMEOUT)
     collectstatic = not flag(settings, "BP_DISABLE_COLLECTSTATIC", False)
 
@@ -222,6 +219,7 @@ def decide(
 
     return BuildConfig(
         app_dir=context.app_dir,
+        app=app,
         layers_dir=context.layers_dir,
         buildpack_dir=context.buildpack_dir,
         platform_dir=context.platform_dir,
@@ -249,8 +247,13 @@ def decide(
     )
 
 
-def check_package_manager_files(
-    app_dir: Path,
+# The files a lock-file package manager's install depends on (when present): all are read, and
+# checked, before any layer; the installer digests their bytes.
+LOCK_MANAGER_FILES = ("pyproject.toml", "uv.toml", "poetry.toml", "Pipfile")
+
+
+def read_package_manager_files(
+    app: AppSnapshot,
     manager: PackageManager,
     environ: Mapping[str, str],
     install_project: bool | None,
@@ -258,12 +261,11 @@ def check_package_manager_files(
     dependency_groups: bool = False,
     requirement_files: Sequence[str] = (),
 ) -> PipInputs | None:
-    """Read and validate what the package manager will install from, so that a mistake in it
-    stops the build before any layer (the installers later read the same files the same way).
-    Returns pip's inputs for a pip app."""
+    """Read and check what the package manager will install from, so that a mistake in it
+    stops the build before any layer. Returns pip's inputs for a pip app."""
     if manager.tool is Tool.PIP:
         return pip_inputs(
-            app_dir,
+            app,
             manager.file,
             environ,
             install_project,
@@ -271,23 +273,17 @@ def check_package_manager_files(
             dependency_groups=dependency_groups,
             requirement_files=requirement_files,
         )
-    for name in (manager.file, "pyproject.toml", "uv.toml", "poetry.toml", "Pipfile"):
-        kind = Kind.LOCK if name == manager.file else Kind.PROJECT
-        content = read_app_file(app_dir, name, kind)
-        if content is None:
-            continue
-        try:
-            if name.endswith(".toml"):
-                tomllib.loads(content)
-            elif name == "Pipfile.lock":
-                json.loads(content)
-        except (tomllib.TOMLDecodeError, json.JSONDecodeError) as error:
-            what = "TOML" if name.endswith(".toml") else "JSON"
-            raise InvalidConfigFile(
-                name,
-                f"it is not valid {what}: {error}",
-                f"Fix the {what} syntax in {name} (at the line shown), then build again.",
-            ) from None
+    for name in (manager.file, *LOCK_MANAGER_FILES):
+        if name == "Pipfile.lock":
+            app.json(name)
+        elif name.endswith(".toml"):
+            app.toml(name)
+        else:
+            # uv.lock and poetry.lock are checked by their tool, which refuses a broken one
+            # before it installs anything; parsing them here (a big lock takes tens of ms)
+            # would slow every rebuild that reuses the venv and never looks at them. The
+            # Pipfile is Pipenv's to parse.
+            app.text(name)
     return None
 
 
@@ -301,13 +297,7 @@ def pip_test_requirements(app_dir: Path, settings: Mapping[str, str]) -> tuple[s
     missing = [name for name in names if not (app_dir / name).is_file()]
     if missing:
         present = sorted(p.name for p in app_dir.glob("requirements*.txt"))
-        raise InvalidPlatformEnv(
-            "BP_PIP_TEST_REQUIREMENT",
-            raw,
-            f"{', '.join(missing)} is not a file in the app directory"
-            + (f" (requirement files there: {', '.join(present)})." if present else "."),
-            "Name requirement files relative to the app root, separated by spaces or commas.",
-        )
+        raise PipTestRequirementMissing(raw, missing, present)
     return tuple(dict.fromkeys(names))
 
 
@@ -336,10 +326,5 @@ def poetry_groups(settings: Mapping[str, str]) -> tuple[str, ...]:
     groups = [group.strip() for group in raw.replace(" ", ",").split(",") if group.strip()]
     invalid = [group for group in groups if not GROUP_NAME.match(group)]
     if invalid:
-        raise InvalidPlatformEnv(
-            "BP_POETRY_GROUPS",
-            raw,
-            f"{', '.join(repr(g) for g in invalid)} is not a Poetry group name.",
-            "List group names separated by commas, e.g. BP_POETRY_GROUPS=dev,docs.",
-        )
+        raise PoetryGroupsInvalid(raw, invalid)
     return tuple(dict.fromkeys(g for g in groups if g != "main"))

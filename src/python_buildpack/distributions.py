@@ -29,7 +29,6 @@ archive but never change it.
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -41,12 +40,8 @@ from urllib.parse import unquote, urlsplit
 from packaging.version import Version
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .errors import InvalidDependencyMapping, InvalidManifest, InvalidPlatformEnv
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised only on Python 3.10
-    import tomli as tomllib
+from .errors import InvalidDependencyMapping, InvalidManifest, MirrorUrlInvalid
+from .toml_compat import tomllib
 
 # Older minors are end-of-life whatever a manifest says.
 OLDEST_SUPPORTED_MINOR = (3, 10)
@@ -346,13 +341,7 @@ def mirror_from_env(platform_env: Mapping[str, str]) -> str | None:
         return None
     parts = urlsplit(value)
     if parts.scheme not in _URL_SCHEMES or (parts.scheme != "file" and not parts.netloc):
-        raise InvalidPlatformEnv(
-            MIRROR_ENV,
-            value,
-            "it is not an https://, http:// or file:// URL.",
-            f"Set {MIRROR_ENV} to the base URL of a directory holding the Python archives under "
-            "their original file names, e.g. https://mirror.example.com/python.",
-        )
+        raise MirrorUrlInvalid(MIRROR_ENV, value)
     return value
 
 

@@ -148,7 +148,12 @@ class MisspelledRequirementsFile(UserError):
         )
 
 
+# --- app files: reading (appfiles) and parsing (app_snapshot) ------------------------------
+
+
 class ConfigFileUnreadable(UserError):
+    """The base of every failure to read an app file: "Unable to read <path>"."""
+
     def __init__(self, path: str, reason: str, fix: str = "") -> None:
         super().__init__(
             f"Unable to read {path}",
@@ -157,6 +162,56 @@ class ConfigFileUnreadable(UserError):
         )
         self.path = path
         self.reason = reason
+
+
+class AppFileMissing(ConfigFileUnreadable):
+    def __init__(self, path: str) -> None:
+        super().__init__(
+            path, "it does not exist", f"Add {path} to the app, or remove what refers to it."
+        )
+
+
+class AppFileOsError(ConfigFileUnreadable):
+    """The operating system refused to open or read the file (permissions, I/O error)."""
+
+    def __init__(self, path: str, os_reason: str) -> None:
+        super().__init__(path, os_reason)
+
+
+class AppFileSymlinkLoop(ConfigFileUnreadable):
+    def __init__(self, path: str) -> None:
+        super().__init__(
+            path,
+            "it is a symbolic link loop",
+            f"Replace {path} with a regular file, or a symbolic link to one inside the app.",
+        )
+
+
+class AppFileDanglingSymlink(ConfigFileUnreadable):
+    def __init__(self, path: str) -> None:
+        super().__init__(
+            path,
+            "it is a symbolic link to a missing file",
+            f"Point {path} at a file that exists in the app, or replace it with the file.",
+        )
+
+
+class AppFileNotUtf8(ConfigFileUnreadable):
+    def __init__(self, path: str, byte: int, offset: int, line: int) -> None:
+        super().__init__(
+            path,
+            f"it is not valid UTF-8 text (byte 0x{byte:02x} at offset {offset}, line {line})",
+            f"Save {path} as UTF-8 text.",
+        )
+
+
+class AppFileHasNul(ConfigFileUnreadable):
+    def __init__(self, path: str, line: int) -> None:
+        super().__init__(
+            path,
+            f"it contains a NUL byte (line {line}), which a text file never has",
+            f"Save {path} as plain UTF-8 text; check that it is not a binary file.",
+        )
 
 
 class AppFileNotRegular(ConfigFileUnreadable):
@@ -221,11 +276,146 @@ class FilesystemError(UserError):
 
 
 class InvalidConfigFile(UserError):
+    """The base of every app file that was read but says something invalid: "Invalid <path>"."""
+
     def __init__(self, path: str, reason: str, fix: str) -> None:
         super().__init__(f"Invalid {path}", f"{path} is not valid: {reason}", fix)
 
 
+class AppFileNotToml(InvalidConfigFile):
+    def __init__(self, path: str, error: str) -> None:
+        super().__init__(
+            path,
+            f"it is not valid TOML: {error}",
+            f"Fix the TOML syntax in {path} (at the line shown), then build again (check it "
+            f'locally with `python -c \'import tomllib; tomllib.load(open("{path}", "rb"))\'`).',
+        )
+
+
+class AppFileNotJson(InvalidConfigFile):
+    def __init__(self, path: str, error: str) -> None:
+        super().__init__(
+            path,
+            f"it is not valid JSON: {error}",
+            "Regenerate it with `pipenv lock` and commit the result."
+            if path == "Pipfile.lock"
+            else f"Fix the JSON syntax in {path} (at the line shown), then build again.",
+        )
+
+
+# --- pyproject.toml: PEP 621 [project] and PEP 735 [dependency-groups] -------------------------
+
+
+class ProjectNotATable(InvalidConfigFile):
+    def __init__(self) -> None:
+        super().__init__(
+            "pyproject.toml", "[project] is not a table.", "Make [project] a TOML table (PEP 621)."
+        )
+
+
+class ProjectDependenciesNotStrings(InvalidConfigFile):
+    def __init__(self) -> None:
+        super().__init__(
+            "pyproject.toml",
+            "[project] dependencies is not a list of strings.",
+            'Write it as dependencies = ["flask==3.1.0", ...].',
+        )
+
+
+class ProjectDependencyInvalid(InvalidConfigFile):
+    def __init__(self, dependency: str, error: str) -> None:
+        super().__init__(
+            "pyproject.toml",
+            f"the dependency {_q(dependency)} is not a valid requirement: {error}",
+            "Use PEP 508 requirement syntax, for example 'flask==3.1.0'.",
+        )
+
+
+class DependencyGroupsInvalid(InvalidConfigFile):
+    def __init__(self) -> None:
+        super().__init__(
+            "pyproject.toml",
+            "[dependency-groups] is not a table of lists (PEP 735).",
+            'Write each group as a list, e.g. test = ["pytest==8.4.0"].',
+        )
+
+
+class ProjectHasNoDependencies(InvalidConfigFile):
+    def __init__(self) -> None:
+        super().__init__(
+            "pyproject.toml",
+            "it has no [project] table, so there are no dependencies to install.",
+            "List the dependencies under [project] dependencies (PEP 621), or add a "
+            "requirements.txt or the lock file of your package manager.",
+        )
+
+
+class ProjectDependenciesDynamic(InvalidConfigFile):
+    def __init__(self) -> None:
+        super().__init__(
+            "pyproject.toml",
+            "its dependencies are dynamic, so they can only be known by building the project.",
+            "Add a [build-system] table (the project is then installed itself, with its "
+            "dependencies), or list the dependencies statically in [project] dependencies. "
+            "(BP_PIP_INSTALL_PROJECT=false asks for the dependencies alone.)",
+        )
+
+
+# --- requirements files and their -r/-c includes -----------------------------------------------
+
+
+class RequirementsIncludeCycle(InvalidConfigFile):
+    def __init__(self, path: str, cycle: Sequence[str]) -> None:
+        super().__init__(
+            path,
+            f"its -r/-c includes form a cycle: {' -> '.join(cycle)}.",
+            "Remove the include that leads back to a file already being read.",
+        )
+
+
+class RequirementsTooManyLines(InvalidConfigFile):
+    def __init__(self, path: str, limit: int) -> None:
+        super().__init__(
+            path,
+            f"it and its includes hold more than {limit} requirement lines, far more than any "
+            "app installs (reading them would take minutes).",
+            "Check that the requirements files are the ones you meant to commit.",
+        )
+
+
+class RequirementsIncludeNamesNoFile(InvalidConfigFile):
+    def __init__(self, where: str, line: str) -> None:
+        super().__init__(
+            where,
+            f"{_q(line)} names no file.",
+            "Give the path of the file to include after the option.",
+        )
+
+
+class RequirementsIncludeUnreadable(InvalidConfigFile):
+    def __init__(self, where: str, target: str, reason: str, line: str) -> None:
+        super().__init__(
+            where,
+            f"it includes {_q(target)}: {reason}.",
+            f"Include a requirements file inside the app, or remove the line {_q(line)}.",
+        )
+
+
+class RequirementsIncludeMissing(InvalidConfigFile):
+    def __init__(self, where: str, target: str, line: str) -> None:
+        super().__init__(
+            where,
+            f"it includes {_q(target)}, which does not exist.",
+            f"Create {_q(target)} or remove the line {_q(line)}.",
+        )
+
+
+# --- platform env settings (BP_* variables) ----------------------------------------------------
+
+
 class InvalidPlatformEnv(UserError):
+    """The base of every platform env variable with a value the build cannot use."""
+
     def __init__(self, name: str, value: str, reason: str, fix: str) -> None:
         from .redact import quote
 
@@ -233,6 +423,166 @@ class InvalidPlatformEnv(UserError):
             f"Invalid value for {name}",
             f"{name} is set to {quote(value, secret_name=name)}, but {reason}",
             fix,
+        )
+
+
+class EnvNotBoolean(InvalidPlatformEnv):
+    def __init__(self, name: str, value: str) -> None:
+        super().__init__(name, value, "it is not a boolean.", f"Set {name} to true or false.")
+
+
+class EnvNotAChoice(InvalidPlatformEnv):
+    def __init__(self, name: str, value: str, allowed: Sequence[str]) -> None:
+        super().__init__(
+            name,
+            value,
+            "it is not one of the allowed values.",
+            f"Set {name} to one of: {', '.join(allowed)}.",
+        )
+
+
+class EnvNotSeconds(InvalidPlatformEnv):
+    def __init__(self, name: str, value: str) -> None:
+        super().__init__(
+            name,
+            value,
+            "it is not a number of seconds.",
+            f"Set {name} to a positive number of seconds, e.g. {name}=600.",
+        )
+
+
+class EnvValueHasNul(InvalidPlatformEnv):
+    def __init__(self, name: str, value: str) -> None:
+        super().__init__(
+            name,
+            value.split("\0", 1)[0],
+            "its value contains a NUL byte, which no environment variable can hold (the value "
+            "is shown up to it).",
+            f"Set {name} to text without NUL bytes (check that its file in the platform's env "
+            "directory is not binary).",
+        )
+
+
+class EnvNameHasEquals(InvalidPlatformEnv):
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            name, "", "an environment variable's name cannot contain '='.", "Rename the variable."
+        )
+
+
+class LaunchCommandControlCharacters(InvalidPlatformEnv):
+    def __init__(self, value: str, characters: Sequence[str]) -> None:
+        super().__init__(
+            "BP_LAUNCH_COMMAND",
+            value,
+            f"it contains control characters ({', '.join(characters)}), which a command line "
+            "cannot hold.",
+            "Set BP_LAUNCH_COMMAND to a single line of shell, e.g. "
+            "gunicorn myapp.wsgi --bind 0.0.0.0:$PORT.",
+        )
+
+
+class PipTestRequirementMissing(InvalidPlatformEnv):
+    def __init__(self, value: str, missing: Sequence[str], present: Sequence[str]) -> None:
+        there = f" (requirement files there: {', '.join(present)})." if present else "."
+        super().__init__(
+            "BP_PIP_TEST_REQUIREMENT",
+            value,
+            f"{', '.join(missing)} is not a file in the app directory{there}",
+            "Name requirement files relative to the app root, separated by spaces or commas.",
+        )
+
+
+class PoetryGroupsInvalid(InvalidPlatformEnv):
+    def __init__(self, value: str, invalid: Sequence[str]) -> None:
+        super().__init__(
+            "BP_POETRY_GROUPS",
+            value,
+            f"{', '.join(repr(g) for g in invalid)} is not a Poetry group name.",
+            "List group names separated by commas, e.g. BP_POETRY_GROUPS=dev,docs.",
+        )
+
+
+class SelectionNamesInvalid(InvalidPlatformEnv):
+    """BP_UV_GROUPS, BP_UV_EXTRAS or BP_PIP_EXTRAS names something that is not a name."""
+
+    def __init__(self, name: str, value: str, invalid: Sequence[str]) -> None:
+        super().__init__(
+            name,
+            value,
+            f"{', '.join(repr(n) for n in invalid[:5])} is not a valid name.",
+            f"List names separated by commas, e.g. {name}=dev,docs.",
+        )
+
+
+class SelectionNotInPyproject(InvalidPlatformEnv):
+    """A group or extra that pyproject.toml does not define."""
+
+    def __init__(
+        self,
+        name: str,
+        wanted: Sequence[str],
+        kind: str,
+        table: str,
+        unknown: Sequence[str],
+        defined: Sequence[str],
+    ) -> None:
+        exists = (
+            f"It defines: {', '.join(defined)}." if defined else f"It defines no {kind}s ({table})."
+        )
+        super().__init__(
+            name,
+            ",".join(wanted),
+            f"pyproject.toml has no {kind} named {', '.join(repr(n) for n in unknown)}. {exists}",
+            f"Set {name} to {kind}s of {table} in pyproject.toml, or unset it.",
+        )
+
+
+class PipExtrasWithoutPyproject(InvalidPlatformEnv):
+    def __init__(self, extras: Sequence[str], source_file: str) -> None:
+        super().__init__(
+            "BP_PIP_EXTRAS",
+            ",".join(extras),
+            f"the app installs {source_file}, and extras belong to a pyproject.toml project.",
+            f"Name the extras in the requirements file (e.g. mypkg[{extras[0]}]), or unset "
+            "BP_PIP_EXTRAS.",
+        )
+
+
+class PipRequirementFileInvalid(InvalidPlatformEnv):
+    def __init__(self, value: str, problem: str, candidates: Sequence[str]) -> None:
+        listed = (
+            "The app's requirements files: " + ", ".join(candidates[:20]) + "."
+            if candidates
+            else "The app has no file that looks like a requirements file."
+        )
+        super().__init__(
+            "BP_PIP_REQUIREMENT",
+            value,
+            f"{problem} {listed}",
+            "Set BP_PIP_REQUIREMENT to paths relative to the app, separated by commas, e.g. "
+            "BP_PIP_REQUIREMENT=requirements/prod.txt.",
+        )
+
+
+class PipRequirementWithOtherManager(InvalidPlatformEnv):
+    def __init__(self, requested: str) -> None:
+        super().__init__(
+            "BP_PYTHON_PACKAGE_MANAGER",
+            requested,
+            "BP_PIP_REQUIREMENT is set too, and requirements files are installed with pip.",
+            "Unset one of BP_PYTHON_PACKAGE_MANAGER and BP_PIP_REQUIREMENT.",
+        )
+
+
+class MirrorUrlInvalid(InvalidPlatformEnv):
+    def __init__(self, name: str, value: str) -> None:
+        super().__init__(
+            name,
+            value,
+            "it is not an https://, http:// or file:// URL.",
+            f"Set {name} to the base URL of a directory holding the Python archives under "
+            "their original file names, e.g. https://mirror.example.com/python.",
         )
 
 

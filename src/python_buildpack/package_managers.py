@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .detect import MISSPELLED_REQUIREMENTS
 from .errors import (
@@ -21,7 +21,9 @@ from .errors import (
     PackageManagerFileMissing,
     UnsupportedPackageManager,
 )
-from .pep621 import read_project
+
+if TYPE_CHECKING:
+    from .app_snapshot import AppSnapshot
 
 
 class Tool(enum.Enum):
@@ -76,9 +78,9 @@ UNSUPPORTED: dict[str, tuple[str, str]] = {
 
 
 def choose_package_manager(
-    app_files: Collection[str], platform_env: Mapping[str, str], app_dir: Path | None = None
+    app_files: Collection[str], platform_env: Mapping[str, str], app: AppSnapshot | None = None
 ) -> PackageManager:
-    """Pick the package manager from the names of the files in the app root (and, in `app_dir`,
+    """Pick the package manager from the names of the files in the app root (and, in `app`,
     the files of package managers we don't run, and a `pyproject.toml` that is Poetry's)."""
     found = [(file, tool) for file, tool in LOCK_FILES if file in app_files]
     requested = platform_env.get(PACKAGE_MANAGER_ENV, "").strip().lower()
@@ -102,8 +104,8 @@ def choose_package_manager(
 
     if len(found) > 1:
         raise MultiplePackageManagerFiles([(file, tool.display) for file, tool in found])
-    if not found and app_dir is not None and not requested:
-        _refuse_unsupported(app_files, app_dir)
+    if not found and app is not None and not requested:
+        _refuse_unsupported(app_files, app)
     if found:
         file, tool = found[0]
         manager = PackageManager(tool, file)
@@ -138,17 +140,17 @@ def choose_package_manager(
     return manager
 
 
-def _refuse_unsupported(app_files: Collection[str], app_dir: Path) -> None:
+def _refuse_unsupported(app_files: Collection[str], app: AppSnapshot) -> None:
     """With no lock file or requirements.txt: an app whose dependencies belong to a package
     manager we don't run fails naming it, rather than being half-installed by pip."""
-    present = [name for name in UNSUPPORTED if (app_dir / name).is_file()]
+    present = [name for name in UNSUPPORTED if (app.app_dir / name).is_file()]
     pixi = [name for name in present if UNSUPPORTED[name][0] == "pixi"]
     if pixi:
         raise UnsupportedPackageManager(pixi[0], "pixi", UNSUPPORTED[pixi[0]][1])
     has_pyproject = "pyproject.toml" in app_files
     if present and not has_pyproject and "Pipfile" not in app_files:
         raise UnsupportedPackageManager(present[0], "conda", UNSUPPORTED[present[0]][1])
-    if has_pyproject and read_project(app_dir / "pyproject.toml").poetry_dependencies:
+    if has_pyproject and app.project.poetry_dependencies:
         raise PackageManagerFileMissing(
             "pyproject.toml",
             "poetry.lock",

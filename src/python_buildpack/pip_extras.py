@@ -11,37 +11,31 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from dataclasses import replace
-from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
-from .errors import InvalidPlatformEnv
+from .app_snapshot import AppSnapshot
+from .errors import PipExtrasWithoutPyproject
 from .pip_inputs import PipInputs
 from .requirements_files import pinned_name
-from .uv_selection import check_defined, defined_names, read_pyproject, requested_names
+from .uv_selection import check_defined, defined_names, requested_names
 
 VARIABLE = "BP_PIP_EXTRAS"
 
 
-def pip_extras(settings: Mapping[str, str], app_dir: Path, source_file: str) -> tuple[str, ...]:
+def pip_extras(settings: Mapping[str, str], app: AppSnapshot, source_file: str) -> tuple[str, ...]:
     extras = requested_names(settings, VARIABLE)
     if not extras:
         return ()
     if source_file != "pyproject.toml":
-        raise InvalidPlatformEnv(
-            VARIABLE,
-            ",".join(extras),
-            f"the app installs {source_file}, and extras belong to a pyproject.toml project.",
-            f"Name the extras in the requirements file (e.g. mypkg[{extras[0]}]), or unset "
-            f"{VARIABLE}.",
-        )
-    _, defined = defined_names(read_pyproject(app_dir))
+        raise PipExtrasWithoutPyproject(extras, source_file)
+    _, defined = defined_names(app.pyproject)
     check_defined(VARIABLE, "extra", "[project.optional-dependencies]", extras, defined)
     return tuple(extras)
 
 
-def optional_dependencies(app_dir: Path) -> dict[str, list[str]]:
-    project = read_pyproject(app_dir).get("project")
+def optional_dependencies(app: AppSnapshot) -> dict[str, list[str]]:
+    project = app.pyproject.get("project")
     optional = project.get("optional-dependencies") if isinstance(project, dict) else None
     if not isinstance(optional, dict):
         return {}
@@ -52,7 +46,7 @@ def optional_dependencies(app_dir: Path) -> dict[str, list[str]]:
     }
 
 
-def with_extras(inputs: PipInputs, app_dir: Path, extras: tuple[str, ...]) -> PipInputs:
+def with_extras(inputs: PipInputs, app: AppSnapshot, extras: tuple[str, ...]) -> PipInputs:
     """`inputs` (the PEP 621 path's) with the extras added."""
     if not extras:
         return inputs
@@ -61,7 +55,7 @@ def with_extras(inputs: PipInputs, app_dir: Path, extras: tuple[str, ...]) -> Pi
         spec = f".[{','.join(extras)}]"
         args = [spec if arg == "." else arg for arg in inputs.install_args]
         return replace(inputs, install_args=args, describe=label)
-    optional = optional_dependencies(app_dir)
+    optional = optional_dependencies(app)
     lines = list(dict.fromkeys(dep for extra in extras for dep in optional.get(extra, [])))
     digest = hashlib.sha256(f"{inputs.digest}\0{chr(10).join(lines)}".encode()).hexdigest()
     pins = {pinned_name(dep) for dep in lines}

@@ -5,10 +5,10 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
-from .errors import InvalidConfigFile
-from .pep621 import read_dependency_groups, read_project
+from .app_snapshot import AppSnapshot
+from .errors import ProjectDependenciesDynamic, ProjectHasNoDependencies
+from .pep621 import read_dependency_groups
 from .requirements_files import pinned_name, read_requirements
 
 
@@ -28,7 +28,7 @@ class PipInputs:
 
 
 def pip_inputs(
-    app_dir: Path,
+    app: AppSnapshot,
     source_file: str,
     environ: Mapping[str, str],
     install_project: bool | None,
@@ -40,13 +40,13 @@ def pip_inputs(
     and `dependency_groups` (every PEP 735 group of pyproject.toml) are what a test build
     (CNB_EXEC_ENV) adds."""
     main = (
-        _chosen_requirements(app_dir, requirement_files, environ)
+        _chosen_requirements(app, requirement_files, environ)
         if requirement_files
-        else _main_inputs(app_dir, source_file, environ, install_project)
+        else _main_inputs(app, source_file, environ, install_project)
     )
-    inputs = with_requirement_files(main, app_dir, test_requirements, environ)
-    if dependency_groups and (app_dir / "pyproject.toml").is_file():
-        inputs = with_dependency_groups(inputs, read_dependency_groups(app_dir / "pyproject.toml"))
+    inputs = with_requirement_files(main, app, test_requirements, environ)
+    if dependency_groups and app.has("pyproject.toml"):
+        inputs = with_dependency_groups(inputs, read_dependency_groups(app))
     return inputs
 
 
@@ -66,18 +66,12 @@ def with_dependency_groups(inputs: PipInputs, groups: Mapping[str, list[str]]) -
                 unpinned.append(f"dependency group {name}: {requirement}")
             else:
                 pinned.add(pin)
-    return PipInputs(
-        describe=f"{inputs.describe} and the dependency groups {', '.join(sorted(groups))}",
-        install_args=args,
-        digest=hasher.hexdigest(),
-        unpinned=unpinned,
-        pinned_names=inputs.pinned_names | frozenset(pinned),
-        installs_project=inputs.installs_project,
-    )
+    label = f"{inputs.describe} and the dependency groups {', '.join(sorted(groups))}"
+    return _extended(inputs, label, args, hasher.hexdigest(), unpinned, pinned)
 
 
 def with_requirement_files(
-    inputs: PipInputs, app_dir: Path, files: Sequence[str], environ: Mapping[str, str]
+    inputs: PipInputs, app: AppSnapshot, files: Sequence[str], environ: Mapping[str, str]
 ) -> PipInputs:
     """`inputs` plus more requirement files (a test build's), installed in the same pip run."""
     if not files:
@@ -85,30 +79,43 @@ def with_requirement_files(
     hasher = hashlib.sha256(inputs.digest.encode())
     args, unpinned, pinned = list(inputs.install_args), list(inputs.unpinned), set()
     for name in files:
-        found = read_requirements(app_dir / name, app_dir, environ)
+        found = read_requirements(app.app_dir / name, app, environ)
         hasher.update(f"\0{name}\0{found.digest}".encode())
         args += ["--requirement", name]
         unpinned += found.unpinned
         pinned |= set(found.pinned_names)
-    return PipInputs(
-        describe=f"{inputs.describe} and {', '.join(files)}",
-        install_args=args,
-        digest=hasher.hexdigest(),
+    label = f"{inputs.describe} and {', '.join(files)}"
+    return _extended(inputs, label, args, hasher.hexdigest(), unpinned, pinned)
+
+
+def _extended(
+    inputs: PipInputs,
+    describe: str,
+    install_args: list[str],
+    digest: str,
+    unpinned: list[str],
+    pinned: set[str],
+) -> PipInputs:
+    """`inputs` with more to install in the same pip run."""
+    return replace(
+        inputs,
+        describe=describe,
+        install_args=install_args,
+        digest=digest,
         unpinned=unpinned,
         pinned_names=inputs.pinned_names | frozenset(pinned),
-        installs_project=inputs.installs_project,
     )
 
 
 def _main_inputs(
-    app_dir: Path, source_file: str, environ: Mapping[str, str], install_project: bool | None
+    app: AppSnapshot, source_file: str, environ: Mapping[str, str], install_project: bool | None
 ) -> PipInputs:
     """What pip installs. A `pyproject.toml` project with a `[build-system]` is a package: it is
     installed itself (`pip install .`, with its dependencies), as pip would; one without is only
     a list of `[project] dependencies`. `install_project` (BP_PIP_INSTALL_PROJECT, when set)
     overrides that either way."""
     if source_file == "requirements.txt":
-        found = read_requirements(app_dir / source_file, app_dir, environ)
+        found = read_requirements(app.app_dir / source_file, app, environ)
         return PipInputs(
             describe="requirements.txt",
             install_args=["--requirement", "requirements.txt"],
@@ -117,7 +124,7 @@ def _main_inputs(
             pinned_names=frozenset(found.pinned_names),
         )
 
-    project = read_project(app_dir / "pyproject.toml")
+    project = app.project
     if install_project is None:
         install_project = project.has_build_system
         why = "it has a [build-system]"
@@ -132,20 +139,9 @@ def _main_inputs(
             installs_project=True,
         )
     if project.name is None and not project.dependencies:
-        raise InvalidConfigFile(
-            "pyproject.toml",
-            "it has no [project] table, so there are no dependencies to install.",
-            "List the dependencies under [project] dependencies (PEP 621), or add a "
-            "requirements.txt or the lock file of your package manager.",
-        )
+        raise ProjectHasNoDependencies()
     if project.dynamic_dependencies:
-        raise InvalidConfigFile(
-            "pyproject.toml",
-            "its dependencies are dynamic, so they can only be known by building the project.",
-            "Add a [build-system] table (the project is then installed itself, with its "
-            "dependencies), or list the dependencies statically in [project] dependencies. "
-            "(BP_PIP_INSTALL_PROJECT=false asks for the dependencies alone.)",
-        )
+        raise ProjectDependenciesDynamic()
     digest = hashlib.sha256("\n".join(project.dependencies).encode()).hexdigest()
     pinned = {pinned_name(dep) for dep in project.dependencies}
     unpinned = [
@@ -163,10 +159,10 @@ def _main_inputs(
 
 
 def _chosen_requirements(
-    app_dir: Path, files: Sequence[str], environ: Mapping[str, str]
+    app: AppSnapshot, files: Sequence[str], environ: Mapping[str, str]
 ) -> PipInputs:
     """`BP_PIP_REQUIREMENT`'s files, installed together (`-r a -r b`). A requirement pinned only
     by another file's constraints counts as unpinned here: less reuse, never a stale venv."""
     nothing = PipInputs(describe="", install_args=[], digest="")
-    chosen = with_requirement_files(nothing, app_dir, files, environ)
+    chosen = with_requirement_files(nothing, app, files, environ)
     return replace(chosen, describe=", ".join(files))

@@ -21,13 +21,11 @@ import ast
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
+from .app_snapshot import AppSnapshot
 from .cnb.models import LaunchToml, Process
 from .config import BuildConfig
 from .django import DjangoProject, find_project, parse_source
-from .errors import ConfigFileUnreadable
-from .installers.locked import read_toml
 from .layers.venv import VenvInstall, installed_distributions
 from .output import Log
 from .procfile import PROCFILE, Procfile
@@ -102,7 +100,7 @@ def gradio_run(file: str) -> str:
 
 
 def infer_web_process(
-    app_dir: Path,
+    app: AppSnapshot,
     installed: Iterable[str],
     environ: Mapping[str, str],
     console_scripts: Iterable[str] = (),
@@ -111,10 +109,11 @@ def infer_web_process(
 
     `installed` are the venv's distributions, `console_scripts` the commands in its `bin/`.
     """
+    app_dir = app.app_dir
     packages = frozenset(installed)
     notes: list[str] = []
 
-    script = _project_script(app_dir, frozenset(console_scripts), notes)
+    script = _project_script(app, frozenset(console_scripts), notes)
     if script is not None:
         return Inference(script[0], script[1], tuple(notes))
 
@@ -183,11 +182,11 @@ def infer_web_process(
 
 
 def _project_script(
-    app_dir: Path, console_scripts: frozenset[str], notes: list[str]
+    app: AppSnapshot, console_scripts: frozenset[str], notes: list[str]
 ) -> tuple[str, str] | None:
     """A console script of the project that is its web process: the one named `start` or
     `serve`, or the project's only script. Only when it is installed in the venv."""
-    declared = project_scripts(app_dir)
+    declared = app.project_scripts
     if not declared:
         return None
     named = [name for name in WEB_SCRIPT_NAMES if name in declared]
@@ -206,26 +205,6 @@ def _project_script(
         return None
     notes.append(f"'{chosen}' must listen on 0.0.0.0:$PORT to be reachable")
     return chosen, f"pyproject.toml's {table} script {why}"
-
-
-def project_scripts(app_dir: Path) -> dict[str, str]:
-    """The console scripts `pyproject.toml` declares (PEP 621, or Poetry's own table), each
-    with the table it is in. Unreadable or invalid files have none (the installer reports
-    them)."""
-    try:
-        pyproject = read_toml(app_dir / "pyproject.toml")
-    except ConfigFileUnreadable:
-        return {}
-    found: dict[str, str] = {}
-    tables = (("[tool.poetry.scripts]", ("tool", "poetry", "scripts")),
-              ("[project.scripts]", ("project", "scripts")))  # fmt: skip
-    for table, keys in tables:
-        value: Any = pyproject
-        for key in keys:
-            value = value.get(key) if isinstance(value, dict) else None
-        if isinstance(value, dict):
-            found.update((str(name), table) for name in value)
-    return found
 
 
 def _ui_app(app_dir: Path, packages: frozenset[str], notes: list[str]) -> tuple[str, str] | None:
@@ -372,7 +351,7 @@ def _imported_roots(tree: ast.Module) -> set[str]:
 
 
 def plan_processes(
-    app_dir: Path,
+    app: AppSnapshot,
     procfile: Procfile | None,
     launch_command: str | None,
     environ: Mapping[str, str],
@@ -393,7 +372,7 @@ def plan_processes(
         source = "BP_LAUNCH_COMMAND" + (", replacing the Procfile's" if replaced else "")
         planned.insert(0, PlannedProcess(WEB, launch_command, False, source))
     elif procfile is None:
-        inference = infer_web_process(app_dir, installed, environ, scripts)
+        inference = infer_web_process(app, installed, environ, scripts)
         if inference.command is not None:
             planned.append(
                 PlannedProcess(WEB, inference.command, False, f"inferred: {inference.reason}")
@@ -424,7 +403,7 @@ def launch_toml(planned: Iterable[PlannedProcess]) -> LaunchToml:
 def configure_processes(config: BuildConfig, venv: VenvInstall, log: Log) -> LaunchToml:
     """Decide the processes, log them with where each came from, and return launch.toml."""
     planned, inference = plan_processes(
-        config.app_dir,
+        config.app,
         config.procfile,
         config.launch_command,
         config.environ,

@@ -11,10 +11,12 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .appfiles import Kind, read_app_file
 from .errors import InvalidProcfile
+
+if TYPE_CHECKING:
+    from .app_snapshot import AppSnapshot
 
 PROCFILE = "Procfile"
 # What the CNB lifecycle accepts as a process type (it becomes /cnb/process/<type>).
@@ -40,9 +42,9 @@ class Procfile:
         return next((entry for entry in self.entries if entry.type == process_type), None)
 
 
-def read_procfile(app_dir: Path) -> Procfile | None:
+def read_procfile(app: AppSnapshot) -> Procfile | None:
     """The app's Procfile, or None when it has none."""
-    text = read_app_file(app_dir, PROCFILE, Kind.PROCFILE)
+    text = app.text(PROCFILE)
     return None if text is None else parse_procfile(text)
 
 

@@ -13,19 +13,16 @@ tests pass any date.
 
 from __future__ import annotations
 
-import json
 import re
-import sys
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from enum import Enum
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
-from .appfiles import Kind, read_app_file
 from .distributions import (
     OLDEST_SUPPORTED_MINOR,
     ArchivePlatform,
@@ -36,7 +33,6 @@ from .distributions import (
     format_minor,
 )
 from .errors import (
-    InvalidConfigFile,
     NoPythonForTarget,
     PythonVersionEmpty,
     PythonVersionEol,
@@ -54,10 +50,8 @@ from .errors import (
     RuntimeTxtInvalid,
 )
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised only on Python 3.10
-    import tomli as tomllib
+if TYPE_CHECKING:
+    from .app_snapshot import AppSnapshot
 
 VERSION_ENV = "BP_PYTHON_VERSION"
 
@@ -227,11 +221,6 @@ def parse_runtime_txt(content: str) -> tuple[str, tuple[int, int, int | None]]:
 # --- reading the sources ----------------------------------------------------------------------
 
 
-def _read_optional(path: Path, kind: Kind = Kind.VERSION) -> str | None:
-    """The file's text, or None when it does not exist (or is a directory)."""
-    return read_app_file(path.parent, path.name, kind, directory_is_absent=True)
-
-
 def _requested(
     origin: VersionOrigin, raw: str, parsed: tuple[int, int, int | None], warnings: list[Notice]
 ) -> RequestedVersion:
@@ -240,9 +229,11 @@ def _requested(
 
 
 def read_requested_version(
-    app_dir: Path, platform_env: Mapping[str, str]
+    app: AppSnapshot, platform_env: Mapping[str, str]
 ) -> RequestedVersion | None:
-    """The version the app asks for, or None to use the default."""
+    """The version the app asks for, or None to use the default. Files are read through the
+    snapshot, and only as far as the first source that answers."""
+    app_dir = app.app_dir
     runtime_txt_ignored = (
         [
             Notice(
@@ -263,12 +254,12 @@ def read_requested_version(
         parsed = parse_version(env_value, VERSION_ENV)
         return _requested(VersionOrigin.PLATFORM_ENV, env_value, parsed, runtime_txt_ignored)
 
-    content = _read_optional(app_dir / ".python-version")
+    content = app.text(".python-version")
     if content is not None:
         raw, parsed = parse_python_version_file(content)
         return _requested(VersionOrigin.PYTHON_VERSION_FILE, raw, parsed, runtime_txt_ignored)
 
-    content = _read_optional(app_dir / "runtime.txt")
+    content = app.text("runtime.txt")
     if content is not None:
         raw, parsed = parse_runtime_txt(content)
         version = ".".join(str(p) for p in parsed[:2])
@@ -280,31 +271,19 @@ def read_requested_version(
         )
         return _requested(VersionOrigin.RUNTIME_TXT, raw, parsed, [deprecation])
 
-    specifier = _read_requires_python(app_dir / "pyproject.toml")
+    specifier = _read_requires_python(app)
     if specifier is not None:
         return RequestedVersion(VersionOrigin.REQUIRES_PYTHON, specifier, specifier=specifier)
 
-    pipfile_version = _read_pipfile_lock_version(app_dir / "Pipfile.lock")
+    pipfile_version = _read_pipfile_lock_version(app)
     if pipfile_version is not None:
         parsed = parse_version(pipfile_version, "Pipfile.lock")
         return _requested(VersionOrigin.PIPFILE_LOCK, pipfile_version, parsed, [])
     return None
 
 
-def _read_requires_python(path: Path) -> str | None:
-    content = _read_optional(path, Kind.PROJECT)
-    if content is None:
-        return None
-    try:
-        data = tomllib.loads(content)
-    except tomllib.TOMLDecodeError as e:
-        raise InvalidConfigFile(
-            "pyproject.toml",
-            f"it is not valid TOML: {e}",
-            "Fix the TOML syntax at the line shown (check it locally with "
-            '`python -c \'import tomllib; tomllib.load(open("pyproject.toml", "rb"))\'`).',
-        ) from e
-    project = data.get("project")
+def _read_requires_python(app: AppSnapshot) -> str | None:
+    project = app.pyproject.get("project")
     if not isinstance(project, dict) or "requires-python" not in project:
         return None
     value = project["requires-python"]
@@ -320,18 +299,8 @@ def _read_requires_python(path: Path) -> str | None:
     return value
 
 
-def _read_pipfile_lock_version(path: Path) -> str | None:
-    content = _read_optional(path, Kind.LOCK)
-    if content is None:
-        return None
-    try:
-        data = json.loads(content)
-    except json.JSONDecodeError as e:
-        raise InvalidConfigFile(
-            "Pipfile.lock",
-            f"it is not valid JSON: {e}",
-            "Regenerate it with `pipenv lock` and commit the result.",
-        ) from e
+def _read_pipfile_lock_version(app: AppSnapshot) -> str | None:
+    data = app.json("Pipfile.lock")
     requires = data.get("_meta", {}).get("requires", {}) if isinstance(data, dict) else {}
     if not isinstance(requires, dict):
         return None

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 
-from .errors import InvalidPlatformEnv
+from .errors import PipRequirementFileInvalid, PipRequirementWithOtherManager
 from .package_managers import PACKAGE_MANAGER_ENV, PackageManager, Tool
 from .settings import text
 
@@ -48,29 +48,12 @@ def requirement_files(settings: Mapping[str, str], app_dir: Path) -> tuple[str, 
             elif not target.is_file():
                 problem = f"the app has no file '{name}'."
         if problem:
-            existing = candidates(app_dir)
-            listed = (
-                "The app's requirements files: " + ", ".join(existing[:20]) + "."
-                if existing
-                else "The app has no file that looks like a requirements file."
-            )
-            raise InvalidPlatformEnv(
-                VARIABLE,
-                raw,
-                f"{problem} {listed}",
-                f"Set {VARIABLE} to paths relative to the app, separated by commas, e.g. "
-                f"{VARIABLE}=requirements/prod.txt.",
-            )
+            raise PipRequirementFileInvalid(raw, problem, candidates(app_dir))
     return tuple(names)
 
 
 def pip_requirements_manager(files: tuple[str, ...], settings: Mapping[str, str]) -> PackageManager:
     requested = (text(settings, PACKAGE_MANAGER_ENV) or "pip").lower()
     if requested != Tool.PIP.value:
-        raise InvalidPlatformEnv(
-            PACKAGE_MANAGER_ENV,
-            requested,
-            f"{VARIABLE} is set too, and requirements files are installed with pip.",
-            f"Unset one of {PACKAGE_MANAGER_ENV} and {VARIABLE}.",
-        )
+        raise PipRequirementWithOtherManager(requested)
     return PackageManager(Tool.PIP, ", ".join(files))

@@ -14,13 +14,25 @@ import shlex
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from .appfiles import Kind, read_app_file
-from .errors import ConfigFileUnreadable, InvalidConfigFile
-from .redact import mask, quote
+from .appfiles import Kind
+from .errors import (
+    AppFileMissing,
+    ConfigFileUnreadable,
+    RequirementsIncludeCycle,
+    RequirementsIncludeMissing,
+    RequirementsIncludeNamesNoFile,
+    RequirementsIncludeUnreadable,
+    RequirementsTooManyLines,
+)
+from .redact import mask
+
+if TYPE_CHECKING:
+    from .app_snapshot import AppSnapshot
 
 REQUIREMENTS = Kind.REQUIREMENTS
 # Logical lines (requirements and options) in a requirements file and all its includes.
@@ -98,9 +110,11 @@ def _relative(path: Path, base: Path) -> str:
 
 
 def read_requirements(
-    root_file: Path, app_dir: Path, environ: Mapping[str, str]
+    root_file: Path, app: AppSnapshot, environ: Mapping[str, str]
 ) -> RequirementsSet:
-    """Follow `root_file` and its includes; say whether every requirement is pinned."""
+    """Follow `root_file` and its includes (read through the app snapshot); say whether every
+    requirement is pinned."""
+    app_dir = app.app_dir
     result = RequirementsSet()
     hasher = hashlib.sha256()
     constraint_pins: set[str] = set()
@@ -114,12 +128,8 @@ def read_requirements(
         resolved = path.resolve()
         if resolved in chain:
             cycle = [*chain[chain.index(resolved) :], resolved]
-            raise InvalidConfigFile(
-                _relative(path, app_dir),
-                "its -r/-c includes form a cycle: "
-                + " -> ".join(_relative(p, app_dir) for p in cycle)
-                + ".",
-                "Remove the include that leads back to a file already being read.",
+            raise RequirementsIncludeCycle(
+                _relative(path, app_dir), [_relative(p, app_dir) for p in cycle]
             )
         if resolved in seen:
             return
@@ -130,42 +140,26 @@ def read_requirements(
         for line in logical_lines(text, path, environ):
             count[0] += 1
             if count[0] > MAX_LINES:
-                raise InvalidConfigFile(
-                    _relative(root_file, app_dir),
-                    f"it and its includes hold more than {MAX_LINES} requirement lines, far "
-                    "more than any app installs (reading them would take minutes).",
-                    "Check that the requirements files are the ones you meant to commit.",
-                )
+                raise RequirementsTooManyLines(_relative(root_file, app_dir), MAX_LINES)
             hasher.update(line.text.encode() + b"\n")
             include = _split_option(line.text, INCLUDE_OPTIONS)
             constraint = _split_option(line.text, CONSTRAINT_OPTIONS)
             target = include if include is not None else constraint
             if target is not None:
                 if not target:
-                    raise InvalidConfigFile(
-                        line.where(app_dir),
-                        f"{quote(line.text)} names no file.",
-                        "Give the path of the file to include after the option.",
-                    )
+                    raise RequirementsIncludeNamesNoFile(line.where(app_dir), line.text)
                 if "://" in target:
                     result.unpinned.append(f"{line.where(app_dir)}: includes a URL ({target})")
                     continue
                 included = Path(os.path.normpath(path.parent / target))
                 try:
-                    content = read_app_file(app_dir, _relative(included, app_dir), REQUIREMENTS)
+                    content = app.text(_relative(included, app_dir), REQUIREMENTS)
                 except ConfigFileUnreadable as error:
-                    raise InvalidConfigFile(
-                        line.where(app_dir),
-                        f"it includes {quote(target)}: {error.reason}.",
-                        f"Include a requirements file inside the app, or remove the line "
-                        f"{quote(line.text)}.",
+                    raise RequirementsIncludeUnreadable(
+                        line.where(app_dir), target, error.reason, line.text
                     ) from None
                 if content is None:
-                    raise InvalidConfigFile(
-                        line.where(app_dir),
-                        f"it includes {quote(target)}, which does not exist.",
-                        f"Create {quote(target)} or remove the line {quote(line.text)}.",
-                    )
+                    raise RequirementsIncludeMissing(line.where(app_dir), target, line.text)
                 visit(included, is_constraint or constraint is not None, content)
             elif line.text.startswith("-") and not line.text.startswith(EDITABLE_OPTIONS):
                 continue  # a global option such as --index-url: part of the digest, not a package
@@ -177,9 +171,9 @@ def read_requirements(
                 candidates.append((line, line.text))
         chain.pop()
 
-    root_text = read_app_file(app_dir, _relative(root_file, app_dir), REQUIREMENTS)
+    root_text = app.text(_relative(root_file, app_dir), REQUIREMENTS)
     if root_text is None:
-        raise ConfigFileUnreadable(_relative(root_file, app_dir), "it does not exist")
+        raise AppFileMissing(_relative(root_file, app_dir))
     visit(root_file, False, root_text)
     for line, text in candidates:
         name = pinned_name(text)

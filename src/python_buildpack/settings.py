@@ -6,7 +6,7 @@ import enum
 from collections.abc import Mapping
 from typing import TypeVar
 
-from .errors import InvalidPlatformEnv
+from .errors import EnvNameHasEquals, EnvNotAChoice, EnvNotBoolean, EnvNotSeconds, EnvValueHasNul
 
 TRUE = frozenset({"1", "true", "yes", "on"})
 FALSE = frozenset({"0", "false", "no", "off"})
@@ -23,7 +23,7 @@ def flag(env: Mapping[str, str], name: str, default: bool) -> bool:
         return True
     if value in FALSE:
         return False
-    raise InvalidPlatformEnv(name, raw, "it is not a boolean.", f"Set {name} to true or false.")
+    raise EnvNotBoolean(name, raw)
 
 
 def choice(env: Mapping[str, str], name: str, kind: type[E], default: E) -> E:
@@ -33,10 +33,7 @@ def choice(env: Mapping[str, str], name: str, kind: type[E], default: E) -> E:
     for member in kind:
         if member.value == raw.strip().lower():
             return member
-    allowed = ", ".join(str(member.value) for member in kind)
-    raise InvalidPlatformEnv(
-        name, raw, "it is not one of the allowed values.", f"Set {name} to one of: {allowed}."
-    )
+    raise EnvNotAChoice(name, raw, [str(member.value) for member in kind])
 
 
 def text(env: Mapping[str, str], name: str) -> str | None:
@@ -56,12 +53,7 @@ def seconds(env: Mapping[str, str], name: str, default: float) -> float:
     except ValueError:
         value = -1.0
     if not 0 < value < 86400 * 7:
-        raise InvalidPlatformEnv(
-            name,
-            raw,
-            "it is not a number of seconds.",
-            f"Set {name} to a positive number of seconds, e.g. {name}=600.",
-        )
+        raise EnvNotSeconds(name, raw)
     return value
 
 
@@ -70,18 +62,6 @@ def check_env_values(platform_env: Mapping[str, str]) -> None:
     file holds binary data) or a name that is not a variable name."""
     for name, value in platform_env.items():
         if "\0" in value:
-            raise InvalidPlatformEnv(
-                name,
-                value.split("\0", 1)[0],
-                "its value contains a NUL byte, which no environment variable can hold (the "
-                "value is shown up to it).",
-                f"Set {name} to text without NUL bytes (check that its file in the platform's "
-                "env directory is not binary).",
-            )
+            raise EnvValueHasNul(name, value)
         if "=" in name or not name:
-            raise InvalidPlatformEnv(
-                name,
-                "",
-                "an environment variable's name cannot contain '='.",
-                "Rename the variable.",
-            )
+            raise EnvNameHasEquals(name)

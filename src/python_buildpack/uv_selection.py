@@ -11,21 +11,15 @@ own layers were installed). Names compare normalised (PEP 503), as uv compares t
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from packaging.utils import canonicalize_name
 
-from .errors import ConfigFileUnreadable, InvalidPlatformEnv
+from .app_snapshot import AppSnapshot
+from .errors import SelectionNamesInvalid, SelectionNotInPyproject
 from .settings import text
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
 
 NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")
 
@@ -76,12 +70,7 @@ def requested_names(settings: Mapping[str, str], variable: str) -> list[str]:
     names = [n.strip() for n in raw.replace(" ", ",").split(",") if n.strip()]
     invalid = [n for n in names if not NAME.match(n)]
     if invalid:
-        raise InvalidPlatformEnv(
-            variable,
-            raw,
-            f"{', '.join(repr(n) for n in invalid[:5])} is not a valid name.",
-            f"List names separated by commas, e.g. {variable}=dev,docs.",
-        )
+        raise SelectionNamesInvalid(variable, raw, invalid)
     return list(dict.fromkeys(canonicalize_name(n) for n in names))
 
 
@@ -89,40 +78,19 @@ def check_defined(
     variable: str, kind: str, table: str, wanted: list[str], defined: list[str]
 ) -> None:
     unknown = [n for n in wanted if n not in defined]
-    if not unknown:
-        return
-    exists = (
-        f"It defines: {', '.join(defined)}." if defined else f"It defines no {kind}s ({table})."
-    )
-    raise InvalidPlatformEnv(
-        variable,
-        ",".join(wanted),
-        f"pyproject.toml has no {kind} named {', '.join(repr(n) for n in unknown)}. {exists}",
-        f"Set {variable} to {kind}s of {table} in pyproject.toml, or unset it.",
-    )
+    if unknown:
+        raise SelectionNotInPyproject(variable, wanted, kind, table, unknown, defined)
 
 
-def uv_selection(settings: Mapping[str, str], app_dir: Path) -> UvSelection:
+def uv_selection(settings: Mapping[str, str], app: AppSnapshot) -> UvSelection:
     groups = requested_names(settings, "BP_UV_GROUPS")
     extras = requested_names(settings, "BP_UV_EXTRAS")
     if not groups and not extras:
         return UvSelection()
-    pyproject = read_pyproject(app_dir)
+    pyproject = app.pyproject
     defined_groups, defined_extras = defined_names(pyproject)
     check_defined("BP_UV_GROUPS", "dependency group", "[dependency-groups]", groups, defined_groups)
     check_defined(
         "BP_UV_EXTRAS", "extra", "[project.optional-dependencies]", extras, defined_extras
     )
     return UvSelection(tuple(groups), tuple(extras))
-
-
-def read_pyproject(app_dir: Path) -> dict[str, Any]:
-    try:
-        data: dict[str, Any] = tomllib.loads(
-            (app_dir / "pyproject.toml").read_text(encoding="utf-8")
-        )
-        return data
-    except FileNotFoundError:
-        return {}
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
-        raise ConfigFileUnreadable("pyproject.toml", str(error)) from error

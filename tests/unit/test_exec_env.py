@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from python_buildpack.config import pip_test_requirements
-from python_buildpack.errors import InvalidPlatformEnv
+from python_buildpack.errors import PipTestRequirementMissing
 from python_buildpack.layers.venv import VenvMetadata, changes
 
 
@@ -31,7 +31,7 @@ def test_bp_pip_test_requirement_names_the_files(tmp_path: Path) -> None:
 
 def test_bp_pip_test_requirement_must_name_files_that_exist(tmp_path: Path) -> None:
     (tmp_path / "requirements-test.txt").write_text("")
-    with pytest.raises(InvalidPlatformEnv) as caught:
+    with pytest.raises(PipTestRequirementMissing) as caught:
         pip_test_requirements(tmp_path, {"BP_PIP_TEST_REQUIREMENT": "requirements-tests.txt"})
     message = str(caught.value)
     assert "requirements-tests.txt is not a file" in message

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import io
-import json
 import types
 from pathlib import Path
 
 import pytest
 
 from python_buildpack.config import poetry_groups
-from python_buildpack.errors import InvalidPlatformEnv, PipInstallFailed
+from python_buildpack.errors import PipInstallFailed, PoetryGroupsInvalid
 from python_buildpack.installers import pipenv, poetry, uv
 from python_buildpack.installers.pip import PipInstaller, uv_pip_env
 from python_buildpack.layers.python import PythonInstall
@@ -115,7 +114,7 @@ def test_poetry_groups(raw: str, groups: tuple[str, ...]) -> None:
 
 
 def test_poetry_groups_rejects_what_is_not_a_group_name() -> None:
-    with pytest.raises(InvalidPlatformEnv, match="BP_POETRY_GROUPS"):
+    with pytest.raises(PoetryGroupsInvalid, match="BP_POETRY_GROUPS"):
         poetry_groups({"BP_POETRY_GROUPS": "dev;rm -rf /"})
 
 
@@ -202,22 +201,18 @@ def test_poetry_lock_local_copies_block_reuse_develop_does_not() -> None:
     assert poetry.copied_sources(lock) == ["lib (from libs/lib)", "w (from dist/w.whl)"]
 
 
-def test_pipfile_lock_local_copies_block_reuse_editables_do_not(tmp_path: Path) -> None:
-    lock = tmp_path / "Pipfile.lock"
-    lock.write_text(
-        json.dumps(
-            {
-                "default": {
-                    "app": {"path": ".", "editable": True},
-                    "lib": {"path": "./libs/lib"},
-                    "w": {"file": "dist/w.whl"},
-                    "remote": {"file": "https://example.com/r.whl"},
-                    "flask": {"version": "==3.1.3", "hashes": ["sha256:x"]},
-                }
-            }
-        )
-    )
+def test_pipfile_lock_local_copies_block_reuse_editables_do_not() -> None:
+    lock = {
+        "default": {
+            "app": {"path": ".", "editable": True},
+            "lib": {"path": "./libs/lib"},
+            "w": {"file": "dist/w.whl"},
+            "remote": {"file": "https://example.com/r.whl"},
+            "flask": {"version": "==3.1.3", "hashes": ["sha256:x"]},
+        }
+    }
     assert pipenv.copied_sources(lock) == ["lib (from ./libs/lib)", "w (from dist/w.whl)"]
+    assert pipenv.copied_sources(None) == [] and pipenv.copied_sources([]) == []
 
 
 def test_pipenv_export_splits_what_has_no_hash() -> None:

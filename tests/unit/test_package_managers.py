@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from python_buildpack.app_snapshot import AppSnapshot
 from python_buildpack.errors import (
     InvalidPlatformEnv,
     MisspelledRequirementsFile,
@@ -109,14 +110,16 @@ POETRY_PYPROJECT = '[tool.poetry]\nname = "app"\n[tool.poetry.dependencies]\npyt
 def test_poetry_dependencies_without_a_lock_say_poetry_lock(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text(POETRY_PYPROJECT)
     with pytest.raises(PackageManagerFileMissing) as info:
-        choose_package_manager({"pyproject.toml"}, {}, tmp_path)
+        choose_package_manager({"pyproject.toml"}, {}, AppSnapshot(tmp_path))
     assert info.value.title == "Found pyproject.toml but no poetry.lock"
     assert "[tool.poetry.dependencies]" in info.value.render()
     assert "poetry lock" in info.value.render()
     # A requirements.txt beside it, or pip asked for by name, is the user's choice.
-    assert choose_package_manager({"pyproject.toml", "requirements.txt"}, {}, tmp_path).tool
+    assert choose_package_manager(
+        {"pyproject.toml", "requirements.txt"}, {}, AppSnapshot(tmp_path)
+    ).tool
     env = {"BP_PYTHON_PACKAGE_MANAGER": "pip"}
-    assert choose_package_manager({"pyproject.toml"}, env, tmp_path).tool is Tool.PIP
+    assert choose_package_manager({"pyproject.toml"}, env, AppSnapshot(tmp_path)).tool is Tool.PIP
 
 
 def test_poetry_settings_without_dependencies_stay_with_pip(tmp_path: Path) -> None:
@@ -124,7 +127,7 @@ def test_poetry_settings_without_dependencies_stay_with_pip(tmp_path: Path) -> N
         '[project]\nname = "app"\nversion = "1"\ndependencies = []\n'
         '[tool.poetry]\npackages = [{include = "app", from = "src"}]\n'
     )
-    assert choose_package_manager({"pyproject.toml"}, {}, tmp_path).tool is Tool.PIP
+    assert choose_package_manager({"pyproject.toml"}, {}, AppSnapshot(tmp_path)).tool is Tool.PIP
 
 
 @pytest.mark.parametrize(
@@ -143,7 +146,7 @@ def test_conda_and_pixi_are_named_as_not_supported(
         (tmp_path / name).write_text('[project]\nname = "app"\n' if name.endswith(".toml") else "")
     found = {name for name in files if name == "pyproject.toml"} | {"app.py"}
     with pytest.raises(UnsupportedPackageManager) as info:
-        choose_package_manager(found, {}, tmp_path)
+        choose_package_manager(found, {}, AppSnapshot(tmp_path))
     assert info.value.title == f"{tool} is not supported yet"
     assert named in info.value.render()
 
@@ -151,5 +154,5 @@ def test_conda_and_pixi_are_named_as_not_supported(
 def test_conda_file_beside_a_supported_one_is_ignored(tmp_path: Path) -> None:
     (tmp_path / "environment.yml").write_text("")
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "app"\n')
-    assert choose_package_manager({"requirements.txt"}, {}, tmp_path).tool is Tool.PIP
-    assert choose_package_manager({"pyproject.toml"}, {}, tmp_path).tool is Tool.PIP
+    assert choose_package_manager({"requirements.txt"}, {}, AppSnapshot(tmp_path)).tool is Tool.PIP
+    assert choose_package_manager({"pyproject.toml"}, {}, AppSnapshot(tmp_path)).tool is Tool.PIP

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from python_buildpack.app_snapshot import AppSnapshot
+from python_buildpack.errors import AppFileNotToml
 from python_buildpack.output import Log
 from python_buildpack.processes import (
     Inference,
@@ -51,7 +53,7 @@ def django_app(app: Path, *, wsgi: bool = True, asgi: bool = True) -> Path:
 
 
 def infer(app: Path, *installed: str, **environ: str) -> Inference:
-    return infer_web_process(app, set(installed), environ)
+    return infer_web_process(AppSnapshot(app), set(installed), environ)
 
 
 # --- inference: Django --------------------------------------------------------------------
@@ -303,7 +305,7 @@ def scripts_app(app: Path, scripts: str) -> Path:
 def test_a_single_project_script_is_the_web_process(tmp_path: Path) -> None:
     scripts_app(tmp_path, "webapp = 'webapp:main'")
     write(tmp_path, {"app.py": FLASK_APP})  # the script wins over the file heuristics
-    inference = infer_web_process(tmp_path, {"gunicorn"}, {}, {"webapp", "python"})
+    inference = infer_web_process(AppSnapshot(tmp_path), {"gunicorn"}, {}, {"webapp", "python"})
     assert inference.command == "webapp"
     assert inference.reason == "pyproject.toml's [project.scripts] script its only script"
     assert any("0.0.0.0:$PORT" in note for note in inference.notes)
@@ -311,16 +313,16 @@ def test_a_single_project_script_is_the_web_process(tmp_path: Path) -> None:
 
 def test_a_start_or_serve_script_among_others(tmp_path: Path) -> None:
     scripts_app(tmp_path, "migrate = 'w:m'\nserve = 'w:s'\ncli = 'w:c'")
-    inference = infer_web_process(tmp_path, set(), {}, {"migrate", "serve", "cli"})
+    inference = infer_web_process(AppSnapshot(tmp_path), set(), {}, {"migrate", "serve", "cli"})
     assert inference.command == "serve"
     assert "named 'serve'" in inference.reason
     scripts_app(tmp_path, "migrate = 'w:m'\ncli = 'w:c'")
-    assert infer_web_process(tmp_path, set(), {}, {"migrate", "cli"}).command is None
+    assert infer_web_process(AppSnapshot(tmp_path), set(), {}, {"migrate", "cli"}).command is None
 
 
 def test_poetry_scripts_count_too(tmp_path: Path) -> None:
     write(tmp_path, {"pyproject.toml": "[tool.poetry.scripts]\nstart = 'w:main'\n"})
-    inference = infer_web_process(tmp_path, set(), {}, {"start"})
+    inference = infer_web_process(AppSnapshot(tmp_path), set(), {}, {"start"})
     assert inference.command == "start"
     assert "[tool.poetry.scripts]" in inference.reason
 
@@ -328,14 +330,17 @@ def test_poetry_scripts_count_too(tmp_path: Path) -> None:
 def test_a_declared_script_that_is_not_installed_falls_through(tmp_path: Path) -> None:
     scripts_app(tmp_path, "serve = 'w:s'")
     write(tmp_path, {"app.py": FLASK_APP})
-    inference = infer_web_process(tmp_path, {"gunicorn"}, {}, set())
+    inference = infer_web_process(AppSnapshot(tmp_path), {"gunicorn"}, {}, set())
     assert inference.command == f"gunicorn app:app {GUNICORN_BIND}"
     assert any("'serve'" in note and "not installed" in note for note in inference.notes)
 
 
-def test_an_invalid_pyproject_has_no_scripts(tmp_path: Path) -> None:
+def test_an_invalid_pyproject_is_an_error_not_a_project_without_scripts(tmp_path: Path) -> None:
+    # One policy for every app file: decide() reads pyproject.toml when the web process may be
+    # inferred, and a file that does not parse fails the build there, before any layer.
     write(tmp_path, {"pyproject.toml": "[project\n"})
-    assert infer_web_process(tmp_path, set(), {}, {"serve"}).command is None
+    with pytest.raises(AppFileNotToml, match=r"Invalid pyproject\.toml"):
+        infer_web_process(AppSnapshot(tmp_path), set(), {}, {"serve"})
 
 
 def test_nothing_to_start(tmp_path: Path) -> None:
@@ -371,7 +376,7 @@ def plan(
     app: Path, procfile: str | None = None, command: str | None = None, *installed: str
 ) -> tuple[list[PlannedProcess], Inference | None]:
     parsed = parse_procfile(procfile) if procfile is not None else None
-    return plan_processes(app, parsed, command, {}, set(installed), {"serve"})
+    return plan_processes(AppSnapshot(app), parsed, command, {}, set(installed), {"serve"})
 
 
 def test_procfile_processes_with_web_as_default(tmp_path: Path) -> None:

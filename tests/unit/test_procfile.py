@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from python_buildpack.app_snapshot import AppSnapshot
 from python_buildpack.errors import ConfigFileUnreadable, InvalidProcfile
 from python_buildpack.procfile import Procfile, ProcfileEntry, parse_procfile, read_procfile
 
@@ -73,26 +74,28 @@ def test_a_procfile_without_processes_is_an_error(text: str) -> None:
 
 
 def test_read_procfile(tmp_path: Path) -> None:
-    assert read_procfile(tmp_path) is None
+    assert read_procfile(AppSnapshot(tmp_path)) is None
     (tmp_path / "Procfile").write_text("web: python app.py\n")
-    assert read_procfile(tmp_path) == Procfile((ProcfileEntry("web", "python app.py", 1),))
+    assert read_procfile(AppSnapshot(tmp_path)) == Procfile(
+        (ProcfileEntry("web", "python app.py", 1),)
+    )
 
 
 def test_unreadable_procfiles(tmp_path: Path) -> None:
     (tmp_path / "Procfile").write_bytes(b"web: python caf\xe9.py\n")
     with pytest.raises(ConfigFileUnreadable, match="Procfile") as info:
-        read_procfile(tmp_path)
+        read_procfile(AppSnapshot(tmp_path))
     assert "UTF-8" in info.value.detail
     (tmp_path / "Procfile").unlink()
     (tmp_path / "Procfile").mkdir()
     with pytest.raises(ConfigFileUnreadable, match="Procfile"):
-        read_procfile(tmp_path)
+        read_procfile(AppSnapshot(tmp_path))
 
 
 def test_a_dangling_symlink_is_unreadable_not_absent(tmp_path: Path) -> None:
     (tmp_path / "Procfile").symlink_to(tmp_path / "missing")
     with pytest.raises(ConfigFileUnreadable):
-        read_procfile(tmp_path)
+        read_procfile(AppSnapshot(tmp_path))
 
 
 _types = st.from_regex(r"[A-Za-z0-9._-]{1,12}", fullmatch=True)
@@ -126,9 +129,9 @@ def test_tabs_and_crlf_line_ends_are_fine() -> None:
 def test_a_procfile_that_is_a_fifo_or_links_out_is_refused(tmp_path: Path) -> None:
     os.mkfifo(tmp_path / "Procfile")
     with pytest.raises(ConfigFileUnreadable, match="Procfile"):
-        read_procfile(tmp_path)
+        read_procfile(AppSnapshot(tmp_path))
     (tmp_path / "Procfile").unlink()
     (tmp_path / "Procfile").symlink_to("/proc/self/environ")
     with pytest.raises(ConfigFileUnreadable) as info:
-        read_procfile(tmp_path)
+        read_procfile(AppSnapshot(tmp_path))
     assert "outside the app directory" in info.value.detail

@@ -12,10 +12,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from python_buildpack.app_snapshot import AppSnapshot
 from python_buildpack.distributions import Manifest
 from python_buildpack.errors import (
+    AppFileNotJson,
+    AppFileNotToml,
     ConfigFileUnreadable,
-    InvalidConfigFile,
     NoPythonForTarget,
     PythonVersionEmpty,
     PythonVersionEol,
@@ -281,13 +283,13 @@ def test_nothing_requested(tmp_path: Path) -> None:
     write(tmp_path, "requirements.txt", "flask\n")
     write(tmp_path, "pyproject.toml", '[project]\nname = "app"\n')
     write(tmp_path, "Pipfile.lock", json.dumps({"_meta": {}}))
-    assert read_requested_version(tmp_path, {}) is None
+    assert read_requested_version(AppSnapshot(tmp_path), {}) is None
 
 
 def test_platform_env_wins_over_everything(tmp_path: Path) -> None:
     write(tmp_path, ".python-version", "3.11")
     write(tmp_path, "pyproject.toml", pyproject(">=3.12"))
-    req = read_requested_version(tmp_path, {"BP_PYTHON_VERSION": " 3.13.2 "})
+    req = read_requested_version(AppSnapshot(tmp_path), {"BP_PYTHON_VERSION": " 3.13.2 "})
     assert req is not None
     assert (req.origin, req.major, req.minor, req.patch) == (VersionOrigin.PLATFORM_ENV, 3, 13, 2)
     assert req.origin.display == "BP_PYTHON_VERSION"
@@ -296,23 +298,23 @@ def test_platform_env_wins_over_everything(tmp_path: Path) -> None:
 
 def test_empty_platform_env_is_ignored(tmp_path: Path) -> None:
     write(tmp_path, ".python-version", "3.11")
-    req = read_requested_version(tmp_path, {"BP_PYTHON_VERSION": ""})
+    req = read_requested_version(AppSnapshot(tmp_path), {"BP_PYTHON_VERSION": ""})
     assert req is not None
     assert req.origin is VersionOrigin.PYTHON_VERSION_FILE
 
 
 def test_platform_env_errors_name_the_variable(tmp_path: Path) -> None:
     with pytest.raises(PythonVersionPrerelease) as info:
-        read_requested_version(tmp_path, {"BP_PYTHON_VERSION": "3.13rc1"})
+        read_requested_version(AppSnapshot(tmp_path), {"BP_PYTHON_VERSION": "3.13rc1"})
     assert "BP_PYTHON_VERSION" in rendered(info.value)
     with pytest.raises(PythonVersionMultiple):
-        read_requested_version(tmp_path, {"BP_PYTHON_VERSION": "3.12 3.13"})
+        read_requested_version(AppSnapshot(tmp_path), {"BP_PYTHON_VERSION": "3.12 3.13"})
 
 
 def test_python_version_file_wins_over_runtime_txt(tmp_path: Path) -> None:
     write(tmp_path, ".python-version", "3.12\n")
     write(tmp_path, "runtime.txt", "python-3.11.2")
-    req = read_requested_version(tmp_path, {})
+    req = read_requested_version(AppSnapshot(tmp_path), {})
     assert req is not None
     assert req.origin is VersionOrigin.PYTHON_VERSION_FILE
     assert (req.major, req.minor, req.patch, req.raw) == (3, 12, None, "3.12")
@@ -327,7 +329,7 @@ def test_runtime_txt_is_accepted_with_a_deprecation_warning(
 ) -> None:
     write(tmp_path, "runtime.txt", content)
     write(tmp_path, "pyproject.toml", pyproject(">=3.10"))
-    req = read_requested_version(tmp_path, {})
+    req = read_requested_version(AppSnapshot(tmp_path), {})
     assert req is not None
     assert req.origin is VersionOrigin.RUNTIME_TXT
     assert (req.major, req.minor, req.patch) == parsed
@@ -340,14 +342,14 @@ def test_runtime_txt_is_accepted_with_a_deprecation_warning(
 def test_invalid_runtime_txt(tmp_path: Path, content: str) -> None:
     write(tmp_path, "runtime.txt", content)
     with pytest.raises(RuntimeTxtInvalid) as info:
-        read_requested_version(tmp_path, {})
+        read_requested_version(AppSnapshot(tmp_path), {})
     assert "python-3.13" in info.value.render()
 
 
 def test_requires_python_wins_over_pipfile_lock(tmp_path: Path) -> None:
     write(tmp_path, "pyproject.toml", pyproject(">=3.11, <3.13"))
     write(tmp_path, "Pipfile.lock", pipfile_lock(python_version="3.10"))
-    req = read_requested_version(tmp_path, {})
+    req = read_requested_version(AppSnapshot(tmp_path), {})
     assert req is not None
     assert req.origin is VersionOrigin.REQUIRES_PYTHON
     assert req.specifier == ">=3.11, <3.13"
@@ -366,7 +368,7 @@ def test_pipfile_lock(
     tmp_path: Path, requires: dict[str, str], parsed: tuple[int, int, int | None]
 ) -> None:
     write(tmp_path, "Pipfile.lock", pipfile_lock(**requires))
-    req = read_requested_version(tmp_path, {})
+    req = read_requested_version(AppSnapshot(tmp_path), {})
     assert req is not None
     assert req.origin is VersionOrigin.PIPFILE_LOCK
     assert (req.major, req.minor, req.patch) == parsed
@@ -374,15 +376,16 @@ def test_pipfile_lock(
 
 def test_invalid_pipfile_lock_json(tmp_path: Path) -> None:
     write(tmp_path, "Pipfile.lock", "{not json")
-    with pytest.raises(InvalidConfigFile) as info:
-        read_requested_version(tmp_path, {})
+    with pytest.raises(AppFileNotJson) as info:
+        read_requested_version(AppSnapshot(tmp_path), {})
     assert "Pipfile.lock" in info.value.title
+    assert "pipenv lock" in info.value.fix
 
 
 def test_invalid_pyproject_names_the_line(tmp_path: Path) -> None:
     write(tmp_path, "pyproject.toml", '[project]\nname = "app"\nrequires-python = >=3.12\n')
-    with pytest.raises(InvalidConfigFile) as info:
-        read_requested_version(tmp_path, {})
+    with pytest.raises(AppFileNotToml) as info:
+        read_requested_version(AppSnapshot(tmp_path), {})
     message = rendered(info.value)
     assert "pyproject.toml" in message
     assert "line 3" in message
@@ -399,7 +402,7 @@ def test_invalid_pyproject_names_the_line(tmp_path: Path) -> None:
 def test_invalid_requires_python(tmp_path: Path, toml: str, words: list[str]) -> None:
     write(tmp_path, "pyproject.toml", toml)
     with pytest.raises(RequiresPythonInvalid) as info:
-        read_requested_version(tmp_path, {})
+        read_requested_version(AppSnapshot(tmp_path), {})
     for word in words:
         assert word in rendered(info.value)
 
@@ -408,7 +411,7 @@ def test_directory_is_treated_as_absent(tmp_path: Path) -> None:
     (tmp_path / ".python-version").mkdir()
     (tmp_path / "runtime.txt").mkdir()
     write(tmp_path, "Pipfile.lock", pipfile_lock(python_version="3.11"))
-    req = read_requested_version(tmp_path, {})
+    req = read_requested_version(AppSnapshot(tmp_path), {})
     assert req is not None
     assert req.origin is VersionOrigin.PIPFILE_LOCK
 
@@ -416,7 +419,7 @@ def test_directory_is_treated_as_absent(tmp_path: Path) -> None:
 def test_undecodable_file_is_a_specific_error(tmp_path: Path) -> None:
     write(tmp_path, ".python-version", b"3.12\xff\n")
     with pytest.raises(ConfigFileUnreadable) as info:
-        read_requested_version(tmp_path, {})
+        read_requested_version(AppSnapshot(tmp_path), {})
     message = rendered(info.value)
     assert ".python-version" in message
     assert "not valid UTF-8" in message
@@ -427,14 +430,14 @@ def test_unreadable_file_is_a_specific_error(tmp_path: Path) -> None:
     # A symlink loop fails to open with ELOOP even for root, unlike permission bits.
     (tmp_path / ".python-version").symlink_to(tmp_path / ".python-version")
     with pytest.raises(ConfigFileUnreadable) as info:
-        read_requested_version(tmp_path, {})
+        read_requested_version(AppSnapshot(tmp_path), {})
     assert ".python-version" in info.value.title
 
 
 def test_bom_in_file_on_disk(tmp_path: Path) -> None:
     write(tmp_path, ".python-version", "\ufeff3.13\n".encode())
     with pytest.raises(PythonVersionInvisibleCharacters) as info:
-        read_requested_version(tmp_path, {})
+        read_requested_version(AppSnapshot(tmp_path), {})
     assert "<U+FEFF>3.13" in info.value.render()
 
 
@@ -687,7 +690,7 @@ def test_no_release_for_target(manifest: Manifest) -> None:
 
 def test_read_then_resolve(tmp_path: Path, manifest: Manifest) -> None:
     write(tmp_path, ".python-version", "# the app's Python\n3.13\n")
-    resolved = resolve(manifest, read_requested_version(tmp_path, {}))
+    resolved = resolve(manifest, read_requested_version(AppSnapshot(tmp_path), {}))
     assert resolved.version == "3.13.9"
     assert resolved.origin is VersionOrigin.PYTHON_VERSION_FILE
 

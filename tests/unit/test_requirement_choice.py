@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from python_buildpack.errors import InvalidPlatformEnv
+from python_buildpack.app_snapshot import AppSnapshot
+from python_buildpack.errors import PipRequirementFileInvalid, PipRequirementWithOtherManager
 from python_buildpack.package_managers import Tool
 from python_buildpack.pip_inputs import pip_inputs
 from python_buildpack.requirement_choice import (
@@ -34,7 +35,7 @@ def test_several_files_in_order(app: Path) -> None:
     setting = {"BP_PIP_REQUIREMENT": "requirements/prod.txt, requirements/extra.txt"}
     files = requirement_files(setting, app)
     assert files == ("requirements/prod.txt", "requirements/extra.txt")
-    inputs = pip_inputs(app, "requirements.txt", {}, False, requirement_files=files)
+    inputs = pip_inputs(AppSnapshot(app), "requirements.txt", {}, False, requirement_files=files)
     assert inputs.install_args == [
         "--requirement", "requirements/prod.txt", "--requirement", "requirements/extra.txt",
     ]  # fmt: skip
@@ -44,7 +45,7 @@ def test_several_files_in_order(app: Path) -> None:
     # Each file is part of the digest: editing the second changes it.
     before = inputs.digest
     (app / "requirements" / "extra.txt").write_text("bp-test-beta==1.0.0\n")
-    after = pip_inputs(app, "requirements.txt", {}, False, requirement_files=files)
+    after = pip_inputs(AppSnapshot(app), "requirements.txt", {}, False, requirement_files=files)
     assert after.digest != before and after.deterministic
 
 
@@ -60,7 +61,7 @@ def test_several_files_in_order(app: Path) -> None:
 def test_bad_paths_list_the_requirements_files_there_are(
     app: Path, value: str, problem: str
 ) -> None:
-    with pytest.raises(InvalidPlatformEnv) as caught:
+    with pytest.raises(PipRequirementFileInvalid) as caught:
         requirement_files({"BP_PIP_REQUIREMENT": value}, app)
     message = str(caught.value)
     assert problem in message
@@ -76,18 +77,20 @@ def test_a_link_out_of_the_app_is_refused(
     outside = tmp_path_factory.mktemp("outside") / "reqs.txt"
     outside.write_text("flask\n")
     (app / "linked.txt").symlink_to(outside)
-    with pytest.raises(InvalidPlatformEnv, match="leads outside the app"):
+    with pytest.raises(PipRequirementFileInvalid, match="leads outside the app"):
         requirement_files({"BP_PIP_REQUIREMENT": "linked.txt"}, app)
 
 
 def test_no_candidates(tmp_path: Path) -> None:
     assert candidates(tmp_path) == []
-    with pytest.raises(InvalidPlatformEnv, match="no file that looks like a requirements file"):
+    with pytest.raises(
+        PipRequirementFileInvalid, match="no file that looks like a requirements file"
+    ):
         requirement_files({"BP_PIP_REQUIREMENT": "x.txt"}, tmp_path)
 
 
 def test_it_makes_a_pip_app_unless_another_manager_is_asked_for() -> None:
     manager = pip_requirements_manager(("a.txt", "b.txt"), {})
     assert manager.tool is Tool.PIP and manager.describe == "pip (a.txt, b.txt)"
-    with pytest.raises(InvalidPlatformEnv, match="BP_PIP_REQUIREMENT is set too"):
+    with pytest.raises(PipRequirementWithOtherManager, match="BP_PIP_REQUIREMENT is set too"):
         pip_requirements_manager(("a.txt",), {"BP_PYTHON_PACKAGE_MANAGER": "uv"})

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from python_buildpack.errors import InvalidPlatformEnv
+from python_buildpack.app_snapshot import AppSnapshot
+from python_buildpack.errors import SelectionNamesInvalid, SelectionNotInPyproject
 from python_buildpack.uv_selection import UvSelection, defined_names, uv_selection
 
 PYPROJECT = """
@@ -32,14 +33,14 @@ def app(tmp_path: Path) -> Path:
 
 
 def test_nothing_set_selects_nothing_and_reads_nothing(tmp_path: Path) -> None:
-    selection = uv_selection({}, tmp_path)
+    selection = uv_selection({}, AppSnapshot(tmp_path))
     assert selection == UvSelection()
     assert selection.sync_args == [] and selection.options == []
 
 
 def test_groups_and_extras_become_uv_sync_flags(app: Path) -> None:
     selection = uv_selection(
-        {"BP_UV_GROUPS": "docs-build, dev,dev", "BP_UV_EXTRAS": "postgres"}, app
+        {"BP_UV_GROUPS": "docs-build, dev,dev", "BP_UV_EXTRAS": "postgres"}, AppSnapshot(app)
     )
     assert selection.groups == ("docs-build", "dev")
     assert selection.sync_args == [
@@ -49,8 +50,8 @@ def test_groups_and_extras_become_uv_sync_flags(app: Path) -> None:
 
 
 def test_unknown_group_lists_the_defined_ones(app: Path) -> None:
-    with pytest.raises(InvalidPlatformEnv) as caught:
-        uv_selection({"BP_UV_GROUPS": "dev,test"}, app)
+    with pytest.raises(SelectionNotInPyproject) as caught:
+        uv_selection({"BP_UV_GROUPS": "dev,test"}, AppSnapshot(app))
     message = str(caught.value)
     assert "BP_UV_GROUPS" in message and "'test'" in message
     assert "It defines: dev, docs-build." in message
@@ -58,14 +59,14 @@ def test_unknown_group_lists_the_defined_ones(app: Path) -> None:
 
 def test_unknown_extra_without_any_extras(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text('[project]\nname = "a"\nversion = "1"\n')
-    with pytest.raises(InvalidPlatformEnv) as caught:
-        uv_selection({"BP_UV_EXTRAS": "redis"}, tmp_path)
+    with pytest.raises(SelectionNotInPyproject) as caught:
+        uv_selection({"BP_UV_EXTRAS": "redis"}, AppSnapshot(tmp_path))
     assert "defines no extras ([project.optional-dependencies])" in str(caught.value)
 
 
 def test_invalid_names_are_refused(app: Path) -> None:
-    with pytest.raises(InvalidPlatformEnv, match="not a valid name"):
-        uv_selection({"BP_UV_GROUPS": "dev;rm -rf /"}, app)
+    with pytest.raises(SelectionNamesInvalid, match="not a valid name"):
+        uv_selection({"BP_UV_GROUPS": "dev;rm -rf /"}, AppSnapshot(app))
 
 
 def test_uv_legacy_dev_dependencies_are_the_dev_group() -> None:

@@ -19,8 +19,6 @@ from ..layers.tool_cache import prepare_tool_cache
 from ..layers.venv import Installer
 from ..output import Log
 from ..package_managers import Tool
-from ..pip_extras import with_extras
-from ..pip_inputs import pip_inputs
 from .pip import PipInstaller
 from .pipenv import PipenvInstaller
 from .poetry import PoetryInstaller
@@ -37,16 +35,9 @@ def prepare_installer(
     """Install the tool layers the app's package manager needs; return it and the build env."""
     tool = config.package_manager.tool
     if tool is Tool.PIP:
-        inputs = config.pip_inputs or pip_inputs(
-            config.app_dir,
-            config.package_manager.file,
-            config.environ,
-            config.install_project,
-            config.test_requirements,
-            dependency_groups=config.dev_dependencies,
-            requirement_files=config.pip_requirements,
-        )
-        inputs = with_extras(inputs, config.app_dir, config.pip_extras)
+        inputs = config.pip_inputs  # read by decide(), with BP_PIP_EXTRAS
+        if inputs is None:
+            raise RuntimeError("a pip app's inputs were not read by decide()")
         if config.pip_installer is PipInstallerKind.PIP:
             if pip is None:
                 raise RuntimeError("pip installs the dependencies, but there is no pip layer")

@@ -15,17 +15,14 @@ never reused, and is rebuilt from the tool's cache on every build.
 from __future__ import annotations
 
 import hashlib
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..appfiles import Kind, read_app_bytes, read_app_file
 from ..commands import Result, display, run
 from ..config import BuildConfig
 from ..errors import (
-    ConfigFileUnreadable,
     LockFileOutdated,
     PackageManagerInstallFailed,
     UserError,
@@ -34,11 +31,6 @@ from ..layers.python import PythonInstall
 from ..layers.tool import ToolInstall
 from ..output import Log
 from ..redact import secrets_in_env
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
 
 
 @dataclass
@@ -67,19 +59,20 @@ class LockFileInstaller:
 
     @property
     def inputs_label(self) -> str:
-        parts = [self.lock_file, *(f for f in self.inputs if (self.config.app_dir / f).is_file())]
+        parts = [self.lock_file, *(f for f in self.inputs if self.config.app.has(f))]
         if self.options:
             parts.append("the selected groups")
         return ", ".join(parts[:-1]) + f" or {parts[-1]}" if len(parts) > 1 else parts[0]
 
     @property
     def inputs_digest(self) -> str:
+        """Of the bytes the tool reads when it runs: the snapshot's, read by decide()."""
         digest = hashlib.sha256()
         for name in sorted({self.lock_file, *self.inputs}):
-            path = self.config.app_dir / name
-            if path.is_file():
+            data = self.config.app.read_bytes(name)
+            if data is not None:
                 digest.update(f"\0{name}\0".encode())
-                digest.update(_read_bytes(path))
+                digest.update(data)
         digest.update("\0".join(self.options).encode())
         return digest.hexdigest()
 
@@ -126,25 +119,6 @@ class LockFileInstaller:
         raise PackageManagerInstallFailed(
             self.display, shown, result.exit_code, self.lock_file, self.python.version
         )
-
-
-def _read_bytes(path: Path) -> bytes:
-    data = read_app_bytes(path.parent, path.name, Kind.LOCK)
-    if data is None:
-        raise ConfigFileUnreadable(path.name, "it does not exist")
-    return data
-
-
-def read_toml(path: Path) -> dict[str, Any]:
-    """`pyproject.toml` as a dict ({} when absent); invalid TOML is for the tool to report."""
-    text = read_app_file(path.parent, path.name, Kind.PROJECT)
-    if text is None:
-        return {}
-    try:
-        data: dict[str, Any] = tomllib.loads(text)
-    except tomllib.TOMLDecodeError:
-        return {}
-    return data
 
 
 def table(data: dict[str, Any], *keys: str) -> dict[str, Any]:

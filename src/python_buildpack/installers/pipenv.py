@@ -12,10 +12,10 @@ Pipenv's export (sources, markers, editable and VCS entries).
 
 from __future__ import annotations
 
-import json
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..commands import capture, run
 from ..errors import PackageManagerInstallFailed, PipInstallFailed
@@ -89,7 +89,7 @@ class PipenvInstaller(LockFileInstaller):
                     )
                 if not result.ok:
                     raise PipInstallFailed("the packages of Pipfile.lock", result.exit_code)
-        return self.finish(copied_sources(self.config.app_dir / self.lock_file), log)
+        return self.finish(copied_sources(self.config.app.json(self.lock_file)), log)
 
 
 @dataclass(frozen=True)
@@ -121,13 +121,9 @@ def split_export(export: str) -> tuple[ExportPart, ExportPart]:
     return ExportPart(options, hashed), ExportPart(options, unhashed)
 
 
-def copied_sources(lock_file: Path) -> list[str]:
-    """The default packages Pipfile.lock installs from the app dir as a copy: a local `path`
-    without `editable`, or a local `file`."""
-    try:
-        lock = json.loads(lock_file.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return []  # `pipenv verify` has already accepted it; nothing here to add
+def copied_sources(lock: Any) -> list[str]:
+    """The default packages Pipfile.lock (parsed) installs from the app dir as a copy: a local
+    `path` without `editable`, or a local `file`."""
     default = lock.get("default") if isinstance(lock, dict) else None
     copied = []
     for name, entry in (default if isinstance(default, dict) else {}).items():

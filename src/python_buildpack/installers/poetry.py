@@ -14,7 +14,7 @@ from typing import Any
 
 from ..errors import PoetryProjectNotInstallable
 from ..output import Log
-from .locked import LockFileInstaller, read_toml, table
+from .locked import LockFileInstaller, table
 
 OUTDATED_MARKER = "changed significantly since poetry.lock was last generated"
 # Poetry 2's words when the project's own code is not where its settings say.
@@ -25,7 +25,7 @@ class PoetryInstaller(LockFileInstaller):
     def install(self, venv: Path, env: dict[str, str], log: Log) -> bool:
         env = {**env, "VIRTUAL_ENV": str(venv), "POETRY_NO_INTERACTION": "1"}
         groups = ",".join(["main", *self.config.poetry_groups])
-        log.info(project_note(read_toml(self.config.app_dir / "pyproject.toml")))
+        log.info(project_note(self.config.app.pyproject))
         # A test build (CNB_EXEC_ENV) takes every group, whatever BP_POETRY_GROUPS says.
         selection = ["--all-groups"] if self.config.dev_dependencies else ["--only", groups]
         command: list[str | Path] = [
@@ -40,7 +40,7 @@ class PoetryInstaller(LockFileInstaller):
             manifest="pyproject.toml",
             known_failures={NOT_INSTALLABLE_MARKER: PoetryProjectNotInstallable()},
         )
-        return self.finish(copied_sources(read_toml(self.config.app_dir / self.lock_file)), log)
+        return self.finish(copied_sources(self.config.app.toml(self.lock_file) or {}), log)
 
 
 def project_note(pyproject: dict[str, Any]) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..output import Log
-from .locked import LockFileInstaller, read_toml, table
+from .locked import LockFileInstaller, table
 
 OUTDATED_MARKER = "needs to be updated"
 
@@ -31,7 +31,7 @@ class UvInstaller(LockFileInstaller):
         }
         # The cache and the venv are layers on one filesystem: hard links are the fast path.
         env.setdefault("UV_LINK_MODE", "hardlink")
-        log.info(project_note(read_toml(self.config.app_dir / "pyproject.toml")))
+        log.info(project_note(self.config.app.pyproject))
         # A test build (CNB_EXEC_ENV) takes every dependency group, `dev` and the rest.
         groups = "--all-groups" if self.config.dev_dependencies else "--no-default-groups"
         command: list[str | Path] = [
@@ -47,7 +47,7 @@ class UvInstaller(LockFileInstaller):
             fix_command="uv lock",
             manifest="pyproject.toml",
         )
-        return self.finish(copied_sources(read_toml(self.config.app_dir / self.lock_file)), log)
+        return self.finish(copied_sources(self.config.app.toml(self.lock_file) or {}), log)
 
 
 def project_note(pyproject: dict[str, Any]) -> str:
