@@ -165,6 +165,76 @@ def test_metadata_only_layer_cannot_be_a_build_or_cache_layer(tmp_path: Path) ->
     assert layer.has_contents and not layer.toml_path.exists()
 
 
+def has_python(path: Path) -> bool:
+    return (path / "bin" / "python").is_file()
+
+
+def test_restored_files_that_fail_the_contents_check_are_discarded(tmp_path: Path) -> None:
+    layer_dir = restore(tmp_path, "python", '[metadata]\nversion = "3.13.1"\n', contents=True)
+    (layer_dir / "bin" / "python").unlink()
+    checked: list[Path] = []
+
+    def contents_ok(path: Path) -> bool:
+        checked.append(path)
+        return has_python(path)
+
+    layer = Layers(tmp_path).cached_layer(
+        "python",
+        types=CACHED,
+        metadata_model=RuntimeMetadata,
+        keep=keep_version("3.13.1"),
+        contents_ok=contents_ok,
+    )
+    assert checked == [layer_dir]
+    assert (layer.state, layer.cause, layer.reasons) == (
+        LayerState.EMPTY,
+        Cause.MISSING_CONTENTS,
+        ("its files are incomplete",),
+    )
+    assert layer.old_metadata == RuntimeMetadata(version="3.13.1")
+    assert list(layer.path.iterdir()) == [] and not layer.toml_path.exists()
+    assert not (tmp_path / "python.sbom.cdx.json").exists()
+
+
+def test_whole_restored_files_pass_the_contents_check(tmp_path: Path) -> None:
+    restore(tmp_path, "python", '[metadata]\nversion = "3.13.1"\n', contents=True)
+    layer = Layers(tmp_path).cached_layer(
+        "python",
+        types=CACHED,
+        metadata_model=RuntimeMetadata,
+        keep=keep_version("3.13.1"),
+        contents_ok=has_python,
+    )
+    assert (layer.state, layer.cause) == (LayerState.RESTORED, Cause.KEPT)
+    assert (layer.path / "bin" / "python").read_text() == "old python"
+
+
+def test_contents_check_runs_only_for_a_kept_layer_with_files(tmp_path: Path) -> None:
+    def never(path: Path) -> bool:
+        raise AssertionError(f"checked {path}")
+
+    # A changed layer is discarded for its reasons, not its files.
+    restore(tmp_path, "python", '[metadata]\nversion = "3.12.0"\n', contents=True)
+    changed = Layers(tmp_path).cached_layer(
+        "python",
+        types=CACHED,
+        metadata_model=RuntimeMetadata,
+        keep=keep_version("3.13.1"),
+        contents_ok=never,
+    )
+    assert changed.cause is Cause.CHANGED
+    # A launch-only layer restored as metadata alone has no files to check: it is reused.
+    restore(tmp_path / "launch", "python", '[metadata]\nversion = "3.13.1"\n', contents=False)
+    launch = Layers(tmp_path / "launch").cached_layer(
+        "python",
+        types=LAUNCH_ONLY,
+        metadata_model=RuntimeMetadata,
+        keep=keep_version("3.13.1"),
+        contents_ok=never,
+    )
+    assert (launch.state, launch.cause) == (LayerState.RESTORED, Cause.KEPT)
+
+
 def test_uncached_layer_always_starts_empty(tmp_path: Path) -> None:
     restore(tmp_path, "venv", "[metadata]\nanything = 1\n", contents=True)
     layer = Layers(tmp_path).uncached_layer("venv", types=LayerTypes(build=True))
