@@ -674,6 +674,56 @@ class PipCheckFailed(UserError):
         )
 
 
+# --- layers ---------------------------------------------------------------------------------
+
+# `python -m venv` with the buildpack's own Python rarely fails for a reason in the app: a full
+# disk, an unwritable layers directory, or a Python layer that no longer runs.
+_VENV_FIX = (
+    "Check that the build has free disk space and can write to its layers directory, then "
+    "build again with the cache cleared (e.g. `pack build --clear-cache`) so Python is "
+    "installed afresh. If it still fails, report it with this build log."
+)
+
+
+class VenvCreationFailed(UserError):
+    """The app's virtual environment could not be made (`layers/venv.py`)."""
+
+    def __init__(self, exit_code: int) -> None:
+        super().__init__(
+            f"Creating the virtual environment failed (exit status {exit_code})",
+            "'python -m venv --without-pip' with the buildpack's Python failed; its output is "
+            "above.",
+            _VENV_FIX,
+        )
+        self.exit_code = exit_code
+
+
+class ToolVenvCreationFailed(UserError):
+    """The venv of Poetry or Pipenv in its tool layer could not be made (`layers/tool.py`)."""
+
+    def __init__(self, display: str, exit_code: int) -> None:
+        super().__init__(
+            f"Creating the venv of {display} failed (exit status {exit_code})",
+            f"'python -m venv --without-pip' for {display}'s build-time layer failed; its "
+            "output is above.",
+            _VENV_FIX,
+        )
+        self.exit_code = exit_code
+
+
+class ToolInstallFailed(UserError):
+    """pip could not install Poetry or Pipenv into its tool layer (`layers/tool.py`)."""
+
+    def __init__(self, name: str, display: str, version: str, exit_code: int) -> None:
+        super().__init__(
+            f"'pip install {name}=={version}' failed (exit status {exit_code})",
+            f"Installing {display} into its build-time layer failed (see the output above).",
+            "If the build cannot reach PyPI, set PIP_INDEX_URL to a package index that has "
+            f"{name} {version} and its dependencies.",
+        )
+        self.exit_code = exit_code
+
+
 # --- launch processes and Django --------------------------------------------------------------
 
 
