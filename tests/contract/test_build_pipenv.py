@@ -45,7 +45,7 @@ def test_pipfile_lock_installs_default_packages_then_reuses_the_venv(
     with locked_package_index.recording() as rec:
         second = build_ok(app)
     assert f"Using cached Pipenv {pinned('pipenv')}" in second.stdout
-    assert "Reusing the virtual environment from the previous build" in second.stdout
+    assert "Using cached virtual environment since" in second.stdout
     assert "Running 'pipenv verify'" not in second.stdout
     assert rec.requests == []
 

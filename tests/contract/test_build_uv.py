@@ -54,7 +54,7 @@ def test_uv_lock_installs_main_dependencies_then_reuses_the_venv(
     with locked_package_index.recording() as rec:
         second = build_ok(app)
     assert f"Using cached uv {pinned('uv')}" in second.stdout
-    assert "Reusing the virtual environment from the previous build" in second.stdout
+    assert "Using cached virtual environment since" in second.stdout
     assert "uv.lock, Python 3.13" in second.stdout
     assert "Running 'uv sync" not in second.stdout
     assert rec.requests == []
@@ -67,7 +67,7 @@ def test_changed_lock_file_rebuilds_from_the_uv_cache(
     upgrade(app, APP)
     with locked_package_index.recording() as rec:
         result = build_ok(app)
-    assert "Discarding the cached virtual environment since:" in result.stdout
+    assert "Discarding cached virtual environment since:" in result.stdout
     assert "uv.lock or pyproject.toml changed" in result.stdout
     assert SYNC in result.stdout
     assert distributions(app)["bp-test-alpha"] == "1.1.0"
@@ -127,7 +127,7 @@ def test_pip_installer_uv_gives_the_same_packages_as_pip(
             assert not (app.layers / "pip").exists()
             with package_index.recording() as rec:
                 again = build_ok(app)
-            assert "Reusing the virtual environment" in again.stdout
+            assert "Using cached virtual environment" in again.stdout
             assert rec.requests == []
     assert results["uv"] == results["pip"]
     assert results["uv"]["flask"] == "3.1.3"

@@ -103,16 +103,16 @@ def changes(
 ) -> list[str]:
     """Why the `old` venv cannot serve for `new`. `display` names the package manager (its
     version change), `inputs_label` what `inputs_digest` covers."""
-    same_manager = old.package_manager == new.package_manager
 
     def inputs_change(old: VenvMetadata, new: VenvMetadata) -> str | None:
         # Another package manager reads other files: its change says it all.
-        changed = same_manager and old.inputs_digest != new.inputs_digest
-        return f"{inputs_label} changed" if changed else None
+        if old.package_manager != new.package_manager or old.inputs_digest == new.inputs_digest:
+            return None
+        return f"{inputs_label} changed"
 
     def tool_change(old: VenvMetadata, new: VenvMetadata) -> str | None:
         # The versions of two different tools do not compare.
-        if not same_manager or old.tool_version == new.tool_version:
+        if old.package_manager != new.package_manager or old.tool_version == new.tool_version:
             return None
         return f"The {display} version changed from {old.tool_version} to {new.tool_version}"
 
