@@ -80,7 +80,7 @@ def test_a_venv_with_incomplete_files_is_rebuilt_with_the_reason(app: Workspace)
     (app.layers / "venv" / "pyvenv.cfg").unlink()
     result = build_ok(app)
     assert (
-        "Discarding cached virtual environment since:\n  - Its files are incomplete\n"
+        "Discarding cached virtual environment since:\n  - its files are incomplete\n"
     ) in result.stdout
     assert "Running 'pip install --requirement requirements.txt'" in result.stdout
     assert (app.layers / "venv" / "pyvenv.cfg").is_file()

@@ -132,7 +132,7 @@ def test_incomplete_files_discard_with_the_reason(ws: Workspace) -> None:
     result = ws.build()
     assert result.exit_code == 0, result.output
     assert (
-        f"Discarding cached Python {version} since:\n  - Its files are incomplete\n"
+        f"Discarding cached Python {version} since:\n  - its files are incomplete\n"
     ) in result.stdout
     assert (ws.layers / "python" / "bin" / "python3").exists()
 

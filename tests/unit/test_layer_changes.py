@@ -338,11 +338,11 @@ def test_incomplete_or_missing_files_are_discarded_with_the_reason(tmp_path: Pat
     (tmp_path / "runtime" / "bin" / "run").unlink()
     layer, lines = opened(tmp_path)
     assert layer.is_empty
-    assert lines == ["Discarding cached Runtime 1.0 since:", "  - Its files are incomplete"]
+    assert lines == ["Discarding cached Runtime 1.0 since:", "  - its files are incomplete"]
     restore(tmp_path / "bare", '[metadata]\nversion = "1.0"\n', files=False)
     assert opened(tmp_path / "bare")[1] == [
         "Discarding cached Runtime 1.0 since:",
-        "  - Its files were not restored from the cache",
+        "  - its files were not restored from the cache",
     ]
 
 
@@ -359,6 +359,22 @@ def test_a_layer_without_a_version_is_named_alone(tmp_path: Path) -> None:
     assert out.getvalue().splitlines() == [
         "Discarding cached download cache since:",
         "  - The version changed from 1.0 to 2.0",
+    ]
+
+
+def test_reasons_are_printed_as_given(tmp_path: Path) -> None:
+    restore(tmp_path, '[metadata]\nversion = "1.0"\n')
+    layer = Layers(tmp_path).cached_layer(
+        "runtime",
+        types=LayerTypes(cache=True),
+        metadata_model=Runtime,
+        keep=lambda old: ["uv.lock or pyproject.toml changed"],
+    )
+    out = io.StringIO()
+    log_layer_state(layer, Log(out=out, err=out), "virtual environment")
+    assert out.getvalue().splitlines() == [
+        "Discarding cached virtual environment since:",
+        "  - uv.lock or pyproject.toml changed",
     ]
 
 

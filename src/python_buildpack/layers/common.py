@@ -156,7 +156,8 @@ def log_layer_state(
         log.info(f"Discarding cached {what} since its metadata can't be read")
     elif layer.cause in (Cause.CHANGED, Cause.MISSING_CONTENTS):
         log.info(f"Discarding cached {shown} since:")
-        log.detail("\n".join(reason[:1].upper() + reason[1:] for reason in layer.reasons))
+        # As given: a reason may start with a file name ("uv.lock or pyproject.toml changed").
+        log.detail("\n".join(layer.reasons))
 
 
 __all__ = [
