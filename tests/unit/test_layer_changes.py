@@ -346,33 +346,28 @@ def test_incomplete_or_missing_files_are_discarded_with_the_reason(tmp_path: Pat
     ]
 
 
-def test_a_layer_without_a_version_is_named_alone(tmp_path: Path) -> None:
-    restore(tmp_path, '[metadata]\nversion = "1.0"\n')
-    layer = Layers(tmp_path).cached_layer(
-        "runtime",
-        types=LayerTypes(cache=True),
-        metadata_model=Runtime,
-        keep=lambda old: runtime_changes(old, Runtime(version="2.0")),
+def logged_discard(layers_dir: Path, reasons: list[str], what: str) -> list[str]:
+    """The log of a restored layer discarded for `reasons`, shown as `what` (no version)."""
+    restore(layers_dir, '[metadata]\nversion = "1.0"\n')
+    layer = Layers(layers_dir).cached_layer(
+        "runtime", types=LayerTypes(cache=True), metadata_model=Runtime, keep=lambda old: reasons
     )
     out = io.StringIO()
-    log_layer_state(layer, Log(out=out, err=out), "download cache")
-    assert out.getvalue().splitlines() == [
+    log_layer_state(layer, Log(out=out, err=out), what)
+    return out.getvalue().splitlines()
+
+
+def test_a_layer_without_a_version_is_named_alone(tmp_path: Path) -> None:
+    reasons = runtime_changes(Runtime(version="1.0"), Runtime(version="2.0"))
+    assert logged_discard(tmp_path, reasons, "download cache") == [
         "Discarding cached download cache since:",
         "  - The version changed from 1.0 to 2.0",
     ]
 
 
 def test_reasons_are_printed_as_given(tmp_path: Path) -> None:
-    restore(tmp_path, '[metadata]\nversion = "1.0"\n')
-    layer = Layers(tmp_path).cached_layer(
-        "runtime",
-        types=LayerTypes(cache=True),
-        metadata_model=Runtime,
-        keep=lambda old: ["uv.lock or pyproject.toml changed"],
-    )
-    out = io.StringIO()
-    log_layer_state(layer, Log(out=out, err=out), "virtual environment")
-    assert out.getvalue().splitlines() == [
+    reasons = ["uv.lock or pyproject.toml changed"]
+    assert logged_discard(tmp_path, reasons, "virtual environment") == [
         "Discarding cached virtual environment since:",
         "  - uv.lock or pyproject.toml changed",
     ]
