@@ -25,7 +25,7 @@ LAYER_DIR = "python-buildpack_python"
 LAUNCH_LAYERS = ("python", "venv")
 MB = 1_000_000
 REUSE_VENV_ENV = "BP_PIP_REUSE_VENV"
-REUSED = "Reusing the virtual environment from the previous build"
+REUSED = "Using cached virtual environment since"
 
 
 @dataclass

@@ -9,11 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-# Classes some call sites still raise with a blank fix, in files other slices of issue #14 own
-# (they give those call sites classes of their own). Only these may be blank for now; once the
-# slices are merged this set must be empty, then it goes (tests/unit/test_errors.py says which).
-FIX_PENDING: frozenset[str] = frozenset({"CommandFailed"})
-
 
 class UserError(Exception):
     """A failure caused by the app, its configuration or the platform, which the user can fix.
@@ -23,7 +18,7 @@ class UserError(Exception):
     """
 
     def __init__(self, title: str, detail: str, fix: str) -> None:
-        if not fix.strip() and type(self).__name__ not in FIX_PENDING:
+        if not fix.strip():
             raise ValueError(f"{type(self).__name__} ({title!r}) has no fix line")
         super().__init__(title)
         self.title = title
@@ -599,19 +594,6 @@ class BuildpackPlanInvalid(UserError):
         )
 
 
-class CommandFailed(UserError):
-    """A subprocess failed; its output has already been streamed to the log."""
-
-    def __init__(self, command: str, exit_code: int, detail: str, fix: str) -> None:
-        super().__init__(
-            f"'{command}' failed (exit status {exit_code})",
-            detail,
-            fix,
-        )
-        self.command = command
-        self.exit_code = exit_code
-
-
 # --- commands and downloads -------------------------------------------------------------------
 
 
@@ -1110,6 +1092,56 @@ class PipCheckFailed(UserError):
             f"'pip check' found (and BP_PIP_CHECK=strict makes this an error):\n{problems}",
             "Change the pinned versions so they satisfy each other, or set BP_PIP_CHECK=warn.",
         )
+
+
+# --- layers ---------------------------------------------------------------------------------
+
+# `python -m venv` with the buildpack's own Python rarely fails for a reason in the app: a full
+# disk, an unwritable layers directory, or a Python layer that no longer runs.
+_VENV_FIX = (
+    "Check that the build has free disk space and can write to its layers directory, then "
+    "build again with the cache cleared (e.g. `pack build --clear-cache`) so Python is "
+    "installed afresh. If it still fails, report it with this build log."
+)
+
+
+class VenvCreationFailed(UserError):
+    """The app's virtual environment could not be made (`layers/venv.py`)."""
+
+    def __init__(self, exit_code: int) -> None:
+        super().__init__(
+            f"Creating the virtual environment failed (exit status {exit_code})",
+            "'python -m venv --without-pip' with the buildpack's Python failed; its output is "
+            "above.",
+            _VENV_FIX,
+        )
+        self.exit_code = exit_code
+
+
+class ToolVenvCreationFailed(UserError):
+    """The venv of Poetry or Pipenv in its tool layer could not be made (`layers/tool.py`)."""
+
+    def __init__(self, display: str, exit_code: int) -> None:
+        super().__init__(
+            f"Creating the venv of {display} failed (exit status {exit_code})",
+            f"'python -m venv --without-pip' for {display}'s build-time layer failed; its "
+            "output is above.",
+            _VENV_FIX,
+        )
+        self.exit_code = exit_code
+
+
+class ToolInstallFailed(UserError):
+    """pip could not install Poetry or Pipenv into its tool layer (`layers/tool.py`)."""
+
+    def __init__(self, name: str, display: str, version: str, exit_code: int) -> None:
+        super().__init__(
+            f"'pip install {name}=={version}' failed (exit status {exit_code})",
+            f"Installing {display} into its build-time layer failed (see the output above).",
+            "If the build cannot reach PyPI, set PIP_INDEX_URL to a package index that has "
+            f"{name} {version} and its dependencies.",
+        )
+        self.exit_code = exit_code
 
 
 # --- launch processes and Django --------------------------------------------------------------

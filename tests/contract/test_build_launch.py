@@ -113,7 +113,7 @@ def test_django_collectstatic_and_its_switches(app: Workspace) -> None:
         original_settings + '\nINSTALLED_APPS.remove("django.contrib.staticfiles")\n'
     )
     result = build_ok(app)
-    assert "Reusing the virtual environment" in result.stdout
+    assert "Using cached virtual environment" in result.stdout
     assert "Skipping 'manage.py collectstatic' since django.contrib.staticfiles is not" in (
         result.stdout
     )

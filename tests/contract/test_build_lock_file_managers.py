@@ -154,7 +154,7 @@ def test_lock_file_installs_main_dependencies_then_reuses_the_venv(
     with locked_package_index.recording() as rec:
         second = build_ok(app).stdout
     assert f"Using cached {manager.display} {pinned(manager.tool)}" in second
-    assert "Reusing the virtual environment from the previous build" in second
+    assert "Using cached virtual environment since" in second
     for line in manager.reuse:
         assert line in second
     assert manager.installing not in second
@@ -181,7 +181,7 @@ def test_changed_lock_file_rebuilds_from_the_cache(
     upgrade(app, manager.app)
     with locked_package_index.recording() as rec:
         out = build_ok(app).stdout
-    assert "Discarding the cached virtual environment since:" in out
+    assert "Discarding cached virtual environment since:" in out
     assert manager.changed in out
     assert manager.installing in out
     assert distributions(app)["bp-test-alpha"] == "1.1.0"
@@ -279,7 +279,7 @@ def test_pip_installer_uv_gives_the_same_packages_as_pip(
             assert not (app.layers / "pip").exists()
             with package_index.recording() as rec:
                 again = build_ok(app)
-            assert "Reusing the virtual environment" in again.stdout
+            assert "Using cached virtual environment" in again.stdout
             assert rec.requests == []
     assert results["uv"] == results["pip"]
     assert results["uv"]["flask"] == "3.1.3"

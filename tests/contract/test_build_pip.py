@@ -64,9 +64,26 @@ def test_fresh_install_then_reuse_without_pip(app: Workspace, package_index: Pac
 
     with package_index.recording() as rec:
         second = build_ok(app)
-    assert "Reusing the virtual environment from the previous build" in second.stdout
+    assert "Using cached pip 26.3\n" in second.stdout
+    assert "Using cached pip download/wheel cache\n" in second.stdout
+    assert (
+        "Using cached virtual environment since requirements.txt, Python 3.13."
+    ) in second.stdout
+    assert " and pip 26.3 are unchanged\n" in second.stdout
     assert "Running 'pip install" not in second.stdout
     assert rec.requests == []
+
+
+def test_a_venv_with_incomplete_files_is_rebuilt_with_the_reason(app: Workspace) -> None:
+    requirements(app, "bp-test-alpha==1.0.0")
+    build_ok(app)
+    (app.layers / "venv" / "pyvenv.cfg").unlink()
+    result = build_ok(app)
+    assert (
+        "Discarding cached virtual environment since:\n  - its files are incomplete\n"
+    ) in result.stdout
+    assert "Running 'pip install --requirement requirements.txt'" in result.stdout
+    assert (app.layers / "venv" / "pyvenv.cfg").is_file()
 
 
 def test_changed_pin_rebuilds_and_removed_packages_disappear(
@@ -79,7 +96,7 @@ def test_changed_pin_rebuilds_and_removed_packages_disappear(
     requirements(app, "bp-test-alpha==1.1.0")
     with package_index.recording() as rec:
         result = build_ok(app)
-    assert "Discarding the cached virtual environment since:" in result.stdout
+    assert "Discarding cached virtual environment since:" in result.stdout
     assert "The requirements changed" in result.stdout
     assert "bp_test_beta" not in site_packages(app)
     assert venv_python(app, "import bp_test_alpha; print(bp_test_alpha.VERSION)") == "1.1.0"

@@ -50,7 +50,7 @@ def test_uv_package_without_scripts_is_installed_editable_and_reused(
     # Editable: the reused venv runs the app dir's current code.
     source.write_text(source.read_text().replace("bp-test-alpha=", "alpha="))
     again = build_ok(app).stdout
-    assert "Reusing the virtual environment from the previous build" in again
+    assert "Using cached virtual environment since" in again
     assert hello(app, "uv_package_app") == f"{source} alpha=1.1.0"
 
 
@@ -114,7 +114,7 @@ def test_pip_installs_a_build_system_project_with_its_console_script(
     source = ws.app / "src" / "pip_package_app" / "__init__.py"
     source.write_text(source.read_text().replace("bp-test-alpha=", "alpha="))
     again = build_ok(ws).stdout
-    assert "Reusing the virtual environment" not in again
+    assert "Using cached virtual environment" not in again
     assert hello(ws, "pip_package_app") == f"{installed} alpha=1.1.0"
 
 
@@ -144,7 +144,7 @@ def test_pipenv_editable_entry_is_installed_editable(
     output = subprocess.run([script], capture_output=True, text=True, check=True).stdout
     assert output.strip() == f"{source} bp-test-alpha=1.1.0"
     again = build_ok(app).stdout
-    assert "Reusing the virtual environment from the previous build" in again
+    assert "Using cached virtual environment since" in again
 
 
 # --- package managers we don't run (item 9): fail early, naming the file

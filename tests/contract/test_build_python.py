@@ -121,7 +121,20 @@ def test_unreadable_metadata_discards(ws: Workspace) -> None:
     (ws.layers / "python.toml").write_text("[types]\nlaunch = true\n[metadata]\nversion = 3\n")
     result = ws.build()
     assert result.exit_code == 0, result.output
-    assert "Discarding cached Python since its layer metadata can't be read" in result.stdout
+    assert "Discarding cached Python since its metadata can't be read" in result.stdout
+
+
+def test_incomplete_files_discard_with_the_reason(ws: Workspace) -> None:
+    pin(ws, "3.13")
+    assert ws.build().exit_code == 0
+    version = python_toml(ws).metadata["python_version"]
+    (ws.layers / "python" / "bin" / "python3").unlink()
+    result = ws.build()
+    assert result.exit_code == 0, result.output
+    assert (
+        f"Discarding cached Python {version} since:\n  - its files are incomplete\n"
+    ) in result.stdout
+    assert (ws.layers / "python" / "bin" / "python3").exists()
 
 
 def test_checksum_mismatch_names_both_sums(ws: Workspace, runtimes: list[BuiltRuntime]) -> None:

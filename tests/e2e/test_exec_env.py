@@ -48,5 +48,5 @@ def test_test_build_installs_test_requirements(
     )
     log = production.logs["builder"]
     assert "Execution environment" not in log
-    assert "Reusing the virtual environment" not in log
+    assert "Using cached virtual environment" not in log
     assert importable(platform, production) == "bp_test_alpha"

@@ -120,7 +120,7 @@ def test_sboms_in_the_image_match_the_venv(builds: Builds, which: str) -> None:
 def test_rebuild_reuses_the_layers_and_keeps_their_sboms(builds: Builds) -> None:
     log = builds.second.logs["builder"]
     assert "Using cached Python" in log
-    assert "Reusing the virtual environment from the previous build" in log
+    assert "Using cached virtual environment since" in log
     for layer in ("python", "venv"):
         assert builds.second.layer_digest(BUILDPACK_ID, layer) == builds.first.layer_digest(
             BUILDPACK_ID, layer

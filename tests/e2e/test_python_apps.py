@@ -93,7 +93,7 @@ def test_flask_app_builds_runs_and_rebuilds_from_cache(
         second = platform.build(app, image="flask", cache_dir=cache_dir, previous_image="flask")
     log = second.logs["builder"]
     assert "Using cached Python 3.13" in log
-    assert "Reusing the virtual environment from the previous build" in log
+    assert "Using cached virtual environment since" in log
     assert "Running 'pip install" not in log
     assert rec.requests == []
     for layer in ("python", "venv"):
@@ -120,7 +120,7 @@ def test_changed_python_version_and_pin_under_the_lifecycle(
     with package_index.recording() as rec:
         second = platform.build(app, image="pins", cache_dir=cache_dir, previous_image="pins")
     log = second.logs["builder"]
-    assert "Discarding the cached virtual environment since:" in log
+    assert "Discarding cached virtual environment since:" in log
     assert "The requirements changed" in log
     assert all("bp_test_alpha-1.1.0" in path for path in rec.file_requests()), rec.file_requests()
     assert second.layer_digest(BUILDPACK_ID, "python") == first.layer_digest(BUILDPACK_ID, "python")

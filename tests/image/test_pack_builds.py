@@ -117,7 +117,7 @@ def test_rebuild_reuses_the_cache(
     TIMINGS["pack build flask_gunicorn (rebuild)"] = second.seconds
     build = second.phase("BUILDING")
     assert "Using cached Python 3.13" in build, second.log
-    assert "Reusing the virtual environment from the previous build" in build
+    assert "Using cached virtual environment since" in build
     assert "Running 'pip install" not in build
     assert rec.requests == []
     # The launch layers go into the new image as they were.

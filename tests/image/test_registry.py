@@ -241,7 +241,7 @@ def test_publish_builds_to_the_registry_and_reuses_the_cache_image(
     # installed again, and the launch layers went into the new image as they were.
     build = second.phase("BUILDING")
     assert "Using cached Python 3.13" in build, second.log
-    assert "Reusing the virtual environment from the previous build" in build
+    assert "Using cached virtual environment since" in build
     assert "Running 'pip install" not in build
     assert published_builds.second_downloads == []
     assert layers_of(second.phase("EXPORTING"), "Reusing") >= {"python", "venv"}, second.log

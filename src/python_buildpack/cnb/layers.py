@@ -2,8 +2,9 @@
 
 A cached layer starts from what the lifecycle restored: `<name>.toml` (without its `[types]`)
 and, for cached layers, the `<name>/` directory. The buildpack reads the old metadata with its
-own model and says whether anything changed; the layer is then either reused as is (RESTORED)
-or emptied (EMPTY, with a cause and the reasons to print).
+own model and says whether anything changed, and may check that the restored files are whole;
+the layer is then either reused as is (RESTORED) or emptied (EMPTY, with a cause and the reasons
+to print).
 
 Crash safety: emptying a layer deletes `<name>.toml` before its files, and `complete()` writes
 the env files before `<name>.toml`, atomically. So `<name>.toml` only ever describes finished
@@ -48,7 +49,8 @@ class Cause(enum.Enum):
     NEW = "new"  # no metadata from a previous build
     INVALID_METADATA = "invalid metadata"  # the old metadata no longer fits the model
     CHANGED = "changed"  # the buildpack gave reasons to discard (see `Layer.reasons`)
-    MISSING_CONTENTS = "missing contents"  # metadata restored, but build/cache need the files
+    # Metadata restored, but build/cache need the files, or they fail the buildpack's check.
+    MISSING_CONTENTS = "missing contents"
     UNCACHED = "uncached"  # an uncached layer is rebuilt every time
 
 
@@ -198,11 +200,16 @@ class Layers:
         types: LayerTypes,
         metadata_model: type[M],
         keep: Callable[[M], Sequence[str]],
+        contents_ok: Callable[[Path], bool] | None = None,
     ) -> Layer[M]:
-        """The layer as restored, if its old metadata parses and `keep` finds nothing changed.
+        """The layer as restored, if its old metadata parses, `keep` finds nothing changed and
+        its files pass `contents_ok`.
 
         `keep(old_metadata)` returns the reasons to discard the layer ("the Python version
-        changed from 3.12.1 to 3.13.0"); no reasons means reuse it.
+        changed from 3.12.1 to 3.13.0"); no reasons means reuse it. `contents_ok(layer_path)`
+        says whether restored files are whole (an interrupted cache upload, a file deleted by
+        hand); a layer that fails it is discarded with MISSING_CONTENTS. It is only asked about
+        files that were restored: a launch-only layer restored as metadata alone has none.
         """
         validate_layer_name(name)
         toml_path = self.layers_dir / f"{name}.toml"
@@ -243,6 +250,11 @@ class Layers:
                     Cause.MISSING_CONTENTS,
                     ["its files were not restored from the cache"],
                 )
+            )
+        path = self.layers_dir / name
+        if contents_ok is not None and path.is_dir() and not contents_ok(path):
+            return self._emptied(
+                layer(LayerState.EMPTY, Cause.MISSING_CONTENTS, ["its files are incomplete"])
             )
         return layer(LayerState.RESTORED, Cause.KEPT)
 

@@ -15,13 +15,14 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict
 
 from ..cnb.env import LayerEnv, Scope
-from ..cnb.layers import Cause, Layers, LayerState
+from ..cnb.layers import LayerState
 from ..cnb.models import BuildpackPlan, LayerTypes
 from ..config import BuildConfig, PipInstallerKind
 from ..fixed_mtime import reset_mtimes
 from ..output import Log
 from ..package_managers import Tool
 from ..tool_versions import pinned_version, requirements_file
+from .common import ChangeReasons, open_layer
 from .python import PythonInstall
 
 LAYER_NAME = "pip"
@@ -39,6 +40,10 @@ INDEX_OPTIONS = {
 
 
 class PipLayerMetadata(BaseModel):
+    """Not a `BuiltFor`: pip is pure Python (a py3-none-any wheel; its .pyc files depend on the
+    Python version alone), so the same files work on any CPU and OS. After a target change the
+    python layer is rebuilt at the same path and version, and this layer still fits it."""
+
     model_config = ConfigDict(extra="forbid")
 
     python_version: str
@@ -52,15 +57,10 @@ class PipInstall:
     build_env: dict[str, str]
 
 
-def changes(old: PipLayerMetadata, new: PipLayerMetadata) -> list[str]:
-    reasons = []
-    if old.python_version != new.python_version:
-        reasons.append(
-            f"The Python version changed from {old.python_version} to {new.python_version}"
-        )
-    if old.pip_version != new.pip_version:
-        reasons.append(f"The pip version changed from {old.pip_version} to {new.pip_version}")
-    return reasons
+changes = ChangeReasons(
+    PipLayerMetadata,
+    {"python_version": "Python version", "pip_version": "pip version"},
+)
 
 
 def pip_wanted(config: BuildConfig, plan: BuildpackPlan) -> bool:
@@ -107,26 +107,20 @@ def install_pip(
     log.header("Installing pip")
     version = pinned_version(config.buildpack_dir, "pip")
     metadata = PipLayerMetadata(python_version=python.version, pip_version=version)
-    layer = Layers(config.layers_dir).cached_layer(
+    layer = open_layer(
+        config.layers_dir,
         LAYER_NAME,
         types=LayerTypes(build=True, cache=True),
-        metadata_model=PipLayerMetadata,
-        keep=lambda old: changes(old, metadata),
+        metadata=metadata,
+        changes=changes,
+        log=log,
+        what="pip",
+        version=lambda old: old.pip_version,
+        contents_ok=lambda path: any(path.glob("lib/python*/site-packages/pip")),
     )
-    if layer.state is LayerState.RESTORED and not any(
-        layer.path.glob("lib/python*/site-packages/pip")
-    ):
-        layer.discard(["its files are incomplete"], cause=Cause.CHANGED)
     if layer.state is LayerState.RESTORED:
-        log.info(f"Using cached pip {version}")
         # The .pyc files that pip's first run wrote are valid again (`fixed_mtime`).
         reset_mtimes(layer.path / "lib")
-    elif layer.cause is Cause.INVALID_METADATA:
-        log.info("Discarding cached pip since its layer metadata can't be read")
-    elif layer.cause in (Cause.CHANGED, Cause.MISSING_CONTENTS):
-        old = layer.old_metadata
-        log.info(f"Discarding cached pip{' ' + old.pip_version if old else ''} since:")
-        log.detail("\n".join(layer.reasons))
 
     pip_env = LayerEnv()
     pip_env.override(Scope.BUILD, "PYTHONUSERBASE", str(layer.path))

@@ -11,11 +11,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
-
 from ..archive import DEFAULT_MAX_UNPACKED_BYTES, extract_tar
 from ..cnb.env import LayerEnv, Scope
-from ..cnb.layers import Cause, Layer, Layers, LayerState
+from ..cnb.layers import Layer
 from ..cnb.models import LayerTypes
 from ..commands import capture
 from ..config import BuildConfig
@@ -26,6 +24,7 @@ from ..output import Log
 from ..relocate import relocate, sysconfigdata_files
 from ..sbom import EXTENSION as SBOM_EXTENSION
 from ..sbom import python_sbom
+from .common import BUILT_FOR_REASONS, BuiltFor, ChangeReasons, built_for, open_layer
 
 LAYER_NAME = "python"
 # 1980-01-01T00:00:01Z: the oldest date a zip (and so a wheel) can hold. With it set, pip and
@@ -34,14 +33,23 @@ SOURCE_DATE_EPOCH = "315532801"
 NO_DEBUG_INFO = "-g0"
 
 
-class PythonLayerMetadata(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    python_version: str
+class PythonLayerMetadata(BuiltFor):
     archive_sha256: str
-    arch: str
-    distro_name: str
-    distro_version: str
+
+
+def _archive_change(old: PythonLayerMetadata, new: PythonLayerMetadata) -> str | None:
+    # Another version is another archive: the version change says it better.
+    if old.python_version != new.python_version or old.archive_sha256 == new.archive_sha256:
+        return None
+    return (
+        "The Python archive changed (sha256 "
+        f"{old.archive_sha256[:12]}… to {new.archive_sha256[:12]}…)"
+    )
+
+
+changes = ChangeReasons(
+    PythonLayerMetadata, {**BUILT_FOR_REASONS, "archive_sha256": _archive_change}
+)
 
 
 @dataclass(frozen=True)
@@ -58,26 +66,6 @@ class PythonInstall:
     @property
     def minor(self) -> str:
         return ".".join(self.version.split(".")[:2])
-
-
-def changes(old: PythonLayerMetadata, new: PythonLayerMetadata) -> list[str]:
-    reasons = []
-    if old.arch != new.arch:
-        reasons.append(f"The CPU architecture changed from {old.arch} to {new.arch}")
-    old_os = f"{old.distro_name} {old.distro_version}"
-    new_os = f"{new.distro_name} {new.distro_version}"
-    if old_os != new_os:
-        reasons.append(f"The OS changed from {old_os} to {new_os}")
-    if old.python_version != new.python_version:
-        reasons.append(
-            f"The Python version changed from {old.python_version} to {new.python_version}"
-        )
-    elif old.archive_sha256 != new.archive_sha256:
-        reasons.append(
-            "The Python archive changed (sha256 "
-            f"{old.archive_sha256[:12]}… to {new.archive_sha256[:12]}…)"
-        )
-    return reasons
 
 
 def layer_env(path: Path, minor: str) -> LayerEnv:
@@ -106,22 +94,18 @@ def layer_env(path: Path, minor: str) -> LayerEnv:
 def install_python(config: BuildConfig, env: dict[str, str], log: Log) -> PythonInstall:
     python = config.python
     log.header("Installing Python")
-    metadata = PythonLayerMetadata(
-        python_version=python.version,
-        archive_sha256=python.release.sha256,
-        arch=config.target.arch,
-        distro_name=config.target.distro_name or "unknown",
-        distro_version=config.target.distro_version or "unknown",
-    )
-    layer = Layers(config.layers_dir).cached_layer(
+    metadata = PythonLayerMetadata(**built_for(config), archive_sha256=python.release.sha256)
+    layer = open_layer(
+        config.layers_dir,
         LAYER_NAME,
         types=LayerTypes(build=True, launch=True, cache=True),
-        metadata_model=PythonLayerMetadata,
-        keep=lambda old: changes(old, metadata),
+        metadata=metadata,
+        changes=changes,
+        log=log,
+        what="Python",
+        version=lambda old: old.python_version,
+        contents_ok=lambda path: (path / "bin" / "python3").exists(),
     )
-    if layer.state is LayerState.RESTORED and not (layer.path / "bin" / "python3").exists():
-        layer.discard(["its files are incomplete"], cause=Cause.CHANGED)
-    _log_state(layer, log)
 
     minor = ".".join(python.version.split(".")[:2])
     if layer.is_empty:
@@ -135,18 +119,6 @@ def install_python(config: BuildConfig, env: dict[str, str], log: Log) -> Python
     )
     layer.complete(metadata, env=layer_env_)
     return PythonInstall(layer.path, python.version, layer_env_.apply(env, Scope.BUILD, layer.path))
-
-
-def _log_state(layer: Layer[PythonLayerMetadata], log: Log) -> None:
-    old = layer.old_metadata
-    if layer.state is LayerState.RESTORED and old is not None:
-        log.info(f"Using cached Python {old.python_version}")
-    elif layer.cause is Cause.INVALID_METADATA:
-        log.info("Discarding cached Python since its layer metadata can't be read")
-    elif layer.cause in (Cause.CHANGED, Cause.MISSING_CONTENTS):
-        version = f" {old.python_version}" if old else ""
-        log.info(f"Discarding cached Python{version} since:")
-        log.detail("\n".join(layer.reasons))
 
 
 def _fill(layer: Layer[PythonLayerMetadata], config: BuildConfig, log: Log) -> None:

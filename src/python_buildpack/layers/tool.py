@@ -21,32 +21,24 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict
-
-from ..cnb.layers import Cause, Layers, LayerState
+from ..cnb.layers import LayerState
 from ..cnb.models import LayerTypes
 from ..commands import run
 from ..config import BuildConfig
-from ..errors import CommandFailed
+from ..errors import ToolInstallFailed, ToolVenvCreationFailed
 from ..output import Log
 from ..redact import secrets_in_env
 from ..tool_versions import pinned_version, requirements_file
-from .download_cache import target_changes
+from .common import BUILT_FOR_REASONS, BuiltFor, ChangeReasons, built_for, open_layer
 from .pip import INDEX_OPTIONS, PipInstall
 from .python import PythonInstall
 
 DISPLAY = {"uv": "uv", "poetry": "Poetry", "pipenv": "Pipenv"}
 
 
-class ToolLayerMetadata(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ToolLayerMetadata(BuiltFor):
     tool_version: str
     requirements_sha256: str
-    python_version: str
-    arch: str
-    distro_name: str
-    distro_version: str
 
 
 @dataclass(frozen=True)
@@ -61,14 +53,24 @@ class ToolInstall:
 
 
 def changes(old: ToolLayerMetadata, new: ToolLayerMetadata, display: str) -> list[str]:
-    reasons = []
-    if old.tool_version != new.tool_version:
-        reasons.append(
-            f"The {display} version changed from {old.tool_version} to {new.tool_version}"
-        )
-    elif old.requirements_sha256 != new.requirements_sha256:
-        reasons.append(f"The pinned dependencies of {display} changed")
-    return reasons + target_changes(old, new)
+    def requirements_change(old: ToolLayerMetadata, new: ToolLayerMetadata) -> str | None:
+        # A new version comes with new pins: the version change says it better.
+        if (
+            old.tool_version != new.tool_version
+            or old.requirements_sha256 == new.requirements_sha256
+        ):
+            return None
+        return f"The pinned dependencies of {display} changed"
+
+    reasons = ChangeReasons(
+        ToolLayerMetadata,
+        {
+            "tool_version": f"{display} version",
+            "requirements_sha256": requirements_change,
+            **BUILT_FOR_REASONS,
+        },
+    )
+    return reasons(old, new)
 
 
 def install_tool(
@@ -83,32 +85,25 @@ def install_tool(
     version = pinned_version(config.buildpack_dir, name)
     requirements = requirements_file(config.buildpack_dir, name)
     metadata = ToolLayerMetadata(
+        **built_for(config),
         tool_version=version,
         requirements_sha256=hashlib.sha256(requirements.read_bytes()).hexdigest(),
-        python_version=python.version,
-        arch=config.target.arch,
-        distro_name=config.target.distro_name or "unknown",
-        distro_version=config.target.distro_version or "unknown",
     )
-    layer = Layers(config.layers_dir).cached_layer(
+    layer = open_layer(
+        config.layers_dir,
         name,
         types=LayerTypes(build=True, cache=True),
-        metadata_model=ToolLayerMetadata,
-        keep=lambda old: changes(old, metadata, display),
+        metadata=metadata,
+        changes=lambda old, new: changes(old, new, display),
+        log=log,
+        what=display,
+        version=lambda old: old.tool_version,
+        contents_ok=lambda path: (path / "bin" / name).is_file(),
     )
     tool = ToolInstall(name, layer.path, version)
-    if layer.state is LayerState.RESTORED and not tool.executable.is_file():
-        layer.discard(["its files are incomplete"], cause=Cause.CHANGED)
     if layer.state is LayerState.RESTORED:
-        log.info(f"Using cached {display} {version}")
         layer.complete(metadata)
         return tool
-    if layer.cause is Cause.INVALID_METADATA:
-        log.info(f"Discarding cached {display} since its layer metadata can't be read")
-    elif layer.cause in (Cause.CHANGED, Cause.MISSING_CONTENTS):
-        old = layer.old_metadata
-        log.info(f"Discarding cached {display}{' ' + old.tool_version if old else ''} since:")
-        log.detail("\n".join(layer.reasons))
 
     if name == "uv":
         with log.timed(f"Installing {display} {version}"):
@@ -158,9 +153,7 @@ def _install_with_pip(
             [python.python, "-m", "venv", "--without-pip", tool_venv], env=pip.build_env, log=log
         )
         if not venv.ok:
-            raise CommandFailed(
-                "python -m venv", venv.exit_code, f"Creating the venv of {display} failed.", ""
-            )
+            raise ToolVenvCreationFailed(display, venv.exit_code)
         command: list[str | Path] = [
             python.python, "-m", "pip", "--python", tool_venv, "install",
             "--isolated", "--no-cache-dir", "--no-input", "--progress-bar", "off", "--quiet",
@@ -174,11 +167,5 @@ def _install_with_pip(
                 command += [option, value]
         result = run(command, env=pip.build_env, log=log, redact=secrets_in_env(config.environ))
     if not result.ok:
-        raise CommandFailed(
-            f"pip install {name}=={version}",
-            result.exit_code,
-            f"Installing {display} into its build-time layer failed (see the output above).",
-            "If the build cannot reach PyPI, set PIP_INDEX_URL to a package index that has "
-            f"{name} {version} and its dependencies.",
-        )
+        raise ToolInstallFailed(name, display, version, result.exit_code)
     return Path("..") / "venv" / "bin" / name

@@ -17,33 +17,27 @@ from pathlib import Path
 from typing import Protocol
 
 from packaging.utils import canonicalize_name
-from pydantic import BaseModel, ConfigDict
 
 from ..cnb.context import DEFAULT_EXEC_ENV
 from ..cnb.env import LayerEnv, Scope
-from ..cnb.layers import Cause, Layer, Layers, LayerState
+from ..cnb.layers import Layer, LayerState
 from ..cnb.models import LayerTypes
 from ..commands import run
 from ..config import BuildConfig
-from ..errors import CommandFailed
+from ..errors import VenvCreationFailed
 from ..output import Log
 from ..sbom import EXTENSION as SBOM_EXTENSION
 from ..sbom import venv_sbom
+from .common import BUILT_FOR_REASONS, BuiltFor, ChangeReasons, built_for, open_layer
 from .python import PythonInstall
 
 LAYER_NAME = "venv"
 
 
-class VenvMetadata(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class VenvMetadata(BuiltFor):
     package_manager: str
     inputs_digest: str
-    python_version: str
     tool_version: str
-    arch: str
-    distro_name: str
-    distro_version: str
     # Whether every installed distribution was pinned by the inputs: only then can the same
     # inputs be trusted to give the same venv.
     reusable: bool
@@ -107,37 +101,46 @@ def changes(
     display: str = "pip",
     inputs_label: str = "The requirements",
 ) -> list[str]:
-    reasons = []
-    if old.package_manager != new.package_manager:
-        reasons.append(
-            f"The package manager changed from {old.package_manager} to {new.package_manager}"
-        )
-    elif old.inputs_digest != new.inputs_digest:
-        reasons.append(f"{inputs_label} changed")
-    if old.python_version != new.python_version:
-        reasons.append(
-            f"The Python version changed from {old.python_version} to {new.python_version}"
-        )
-    if old.package_manager == new.package_manager and old.tool_version != new.tool_version:
-        reasons.append(
-            f"The {display} version changed from {old.tool_version} to {new.tool_version}"
-        )
-    if old.arch != new.arch:
-        reasons.append(f"The CPU architecture changed from {old.arch} to {new.arch}")
-    if old.distro_name != new.distro_name:
-        reasons.append(f"The OS changed from {old.distro_name} to {new.distro_name}")
-    if old.distro_version != new.distro_version:
-        reasons.append(f"The OS version changed from {old.distro_version} to {new.distro_version}")
-    if old.exec_env != new.exec_env:
-        reasons.append(f"The execution environment changed from {old.exec_env} to {new.exec_env}")
-    if old.install_rules != new.install_rules:
-        reasons.append(
+    """Why the `old` venv cannot serve for `new`. `display` names the package manager (its
+    version change), `inputs_label` what `inputs_digest` covers."""
+
+    def inputs_change(old: VenvMetadata, new: VenvMetadata) -> str | None:
+        # Another package manager reads other files: its change says it all.
+        if old.package_manager != new.package_manager or old.inputs_digest == new.inputs_digest:
+            return None
+        return f"{inputs_label} changed"
+
+    def tool_change(old: VenvMetadata, new: VenvMetadata) -> str | None:
+        # The versions of two different tools do not compare.
+        if old.package_manager != new.package_manager or old.tool_version == new.tool_version:
+            return None
+        return f"The {display} version changed from {old.tool_version} to {new.tool_version}"
+
+    def rules_change(old: VenvMetadata, new: VenvMetadata) -> str | None:
+        if old.install_rules == new.install_rules:
+            return None
+        return (
             "The buildpack now installs from the same inputs differently (install rules "
             f"{old.install_rules} to {new.install_rules})"
         )
-    if not old.reusable:
-        reasons.append("The previous install was not fully pinned")
-    return reasons
+
+    def unpinned(old: VenvMetadata, new: VenvMetadata) -> str | None:
+        # Judged on the old venv alone: the new one is not installed yet.
+        return None if old.reusable else "The previous install was not fully pinned"
+
+    reasons = ChangeReasons(
+        VenvMetadata,
+        {
+            "package_manager": "package manager",
+            "inputs_digest": inputs_change,
+            "tool_version": tool_change,
+            **BUILT_FOR_REASONS,
+            "exec_env": "execution environment",
+            "install_rules": rules_change,
+            "reusable": unpinned,
+        },
+    )
+    return reasons(old, new)
 
 
 def venv_env(
@@ -177,43 +180,42 @@ def install_dependencies(
 ) -> VenvInstall:
     log.header(f"Installing dependencies using {installer.display}")
     metadata = VenvMetadata(
+        **built_for(config),
         package_manager=installer.package_manager,
         inputs_digest=installer.inputs_digest,
-        python_version=python.version,
         tool_version=installer.tool_version,
-        arch=config.target.arch,
-        distro_name=config.target.distro_name or "unknown",
-        distro_version=config.target.distro_version or "unknown",
         reusable=False,
         exec_env=config.exec_env,
         install_rules=INSTALL_RULES,
     )
 
-    def keep(old: VenvMetadata) -> list[str]:
-        reasons = changes(old, metadata, installer.display, installer.inputs_label)
+    def venv_changes(old: VenvMetadata, new: VenvMetadata) -> list[str]:
+        reasons = changes(old, new, installer.display, installer.inputs_label)
         return reasons + installer.reuse_blockers()
 
-    layer = Layers(config.layers_dir).cached_layer(
+    layer = open_layer(
+        config.layers_dir,
         LAYER_NAME,
         types=LayerTypes(build=True, launch=True, cache=True),
-        metadata_model=VenvMetadata,
-        keep=keep,
+        metadata=metadata,
+        changes=venv_changes,
+        log=log,
+        what="virtual environment",
+        contents_ok=lambda path: (path / "pyvenv.cfg").is_file(),
+        kept_because=(
+            f"{installer.describe}, Python {python.version} and {installer.display} "
+            f"{installer.tool_version} are unchanged"
+        ),
     )
     layer_env = venv_env(
         layer.path, installer.package_manager, config.environ.get("PYTHONPATH") or None
     )
 
-    if layer.state is LayerState.RESTORED and (layer.path / "pyvenv.cfg").is_file():
-        log.info(
-            "Reusing the virtual environment from the previous build: "
-            f"{installer.describe}, Python {python.version} and {installer.display} "
-            f"{installer.tool_version} are unchanged"
-        )
+    if layer.state is LayerState.RESTORED:
         write_sbom(layer, python)
         layer.complete(metadata.model_copy(update={"reusable": True}), env=layer_env)
         return VenvInstall(layer.path, layer_env.apply(env, Scope.BUILD, layer.path), True)
 
-    _log_discard(layer, log)
     log.info(f"Installing {installer.describe}")
     create_venv(python, layer.path, env, log)
     install_env = layer_env.apply(env, Scope.BUILD, layer.path)
@@ -238,19 +240,7 @@ def create_venv(python: PythonInstall, path: Path, env: dict[str, str], log: Log
     with log.timed("Creating virtual environment"):
         result = run([python.python, "-m", "venv", "--without-pip", path], env=env, log=log)
     if not result.ok:
-        raise CommandFailed(
-            "python -m venv", result.exit_code, "Creating the virtual environment failed.", ""
-        )
-
-
-def _log_discard(layer: Layer[VenvMetadata], log: Log) -> None:
-    if layer.cause is Cause.CHANGED:
-        log.info("Discarding the cached virtual environment since:")
-        log.detail("\n".join(layer.reasons))
-    elif layer.cause is Cause.INVALID_METADATA:
-        log.info("Discarding the cached virtual environment since its metadata can't be read")
-    elif layer.cause is Cause.MISSING_CONTENTS:
-        log.info("Not reusing the previous virtual environment: its files were not cached")
+        raise VenvCreationFailed(result.exit_code)
 
 
 def installed_distributions(venv: Path) -> set[str]:

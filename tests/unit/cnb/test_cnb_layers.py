@@ -165,6 +165,67 @@ def test_metadata_only_layer_cannot_be_a_build_or_cache_layer(tmp_path: Path) ->
     assert layer.has_contents and not layer.toml_path.exists()
 
 
+def has_python(path: Path) -> bool:
+    return (path / "bin" / "python").is_file()
+
+
+def checked(
+    layers_dir: Path,
+    contents_ok: Callable[[Path], bool],
+    version: str = "3.13.1",
+    types: LayerTypes = CACHED,
+) -> Layer[RuntimeMetadata]:
+    return Layers(layers_dir).cached_layer(
+        "python",
+        types=types,
+        metadata_model=RuntimeMetadata,
+        keep=keep_version(version),
+        contents_ok=contents_ok,
+    )
+
+
+def test_restored_files_that_fail_the_contents_check_are_discarded(tmp_path: Path) -> None:
+    layer_dir = restore(tmp_path, "python", '[metadata]\nversion = "3.13.1"\n', contents=True)
+    (layer_dir / "bin" / "python").unlink()
+    seen: list[Path] = []
+
+    def contents_ok(path: Path) -> bool:
+        seen.append(path)
+        return has_python(path)
+
+    layer = checked(tmp_path, contents_ok)
+    assert seen == [layer_dir]
+    assert (layer.state, layer.cause, layer.reasons) == (
+        LayerState.EMPTY,
+        Cause.MISSING_CONTENTS,
+        ("its files are incomplete",),
+    )
+    assert layer.old_metadata == RuntimeMetadata(version="3.13.1")
+    assert list(layer.path.iterdir()) == [] and not layer.toml_path.exists()
+    assert not (tmp_path / "python.sbom.cdx.json").exists()
+
+
+def test_whole_restored_files_pass_the_contents_check(tmp_path: Path) -> None:
+    restore(tmp_path, "python", '[metadata]\nversion = "3.13.1"\n', contents=True)
+    layer = checked(tmp_path, has_python)
+    assert (layer.state, layer.cause) == (LayerState.RESTORED, Cause.KEPT)
+    assert (layer.path / "bin" / "python").read_text() == "old python"
+
+
+def test_contents_check_runs_only_for_a_kept_layer_with_files(tmp_path: Path) -> None:
+    def never(path: Path) -> bool:
+        raise AssertionError(f"checked {path}")
+
+    # A changed layer is discarded for its reasons, not its files.
+    restore(tmp_path, "python", '[metadata]\nversion = "3.12.0"\n', contents=True)
+    changed = checked(tmp_path, never)
+    assert changed.cause is Cause.CHANGED
+    # A launch-only layer restored as metadata alone has no files to check: it is reused.
+    restore(tmp_path / "launch", "python", '[metadata]\nversion = "3.13.1"\n', contents=False)
+    launch = checked(tmp_path / "launch", never, types=LAUNCH_ONLY)
+    assert (launch.state, launch.cause) == (LayerState.RESTORED, Cause.KEPT)
+
+
 def test_uncached_layer_always_starts_empty(tmp_path: Path) -> None:
     restore(tmp_path, "venv", "[metadata]\nanything = 1\n", contents=True)
     layer = Layers(tmp_path).uncached_layer("venv", types=LayerTypes(build=True))
