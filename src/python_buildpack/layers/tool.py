@@ -29,13 +29,12 @@ from ..commands import run
 from ..config import BuildConfig
 from ..errors import CommandFailed
 from ..output import Log
+from ..package_managers import ManagerSpec
 from ..redact import secrets_in_env
 from ..tool_versions import pinned_version, requirements_file
 from .download_cache import target_changes
 from .pip import INDEX_OPTIONS, PipInstall
 from .python import PythonInstall
-
-DISPLAY = {"uv": "uv", "poetry": "Poetry", "pipenv": "Pipenv"}
 
 
 class ToolLayerMetadata(BaseModel):
@@ -73,12 +72,12 @@ def changes(old: ToolLayerMetadata, new: ToolLayerMetadata, display: str) -> lis
 
 def install_tool(
     config: BuildConfig,
-    name: str,
+    spec: ManagerSpec,
     python: PythonInstall,
     pip: PipInstall | None,
     log: Log,
 ) -> ToolInstall:
-    display = DISPLAY[name]
+    name, display = spec.name, spec.display
     log.header(f"Installing {display}")
     version = pinned_version(config.buildpack_dir, name)
     requirements = requirements_file(config.buildpack_dir, name)
@@ -110,7 +109,7 @@ def install_tool(
         log.info(f"Discarding cached {display}{' ' + old.tool_version if old else ''} since:")
         log.detail("\n".join(layer.reasons))
 
-    if name == "uv":
+    if not spec.needs_pip:
         with log.timed(f"Installing {display} {version}"):
             target = _install_uv(config, python, layer.path)
     else:
