@@ -86,6 +86,11 @@ class ManagerSpec:
     # Whether the pip layer is needed: pip installs the tool into its layer (Poetry, Pipenv) or
     # the packages (pip, Pipenv). Otherwise the tool comes from its wheel (uv's static binary).
     needs_pip: bool = False
+    # What a later buildpack needs to run the tool on the app's venv the way this build did
+    # (build-time env of the venv layer): the variable that names the venv to the tool (beyond
+    # VIRTUAL_ENV, which every manager gets), and fixed settings.
+    venv_variable: str | None = None
+    later_build_env: tuple[tuple[str, str], ...] = ()
 
     @property
     def name(self) -> str:
@@ -120,6 +125,9 @@ SPECS: dict[Tool, ManagerSpec] = {
             settings_files=("uv.toml",),
             cache=CacheSpec("uv-cache", "UV_CACHE_DIR", "uv download cache"),
             outdated=OutdatedLock("needs to be updated", "uv lock"),
+            # `uv sync`/`uv run` manage this venv, with its Python, never a download.
+            venv_variable="UV_PROJECT_ENVIRONMENT",
+            later_build_env=(("UV_PYTHON_DOWNLOADS", "never"), ("UV_NO_MANAGED_PYTHON", "1")),
         ),
         ManagerSpec(
             Tool.POETRY,
@@ -132,6 +140,8 @@ SPECS: dict[Tool, ManagerSpec] = {
                 "changed significantly since poetry.lock was last generated", "poetry lock"
             ),
             needs_pip=True,
+            # Poetry uses the active venv (VIRTUAL_ENV); it must never make one of its own.
+            later_build_env=(("POETRY_VIRTUALENVS_CREATE", "false"),),
         ),
         ManagerSpec(
             Tool.PIPENV,
@@ -143,6 +153,15 @@ SPECS: dict[Tool, ManagerSpec] = {
         ),
     )
 }
+
+
+# How the venv metadata records uv's pip interface (`BP_PIP_INSTALLER=uv`).
+UV_PIP = "uv-pip"
+
+
+def venv_spec(package_manager: str) -> ManagerSpec:
+    """The spec of the manager a venv's metadata names: uv's for its pip interface."""
+    return SPECS[Tool.UV if package_manager == UV_PIP else Tool(package_manager)]
 
 
 @dataclass(frozen=True)

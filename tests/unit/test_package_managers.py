@@ -19,7 +19,13 @@ from python_buildpack.errors import (
     UnknownPackageManager,
     UnsupportedPackageManager,
 )
-from python_buildpack.package_managers import SPECS, Tool, choose_package_manager
+from python_buildpack.package_managers import (
+    SPECS,
+    UV_PIP,
+    Tool,
+    choose_package_manager,
+    venv_spec,
+)
 
 
 def test_requirements_txt_is_pip() -> None:
@@ -217,3 +223,12 @@ def test_the_multiple_files_error_lists_the_table_in_order() -> None:
     text = info.value.render()
     listed = [f"{spec.lock_file} ({spec.display})" for spec in SPECS.values()]
     assert [text.index(item) for item in listed] == sorted(text.index(item) for item in listed)
+
+
+def test_a_venvs_recorded_manager_finds_its_spec() -> None:
+    for tool in Tool:
+        assert venv_spec(tool.value) is tool.spec
+    # uv's pip interface leaves later buildpacks uv's settings.
+    assert venv_spec(UV_PIP) is Tool.UV.spec
+    assert Tool.UV.spec.venv_variable == "UV_PROJECT_ENVIRONMENT"
+    assert not any(spec.later_build_env for spec in (Tool.PIP.spec, Tool.PIPENV.spec))

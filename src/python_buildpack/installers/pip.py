@@ -18,7 +18,7 @@ from ..errors import PipCheckFailed, PipInstallFailed
 from ..layers.python import PythonInstall
 from ..layers.venv import installed_distributions
 from ..output import Log
-from ..package_managers import Tool
+from ..package_managers import UV_PIP, Tool
 from ..pip_inputs import PipInputs
 from ..redact import secrets_in_env
 
@@ -46,7 +46,7 @@ class PipInstaller:
 
     @property
     def package_manager(self) -> str:
-        return Tool.PIP.spec.name if self.uv is None else f"{Tool.UV.spec.name}-pip"
+        return Tool.PIP.spec.name if self.uv is None else UV_PIP
 
     @property
     def display(self) -> str:
