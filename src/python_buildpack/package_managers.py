@@ -1,8 +1,14 @@
-"""Which package manager installs the app's dependencies.
+"""Which package manager installs the app's dependencies, and every fact about each one.
 
 Exactly one is used per app, chosen from the files in the app root. Guessing between several would
 install a different set of packages than the developer tested with, so that is an error unless
 `BP_PYTHON_PACKAGE_MANAGER` says which to use.
+
+`SPECS` is the package manager table: one `ManagerSpec` per `Tool` (its files, its tool and
+cache layers, its messages). Detection, the tool and cache layers, the venv layer's env and the
+installers read it; `build.install_layers` lays out the layers from it. Adding a lock-file
+package manager takes a `Tool` member and its row here, its pinned `requirements/<name>.txt`, and
+an installer module (`installers/<name>.py`, named in `installers.LOCK_FILE_INSTALLERS`).
 """
 
 from __future__ import annotations
