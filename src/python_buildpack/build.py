@@ -9,16 +9,20 @@ from collections.abc import Sequence
 from . import __version__
 from .bindings import prepare_tool_credentials
 from .cnb.context import BuildContext
-from .config import decide
+from .cnb.models import BuildpackPlan
+from .config import BuildConfig, PipInstallerKind, decide
 from .detect import working_directory
 from .django import collect_static_files
 from .env_checks import tool_run_env
-from .installers import prepare_installer
-from .layers.pip import install_pip, pip_wanted
+from .installers import lock_file_installer, pip_installer
+from .layers.pip import PipInstall, install_pip, pip_wanted
 from .layers.pip_cache import prepare_pip_cache
-from .layers.python import install_python
-from .layers.venv import install_dependencies
+from .layers.python import PythonInstall, install_python
+from .layers.tool import ToolInstall, install_tool
+from .layers.tool_cache import prepare_tool_cache
+from .layers.venv import Installer, VenvInstall, install_dependencies
 from .output import Log, format_duration
+from .package_managers import ManagerSpec, Tool
 from .processes import configure_processes
 
 
@@ -36,16 +40,7 @@ def run_build(argv: Sequence[str], log: Log) -> int:
     env = tool_run_env(config.environ)
     # CA bundle, pip.conf and .netrc from bindings: in the tools' env only, never a layer's.
     env.update(prepare_tool_credentials(config.bindings))
-    python = install_python(config, env, log)
-    pip = None
-    if pip_wanted(config, plan):
-        pip = install_pip(config, python, python.build_env, log)
-        _, env = prepare_pip_cache(config, pip.build_env, log)
-    else:
-        env = python.build_env
-    # The package manager's own layers (tool, then its cache), then the venv it fills.
-    installer, env = prepare_installer(config, python, pip, env, log)
-    venv = install_dependencies(config, python, installer, env, log)
+    venv = install_layers(config, plan, env, log)
 
     collect_static_files(config, venv, log)
     context.write_launch(configure_processes(config, venv, log))
@@ -55,3 +50,54 @@ def run_build(argv: Sequence[str], log: Log) -> int:
         log.warning(config.python.grace.title, config.python.grace.body)
     log.info(f"\nDone ({format_duration(time.monotonic() - start)})")
     return 0
+
+
+def install_layers(
+    config: BuildConfig, plan: BuildpackPlan, env: dict[str, str], log: Log
+) -> VenvInstall:
+    """Python, the package manager's layers and the venv they fill, in the order each package
+    manager gets them:
+
+        pip                       python → pip → pip-cache → venv
+        pip, BP_PIP_INSTALLER=uv  python → [pip → pip-cache] → uv → uv-cache → venv
+        uv                        python → [pip → pip-cache] → uv → uv-cache → venv
+        Poetry                    python → pip → pip-cache → poetry → poetry-cache → venv
+        Pipenv                    python → pip → pip-cache → pipenv → venv
+
+    [pip → pip-cache]: only when a later buildpack requires pip (`pip_wanted`). Pipenv has no
+    cache of its own: its installs go through pip, so pip-cache serves it. The tool and cache
+    layers of uv, Poetry, Pipenv (and any manager added to `package_managers.SPECS`) come from
+    the package manager table.
+    """
+    python = install_python(config, env, log)
+    env = python.build_env
+    pip = None
+    if pip_wanted(config, plan):
+        pip = install_pip(config, python, env, log)
+        _, env = prepare_pip_cache(config, pip.build_env, log)
+    match config.package_manager.tool, config.pip_installer:
+        case Tool.PIP, PipInstallerKind.PIP:
+            installer: Installer = pip_installer(config, python, pip)
+        case Tool.PIP, PipInstallerKind.UV:
+            uv, env = tool_layers(config, Tool.UV.spec, python, pip, env, log)
+            installer = pip_installer(config, python, pip, uv)
+        case tool, _:
+            installed, env = tool_layers(config, tool.spec, python, pip, env, log)
+            installer = lock_file_installer(config, python, installed)
+    return install_dependencies(config, python, installer, env, log)
+
+
+def tool_layers(
+    config: BuildConfig,
+    spec: ManagerSpec,
+    python: PythonInstall,
+    pip: PipInstall | None,
+    env: dict[str, str],
+    log: Log,
+) -> tuple[ToolInstall, dict[str, str]]:
+    """A package manager's tool layer, then its own cache layer when it has one; `env` then
+    points the tool at that cache."""
+    tool = install_tool(config, spec, python, pip, log)
+    if spec.cache is not None:
+        _, env = prepare_tool_cache(config, spec.cache, env, log)
+    return tool, env

@@ -38,7 +38,7 @@ from .errors import (
     PoetryGroupsInvalid,
 )
 from .output import Log
-from .package_managers import PackageManager, Tool, choose_package_manager
+from .package_managers import SPECS, PackageManager, Tool, choose_package_manager
 from .pip_extras import pip_extras, with_extras
 from .pip_inputs import PipInputs, pip_inputs
 from .procfile import Procfile, control_characters, read_procfile
@@ -247,9 +247,12 @@ def decide(
     )
 
 
-# The files a lock-file package manager's install depends on (when present): all are read, and
-# checked, before any layer; the installer digests their bytes.
-LOCK_MANAGER_FILES = ("pyproject.toml", "uv.toml", "poetry.toml", "Pipfile")
+# The files a lock-file package manager's install depends on (when present), from the table:
+# all are read, and checked, before any layer; the installer digests its own ones' bytes. Every
+# manager's are checked, as before the table: a broken uv.toml beside a poetry.lock still fails.
+LOCK_MANAGER_FILES = tuple(
+    dict.fromkeys(name for spec in SPECS.values() for name in spec.project_files)
+)
 
 
 def read_package_manager_files(

@@ -1223,6 +1223,88 @@ def _indent(output: str, lines: int = 40) -> str:
     return "\n".join(f"  {line}" for line in tail) or "  (no output)"
 
 
+# --- package managers ---------------------------------------------------------------------------
+# Choosing one (`package_managers.choose_package_manager`).
+
+_CONDA_FIX = (
+    "This buildpack installs Python packages from PyPI-style indexes with pip, uv, Poetry or "
+    "Pipenv; it does not run conda. Put the app's Python dependencies in a requirements.txt (or "
+    "a pyproject.toml with uv.lock or poetry.lock), or build the app with a buildpack that "
+    "supports conda."
+)
+_PIXI_FIX = (
+    "This buildpack does not run pixi, and the conda packages of a pixi environment would be "
+    "missing. If the app only needs PyPI packages, lock them with uv (uv.lock) or list them in "
+    "requirements.txt; or set BP_PYTHON_PACKAGE_MANAGER=pip to install the pyproject.toml's "
+    "[project] dependencies with pip."
+)
+
+
+class UnknownPackageManager(InvalidPlatformEnv):
+    def __init__(self, value: str, known: Sequence[str]) -> None:
+        super().__init__(
+            "BP_PYTHON_PACKAGE_MANAGER",
+            value,
+            "that is not a package manager this buildpack knows.",
+            f"Set it to one of: {', '.join(known)}.",
+        )
+
+
+class RequestedPackageManagerFileMissing(InvalidPlatformEnv):
+    def __init__(self, value: str, display: str) -> None:
+        super().__init__(
+            "BP_PYTHON_PACKAGE_MANAGER",
+            value,
+            f"the app has no file for {display}.",
+            "Add that package manager's file to the app, or unset the variable.",
+        )
+
+
+class ManifestMissing(PackageManagerFileMissing):
+    """A lock file without the file it was made from (pyproject.toml, Pipfile)."""
+
+    def __init__(self, lock_file: str, manifest: str, display: str) -> None:
+        super().__init__(
+            lock_file,
+            manifest,
+            f"Commit the {manifest} that {display} generated {lock_file} from: {display} "
+            f"checks that {lock_file} is current against it.",
+        )
+
+
+class PipfileLockMissing(PackageManagerFileMissing):
+    def __init__(self) -> None:
+        super().__init__(
+            "Pipfile",
+            "Pipfile.lock",
+            "Run 'pipenv lock' and commit the Pipfile.lock it writes, so the build installs "
+            "exactly the versions you tested with.",
+        )
+
+
+class PoetryLockMissing(PackageManagerFileMissing):
+    """A pyproject.toml with [tool.poetry.dependencies] and no poetry.lock."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "pyproject.toml",
+            "poetry.lock",
+            "Its [tool.poetry.dependencies] make it a Poetry project, and the buildpack installs "
+            "a Poetry project from its lock file. Run 'poetry lock' and commit the poetry.lock "
+            "it writes, so the build installs exactly the versions you tested with.",
+        )
+
+
+class CondaNotSupported(UnsupportedPackageManager):
+    def __init__(self, file: str) -> None:
+        super().__init__(file, "conda", _CONDA_FIX)
+
+
+class PixiNotSupported(UnsupportedPackageManager):
+    def __init__(self, file: str) -> None:
+        super().__init__(file, "pixi", _PIXI_FIX)
+
+
 # --- package managers: uv, Poetry, Pipenv -----------------------------------------------------
 
 

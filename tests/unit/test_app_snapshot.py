@@ -196,11 +196,9 @@ def installers(config: BuildConfig, tmp_path: Path) -> list[Any]:
     python = PythonInstall(tmp_path / "python", "3.13.5", {})
     tool = ToolInstall("uv", tmp_path / "tool", "1")
     return [
-        UvInstaller(config, python, tool, "uv", "uv.lock", ["pyproject.toml", "uv.toml"]),
-        PoetryInstaller(
-            config, python, tool, "Poetry", "poetry.lock", ["pyproject.toml", "poetry.toml"]
-        ),
-        PipenvInstaller(config, python, tool, "Pipenv", "Pipfile.lock", ["Pipfile"]),
+        UvInstaller(config, python, tool),
+        PoetryInstaller(config, python, tool),
+        PipenvInstaller(config, python, tool),
     ]
 
 

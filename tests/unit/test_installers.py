@@ -8,12 +8,26 @@ from pathlib import Path
 
 import pytest
 
+from python_buildpack.app_snapshot import AppSnapshot
 from python_buildpack.config import poetry_groups
-from python_buildpack.errors import PipInstallFailed, PoetryGroupsInvalid
-from python_buildpack.installers import pipenv, poetry, uv
+from python_buildpack.errors import (
+    LockFileOutdated,
+    PackageManagerInstallFailed,
+    PipInstallFailed,
+    PoetryGroupsInvalid,
+)
+from python_buildpack.installers import (
+    LOCK_FILE_INSTALLERS,
+    lock_file_installer,
+    pipenv,
+    poetry,
+    uv,
+)
 from python_buildpack.installers.pip import PipInstaller, uv_pip_env
 from python_buildpack.layers.python import PythonInstall
+from python_buildpack.layers.tool import ToolInstall
 from python_buildpack.output import Log
+from python_buildpack.package_managers import PackageManager, Tool
 from python_buildpack.pip_inputs import PipInputs
 
 
@@ -141,3 +155,74 @@ def test_pipenv_export_splits_what_has_no_hash() -> None:
     assert unhashed.requirements == ["-e .", "git+https://example.com/x.git@abc#egg=x"]
     assert hashed.options == unhashed.options == ["-i http://127.0.0.1:1/simple"]
     assert unhashed.text.startswith("-i http://127.0.0.1:1/simple\n-e .\n")
+
+
+# --- installers read the package manager table (issue 14, item 3)
+
+
+def test_every_lock_file_manager_has_an_installer_reading_its_spec() -> None:
+    assert set(LOCK_FILE_INSTALLERS) == {tool for tool in Tool if tool is not Tool.PIP}
+    for tool, installer in LOCK_FILE_INSTALLERS.items():
+        assert installer.spec is tool.spec
+
+
+@pytest.mark.parametrize("tool", [Tool.UV, Tool.POETRY, Tool.PIPENV])
+def test_lock_file_installer_log_strings_come_from_the_spec(tmp_path: Path, tool: Tool) -> None:
+    spec = tool.spec
+    config = types.SimpleNamespace(
+        app_dir=tmp_path,
+        app=AppSnapshot(tmp_path),
+        package_manager=PackageManager(tool, "x"),
+        uv=types.SimpleNamespace(options=[]),
+        poetry_groups=(),
+    )
+    python = PythonInstall(tmp_path / "python", "3.13.5", {})
+    installer = lock_file_installer(
+        config,  # type: ignore[arg-type]
+        python,
+        ToolInstall(spec.name, tmp_path / spec.name, "1.0"),
+    )
+    assert (installer.display, installer.package_manager) == (spec.display, spec.name)
+    assert (installer.describe, installer.lock_file) == (spec.lock_file, spec.lock_file)
+    assert installer.inputs == spec.project_files
+    # What the digest covers, as the log names it: the lock file and the files present.
+    groups = ["the selected groups"] if tool is Tool.POETRY else []
+    assert installer.options == (["groups="] if groups else [])
+    assert installer.inputs_label == " or ".join([spec.lock_file, *groups])
+    assert spec.manifest is not None
+    (tmp_path / spec.manifest).write_text("")
+    # The label names what the snapshot of the app (read by decide()) holds.
+    config.app = AppSnapshot(tmp_path)
+    label = ", ".join([spec.lock_file, spec.manifest, *groups][:-1])
+    assert installer.inputs_label == f"{label} or {[spec.manifest, *groups][-1]}"
+
+
+@pytest.mark.parametrize("tool", [Tool.UV, Tool.POETRY, Tool.PIPENV])
+def test_a_stale_lock_file_is_named_with_the_specs_fix(tmp_path: Path, tool: Tool) -> None:
+    spec = tool.spec
+    assert spec.outdated is not None
+    executable = tmp_path / spec.name
+    executable.write_text(f"#!/bin/sh\necho 'error: {spec.outdated.marker}' >&2\nexit 1\n")
+    executable.chmod(0o755)
+    config = types.SimpleNamespace(app_dir=tmp_path, package_manager=PackageManager(tool, "x"))
+    python = PythonInstall(tmp_path / "python", "3.13.5", {})
+    installer = LOCK_FILE_INSTALLERS[tool](
+        config,  # type: ignore[arg-type]
+        python,
+        ToolInstall(spec.name, tmp_path, "1.0"),
+    )
+    out = io.StringIO()
+    env = {"PATH": "/usr/bin:/bin"}
+    with pytest.raises(LockFileOutdated) as info:
+        installer.run_tool([executable, "sync"], env, Log(out, out))
+    assert info.value.title == f"{spec.lock_file} is out of date"
+    assert f"no longer matches {spec.manifest}" in info.value.detail
+    assert f"Run '{spec.outdated.fix_command}' and commit the {spec.lock_file}" in info.value.fix
+    # Other failures name the command, not the lock file's age.
+    executable.write_text("#!/bin/sh\necho 'error: something else' >&2\nexit 1\n")
+    with pytest.raises(PackageManagerInstallFailed) as failed:
+        installer.run_tool([executable, "sync"], env, Log(out, out))
+    assert (
+        failed.value.title
+        == f"Installing the dependencies with {spec.display} failed (exit status 1)"
+    )

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from ..commands import Result, display, run
 from ..config import BuildConfig
@@ -30,24 +30,43 @@ from ..errors import (
 from ..layers.python import PythonInstall
 from ..layers.tool import ToolInstall
 from ..output import Log
+from ..package_managers import ManagerSpec
 from ..redact import secrets_in_env
 
 
 @dataclass
 class LockFileInstaller:
+    """The shared part of an installer; a subclass names its row of the table (`spec`) and
+    runs its tool (`install`)."""
+
+    spec: ClassVar[ManagerSpec]
+
     config: BuildConfig
     python: PythonInstall
     tool: ToolInstall
-    display: str
-    lock_file: str
-    # Files the lock file is made from, or that change what the tool installs (when present).
-    inputs: Sequence[str]
-    # Choices that change what is installed (groups, installing the project itself).
-    options: Sequence[str] = field(default_factory=list)
+
+    @property
+    def options(self) -> Sequence[str]:
+        """Choices that change what is installed (groups, installing the project itself)."""
+        return []
+
+    @property
+    def display(self) -> str:
+        return self.spec.display
+
+    @property
+    def lock_file(self) -> str:
+        return self.spec.lock_file
+
+    @property
+    def inputs(self) -> Sequence[str]:
+        """Files the lock file is made from, or that change what the tool installs (when
+        present)."""
+        return self.spec.project_files
 
     @property
     def package_manager(self) -> str:
-        return self.tool.name
+        return self.spec.name
 
     @property
     def tool_version(self) -> str:
@@ -79,6 +98,10 @@ class LockFileInstaller:
     def reuse_blockers(self) -> list[str]:
         return []
 
+    def install(self, venv: Path, env: dict[str, str], log: Log) -> bool:
+        """Run the tool into `venv` (`layers.venv.Installer.install`)."""
+        raise NotImplementedError
+
     def finish(self, copied: Sequence[str], log: Log) -> bool:
         """Whether the venv just made may be reused; says why not when local code was copied."""
         if not copied:
@@ -96,14 +119,12 @@ class LockFileInstaller:
         env: dict[str, str],
         log: Log,
         *,
-        outdated_marker: str,
-        fix_command: str,
-        manifest: str,
         known_failures: Mapping[str, UserError] | None = None,
     ) -> Result:
         """Run the tool in the app dir; its failure is an error naming the command (and, when
-        the tool says the lock file is stale, the command that refreshes it). `known_failures`
-        maps words of the tool's output to the error that explains them better."""
+        the tool says the lock file is stale, the command that refreshes it: `spec.outdated`).
+        `known_failures` maps words of the tool's output to the error that explains them
+        better."""
         shown = display([self.tool.name, *command[1:]])
         with log.timed(f"Running '{shown}'"):
             result = run(
@@ -111,8 +132,9 @@ class LockFileInstaller:
             )
         if result.ok:
             return result
-        if outdated_marker in result.output:
-            raise LockFileOutdated(self.display, self.lock_file, manifest, fix_command)
+        outdated, manifest = self.spec.outdated, self.spec.manifest
+        if outdated and manifest and outdated.marker in result.output:
+            raise LockFileOutdated(self.display, self.lock_file, manifest, outdated.fix_command)
         for marker, error in (known_failures or {}).items():
             if marker in result.output:
                 raise error

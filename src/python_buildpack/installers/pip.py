@@ -18,6 +18,7 @@ from ..errors import PipCheckFailed, PipInstallFailed
 from ..layers.python import PythonInstall
 from ..layers.venv import installed_distributions
 from ..output import Log
+from ..package_managers import UV_PIP, Tool
 from ..pip_inputs import PipInputs
 from ..redact import secrets_in_env
 
@@ -45,11 +46,11 @@ class PipInstaller:
 
     @property
     def package_manager(self) -> str:
-        return "pip" if self.uv is None else "uv-pip"
+        return Tool.PIP.spec.name if self.uv is None else UV_PIP
 
     @property
     def display(self) -> str:
-        return "pip" if self.uv is None else "uv (pip interface)"
+        return Tool.PIP.display if self.uv is None else f"{Tool.UV.display} (pip interface)"
 
     @property
     def tool_version(self) -> str:

@@ -20,10 +20,10 @@ from typing import Any
 from ..commands import capture, run
 from ..errors import PackageManagerInstallFailed, PipInstallFailed
 from ..output import Log
+from ..package_managers import Tool
 from ..redact import secrets_in_env
 from .locked import LockFileInstaller
 
-OUTDATED_MARKER = "out-of-date"
 # Pipenv must neither adopt the build's active venv (the app's) nor make one of its own.
 PIPENV_ENV = {
     "PIPENV_IGNORE_VIRTUALENVS": "1",
@@ -34,17 +34,12 @@ PIPENV_ENV = {
 
 
 class PipenvInstaller(LockFileInstaller):
+    spec = Tool.PIPENV.spec
+
     def install(self, venv: Path, env: dict[str, str], log: Log) -> bool:
         tool_env = {**env, **PIPENV_ENV, "PIPENV_PIPFILE": str(self.config.app_dir / "Pipfile")}
         tool_env.pop("VIRTUAL_ENV", None)
-        self.run_tool(
-            [self.tool.executable, "verify"],
-            tool_env,
-            log,
-            outdated_marker=OUTDATED_MARKER,
-            fix_command="pipenv lock",
-            manifest="Pipfile",
-        )
+        self.run_tool([self.tool.executable, "verify"], tool_env, log)
         # A test build (CNB_EXEC_ENV) exports the [dev-packages] too.
         dev = ["--dev"] if self.config.dev_dependencies else []
         export = capture(

@@ -9,19 +9,26 @@ dir) unless `package-mode = false`, as `poetry sync` does: that is Poetry's rule
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from ..errors import PoetryProjectNotInstallable
 from ..output import Log
+from ..package_managers import Tool
 from .locked import LockFileInstaller, table
 
-OUTDATED_MARKER = "changed significantly since poetry.lock was last generated"
 # Poetry 2's words when the project's own code is not where its settings say.
 NOT_INSTALLABLE_MARKER = "The current project could not be installed"
 
 
 class PoetryInstaller(LockFileInstaller):
+    spec = Tool.POETRY.spec
+
+    @property
+    def options(self) -> Sequence[str]:
+        return [f"groups={','.join(self.config.poetry_groups)}"]
+
     def install(self, venv: Path, env: dict[str, str], log: Log) -> bool:
         env = {**env, "VIRTUAL_ENV": str(venv), "POETRY_NO_INTERACTION": "1"}
         groups = ",".join(["main", *self.config.poetry_groups])
@@ -35,9 +42,6 @@ class PoetryInstaller(LockFileInstaller):
             command,
             env,
             log,
-            outdated_marker=OUTDATED_MARKER,
-            fix_command="poetry lock",
-            manifest="pyproject.toml",
             known_failures={NOT_INSTALLABLE_MARKER: PoetryProjectNotInstallable()},
         )
         return self.finish(copied_sources(self.config.app.toml(self.lock_file) or {}), log)

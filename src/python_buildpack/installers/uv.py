@@ -11,16 +11,22 @@ editable, so its code stays in the app dir; a virtual project (no `[build-system
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from ..output import Log
+from ..package_managers import Tool
 from .locked import LockFileInstaller, table
-
-OUTDATED_MARKER = "needs to be updated"
 
 
 class UvInstaller(LockFileInstaller):
+    spec = Tool.UV.spec
+
+    @property
+    def options(self) -> Sequence[str]:
+        return self.config.uv.options
+
     def install(self, venv: Path, env: dict[str, str], log: Log) -> bool:
         env = {
             **env,
@@ -39,14 +45,7 @@ class UvInstaller(LockFileInstaller):
         ]  # fmt: skip
         # BP_UV_GROUPS / BP_UV_EXTRAS add groups and extras (uv_selection.py).
         command += self.config.uv.sync_args
-        self.run_tool(
-            command,
-            env,
-            log,
-            outdated_marker=OUTDATED_MARKER,
-            fix_command="uv lock",
-            manifest="pyproject.toml",
-        )
+        self.run_tool(command, env, log)
         return self.finish(copied_sources(self.config.app.toml(self.lock_file) or {}), log)
 
 

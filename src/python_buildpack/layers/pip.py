@@ -71,7 +71,7 @@ def pip_wanted(config: BuildConfig, plan: BuildpackPlan) -> bool:
     another buildpack. uv apps and `BP_PIP_INSTALLER=uv` need no pip otherwise: uv comes from
     its wheel and the dependency check runs in-process."""
     tool = config.package_manager.tool
-    if tool in (Tool.PIPENV, Tool.POETRY):
+    if tool is not Tool.PIP and tool.spec.needs_pip:
         return True
     if tool is Tool.PIP and config.pip_installer is PipInstallerKind.PIP:
         return True

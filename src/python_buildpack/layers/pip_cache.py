@@ -10,20 +10,13 @@ from pathlib import Path
 
 from ..config import BuildConfig
 from ..output import Log
+from ..package_managers import PIP_CACHE as CACHE
 from .download_cache import prepare_cache
-
-LAYER_NAME = "pip-cache"
 
 
 def prepare_pip_cache(
     config: BuildConfig, env: dict[str, str], log: Log
 ) -> tuple[Path, dict[str, str]]:
     return prepare_cache(
-        config,
-        LAYER_NAME,
-        "pip download/wheel cache",
-        "PIP_CACHE_DIR",
-        env,
-        log,
-        for_later_buildpacks=True,
+        config, CACHE.layer, CACHE.what, CACHE.variable, env, log, for_later_buildpacks=True
     )

@@ -27,13 +27,12 @@ from ..commands import run
 from ..config import BuildConfig
 from ..errors import ToolInstallFailed, ToolVenvCreationFailed
 from ..output import Log
+from ..package_managers import ManagerSpec
 from ..redact import secrets_in_env
 from ..tool_versions import pinned_version, requirements_file
 from .common import BUILT_FOR_REASONS, BuiltFor, ChangeReasons, built_for, open_layer
 from .pip import INDEX_OPTIONS, PipInstall
 from .python import PythonInstall
-
-DISPLAY = {"uv": "uv", "poetry": "Poetry", "pipenv": "Pipenv"}
 
 
 class ToolLayerMetadata(BuiltFor):
@@ -75,12 +74,12 @@ def changes(old: ToolLayerMetadata, new: ToolLayerMetadata, display: str) -> lis
 
 def install_tool(
     config: BuildConfig,
-    name: str,
+    spec: ManagerSpec,
     python: PythonInstall,
     pip: PipInstall | None,
     log: Log,
 ) -> ToolInstall:
-    display = DISPLAY[name]
+    name, display = spec.name, spec.display
     log.header(f"Installing {display}")
     version = pinned_version(config.buildpack_dir, name)
     requirements = requirements_file(config.buildpack_dir, name)
@@ -105,7 +104,7 @@ def install_tool(
         layer.complete(metadata)
         return tool
 
-    if name == "uv":
+    if not spec.needs_pip:
         with log.timed(f"Installing {display} {version}"):
             target = _install_uv(config, python, layer.path)
     else:

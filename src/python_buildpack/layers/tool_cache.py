@@ -12,17 +12,15 @@ from pathlib import Path
 
 from ..config import BuildConfig
 from ..output import Log
+from ..package_managers import CacheSpec
 from .download_cache import prepare_cache
-
-# The layer of each tool's cache, and the variable that points the tool at it.
-CACHES = {"uv": ("uv-cache", "UV_CACHE_DIR"), "poetry": ("poetry-cache", "POETRY_CACHE_DIR")}
 
 
 def prepare_tool_cache(
-    config: BuildConfig, tool: str, display: str, env: dict[str, str], log: Log
+    config: BuildConfig, cache: CacheSpec, env: dict[str, str], log: Log
 ) -> tuple[Path, dict[str, str]]:
-    """The cache layer of `tool` and `env` pointing the tool at it (later buildpacks too)."""
-    name, variable = CACHES[tool]
+    """The cache layer of a tool (`ManagerSpec.cache`) and `env` pointing the tool at it
+    (later buildpacks too)."""
     return prepare_cache(
-        config, name, f"{display} download cache", variable, env, log, for_later_buildpacks=True
+        config, cache.layer, cache.what, cache.variable, env, log, for_later_buildpacks=True
     )

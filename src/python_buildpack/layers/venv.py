@@ -26,6 +26,7 @@ from ..commands import run
 from ..config import BuildConfig
 from ..errors import VenvCreationFailed
 from ..output import Log
+from ..package_managers import venv_spec
 from ..sbom import EXTENSION as SBOM_EXTENSION
 from ..sbom import venv_sbom
 from .common import BUILT_FOR_REASONS, BuiltFor, ChangeReasons, built_for, open_layer
@@ -160,15 +161,12 @@ def venv_env(
 def later_buildpack_env(env: LayerEnv, path: Path, package_manager: str) -> None:
     """What a later buildpack needs to run the app's own package manager the way this build
     did (VIRTUAL_ENV already makes `uv pip install` and `poetry run` use the venv; the tool's
-    cache layer gives it the cache variable)."""
-    if package_manager in ("uv", "uv-pip"):
-        # `uv sync`/`uv run` manage this venv, with this venv's Python, never a download.
-        env.override(Scope.BUILD, "UV_PROJECT_ENVIRONMENT", str(path))
-        env.override(Scope.BUILD, "UV_PYTHON_DOWNLOADS", "never")
-        env.override(Scope.BUILD, "UV_NO_MANAGED_PYTHON", "1")
-    elif package_manager == "poetry":
-        # Poetry uses the active venv (VIRTUAL_ENV); it must never make one of its own.
-        env.override(Scope.BUILD, "POETRY_VIRTUALENVS_CREATE", "false")
+    cache layer gives it the cache variable), from the package manager table."""
+    spec = venv_spec(package_manager)
+    if spec.venv_variable:
+        env.override(Scope.BUILD, spec.venv_variable, str(path))
+    for name, value in spec.later_build_env:
+        env.override(Scope.BUILD, name, value)
 
 
 def install_dependencies(
