@@ -67,6 +67,19 @@ class _PhaseContext:
         return f"{type(self).__name__}({fields})"
 
 
+def _common(paths: Mapping[str, Path], environ: Mapping[str, str], cwd: Path) -> dict[str, Any]:
+    """The `_PhaseContext` arguments, read the same way for every phase."""
+    platform_dir = paths[CNB_PLATFORM_DIR]
+    return {
+        "app_dir": Path(cwd).absolute(),
+        "buildpack_dir": _absolute(required_variable(environ, CNB_BUILDPACK_DIR), cwd),
+        "platform_dir": platform_dir,
+        "target": Target.from_environ(environ),
+        "platform_env": read_platform_env(platform_dir),
+        "exec_env": _read_exec_env(environ),
+    }
+
+
 class DetectContext(_PhaseContext):
     def __init__(self, *, plan_path: Path, **common: Any) -> None:
         super().__init__(**common)
@@ -78,16 +91,7 @@ class DetectContext(_PhaseContext):
     ) -> DetectContext:
         """`argv` is the positional arguments after the executable (`$1`...)."""
         paths = _paths(_DETECT_ARGS, argv, environ, cwd)
-        platform_dir = paths[CNB_PLATFORM_DIR]
-        return cls(
-            app_dir=Path(cwd).absolute(),
-            buildpack_dir=_absolute(required_variable(environ, CNB_BUILDPACK_DIR), cwd),
-            platform_dir=platform_dir,
-            plan_path=paths[CNB_BUILD_PLAN_PATH],
-            target=Target.from_environ(environ),
-            platform_env=read_platform_env(platform_dir),
-            exec_env=_read_exec_env(environ),
-        )
+        return cls(plan_path=paths[CNB_BUILD_PLAN_PATH], **_common(paths, environ, cwd))
 
     def write_build_plan(self, plan: BuildPlan) -> None:
         from .toml_io import write_toml
@@ -107,16 +111,10 @@ class BuildContext(_PhaseContext):
     ) -> BuildContext:
         """`argv` is the positional arguments after the executable (`$1`...)."""
         paths = _paths(_BUILD_ARGS, argv, environ, cwd)
-        platform_dir = paths[CNB_PLATFORM_DIR]
         return cls(
-            app_dir=Path(cwd).absolute(),
-            buildpack_dir=_absolute(required_variable(environ, CNB_BUILDPACK_DIR), cwd),
-            platform_dir=platform_dir,
             layers_dir=paths[CNB_LAYERS_DIR],
             buildpack_plan_path=paths[CNB_BP_PLAN_PATH],
-            target=Target.from_environ(environ),
-            platform_env=read_platform_env(platform_dir),
-            exec_env=_read_exec_env(environ),
+            **_common(paths, environ, cwd),
         )
 
     def read_buildpack_plan(self) -> BuildpackPlan:
