@@ -12,7 +12,8 @@ entry; the root is found as for dependency mappings, see `distributions.bindings
 Invariants:
 - `read_bindings` (called by `decide()`) validates everything before any layer is touched: an
   unknown entry, an unreadable file, a certificate that is not PEM or a `pip.conf`/`.netrc` that
-  does not parse is a `InvalidBinding` error, which never quotes a file's contents.
+  does not parse is an `InvalidBinding` error (one subclass per failure), which never quotes a
+  file's contents.
 - Secret files are never copied: the tools read them where the platform mounted them. The only
   file the build writes is the combined CA bundle (public certificates), in a temporary
   directory outside the layers that is removed when the build process ends. Nothing of a
@@ -36,7 +37,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .distributions import bindings_root
-from .errors import InvalidBinding
+from .errors import (
+    BindingCertificateNotPem,
+    BindingEntryNotAFile,
+    BindingEntryUnknown,
+    BindingFileNotUtf8,
+    BindingFileTooLarge,
+    BindingFileUnreadable,
+    BindingHasNoCertificate,
+    BindingHasNoPipFile,
+    BindingNetrcInvalid,
+    BindingPipConfInvalid,
+    BindingPipFileTwice,
+    BindingsDirUnreadable,
+)
 
 CA_TYPE = "ca-certificates"
 PIP_TYPE = "pip"
@@ -103,9 +117,7 @@ def read_bindings(platform_dir: Path, environ: Mapping[str, str]) -> BuildBindin
     except (FileNotFoundError, NotADirectoryError):
         return BuildBindings()
     except OSError as error:
-        raise InvalidBinding(
-            str(root), f"the bindings directory can't be read ({error.strerror})"
-        ) from error
+        raise BindingsDirUnreadable(str(root), error.strerror or str(error)) from error
     certificates: list[CaCertificate] = []
     pip_files: dict[str, tuple[str, Path]] = {}
     for binding in bindings:
@@ -115,12 +127,7 @@ def read_bindings(platform_dir: Path, environ: Mapping[str, str]) -> BuildBindin
         elif kind == PIP_TYPE:
             for variable, path in _read_pip_binding(binding).items():
                 if variable in pip_files:
-                    raise InvalidBinding(
-                        binding.name,
-                        f"binding '{pip_files[variable][0]}' already gives a {path.name}, and "
-                        "pip can only use one.",
-                        f"Merge the two {path.name} files into one binding of type pip.",
-                    )
+                    raise BindingPipFileTwice(binding.name, pip_files[variable][0], path.name)
                 pip_files[variable] = (binding.name, path)
     return BuildBindings(tuple(certificates), pip_files)
 
@@ -141,24 +148,21 @@ def _entries(binding: Path) -> list[Path]:
 
 
 def _read_text(binding: Path, entry: Path) -> str:
-    where = f"{binding.name}/{entry.name}"
     if not entry.is_file():
-        raise InvalidBinding(binding.name, f"{where} is not a regular file.")
+        raise BindingEntryNotAFile(binding.name, entry.name)
     try:
         with entry.open("rb") as file:
             data = file.read(MAX_FILE_BYTES + 1)
     except OSError as error:
-        raise InvalidBinding(
-            binding.name,
-            f"{where} can't be read ({error.strerror}).",
-            "Make the binding's files readable by the build user.",
+        raise BindingFileUnreadable(
+            binding.name, entry.name, error.strerror or str(error)
         ) from error
     if len(data) > MAX_FILE_BYTES:
-        raise InvalidBinding(binding.name, f"{where} is larger than 1 MiB.")
+        raise BindingFileTooLarge(binding.name, entry.name)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
-        raise InvalidBinding(binding.name, f"{where} is not UTF-8 text.") from None
+        raise BindingFileNotUtf8(binding.name, entry.name) from None
 
 
 def _read_ca_binding(binding: Path) -> list[CaCertificate]:
@@ -174,18 +178,10 @@ def _read_ca_binding(binding: Path) -> list[CaCertificate]:
             except ValueError:
                 valid = False
         if not blocks or not valid:
-            raise InvalidBinding(
-                binding.name,
-                f"{binding.name}/{entry.name} is not a PEM certificate (a base64 block between "
-                "'-----BEGIN CERTIFICATE-----' and '-----END CERTIFICATE-----').",
-                "Give each CA certificate in PEM form (e.g. `openssl x509 -in ca.der -inform "
-                "der -out ca.pem`); a binding of type ca-certificates holds nothing else.",
-            )
+            raise BindingCertificateNotPem(binding.name, entry.name)
         found.append(CaCertificate(binding.name, entry, "\n".join(blocks) + "\n"))
     if not found:
-        raise InvalidBinding(
-            binding.name, "this binding of type ca-certificates holds no certificate file."
-        )
+        raise BindingHasNoCertificate(binding.name)
     return found
 
 
@@ -194,11 +190,7 @@ def _read_pip_binding(binding: Path) -> dict[str, Path]:
     for entry in _entries(binding):
         variable = PIP_FILES.get(entry.name)
         if variable is None:
-            raise InvalidBinding(
-                binding.name,
-                f"it has an entry '{entry.name}', which a binding of type pip does not use.",
-                "A binding of type pip holds a pip.conf and/or a .netrc (besides its type).",
-            )
+            raise BindingEntryUnknown(binding.name, entry.name)
         text = _read_text(binding, entry)
         if entry.name == "pip.conf":
             _check_pip_conf(binding, text)
@@ -206,7 +198,7 @@ def _read_pip_binding(binding: Path) -> dict[str, Path]:
             _check_netrc(binding, entry)
         files[variable] = entry
     if not files:
-        raise InvalidBinding(binding.name, "this binding of type pip holds no pip.conf or .netrc.")
+        raise BindingHasNoPipFile(binding.name)
     return files
 
 
@@ -216,25 +208,14 @@ def _check_pip_conf(binding: Path, text: str) -> None:
         parser.read_string(text)
     except configparser.Error as error:
         # The parser's message quotes the offending line, which may hold a password.
-        line = getattr(error, "lineno", None)
-        at = f" (line {line})" if line else ""
-        raise InvalidBinding(
-            binding.name,
-            f"{binding.name}/pip.conf is not a valid pip configuration file{at}.",
-            "pip.conf is an INI file: sections like [global] or [install] with key = value "
-            "lines, e.g. index-url = https://pypi.example.com/simple.",
-        ) from None
+        raise BindingPipConfInvalid(binding.name, getattr(error, "lineno", None)) from None
 
 
 def _check_netrc(binding: Path, entry: Path) -> None:
     try:
         netrc.netrc(str(entry))
     except netrc.NetrcParseError as error:
-        raise InvalidBinding(
-            binding.name,
-            f"{binding.name}/.netrc is not a valid netrc file (line {error.lineno}).",
-            "Write one line per host: machine <host> login <user> password <password>.",
-        ) from None
+        raise BindingNetrcInvalid(binding.name, error.lineno) from None
 
 
 def prepare_tool_credentials(

@@ -1144,6 +1144,105 @@ class ToolInstallFailed(UserError):
         self.exit_code = exit_code
 
 
+# --- service bindings (bindings.py): one class per failure of `InvalidBinding` ---------------
+# The base class stays above with the distributions; a fix left out is the generic one.
+
+
+class BindingsDirUnreadable(InvalidBinding):
+    def __init__(self, root: str, reason: str) -> None:
+        super().__init__(root, f"the bindings directory can't be read ({reason})")
+
+
+class BindingPipFileTwice(InvalidBinding):
+    """Two `pip` bindings give the same file (pip.conf or .netrc): pip reads only one."""
+
+    def __init__(self, binding: str, other: str, file_name: str) -> None:
+        super().__init__(
+            binding,
+            f"binding '{other}' already gives a {file_name}, and pip can only use one.",
+            f"Merge the two {file_name} files into one binding of type pip.",
+        )
+
+
+class BindingEntryNotAFile(InvalidBinding):
+    def __init__(self, binding: str, entry: str) -> None:
+        super().__init__(binding, f"{binding}/{entry} is not a regular file.")
+
+
+class BindingFileUnreadable(InvalidBinding):
+    def __init__(self, binding: str, entry: str, reason: str) -> None:
+        super().__init__(
+            binding,
+            f"{binding}/{entry} can't be read ({reason}).",
+            "Make the binding's files readable by the build user.",
+        )
+
+
+class BindingFileTooLarge(InvalidBinding):
+    def __init__(self, binding: str, entry: str) -> None:
+        super().__init__(binding, f"{binding}/{entry} is larger than 1 MiB.")
+
+
+class BindingFileNotUtf8(InvalidBinding):
+    def __init__(self, binding: str, entry: str) -> None:
+        super().__init__(binding, f"{binding}/{entry} is not UTF-8 text.")
+
+
+class BindingCertificateNotPem(InvalidBinding):
+    def __init__(self, binding: str, entry: str) -> None:
+        super().__init__(
+            binding,
+            f"{binding}/{entry} is not a PEM certificate (a base64 block between "
+            "'-----BEGIN CERTIFICATE-----' and '-----END CERTIFICATE-----').",
+            "Give each CA certificate in PEM form (e.g. `openssl x509 -in ca.der -inform "
+            "der -out ca.pem`); a binding of type ca-certificates holds nothing else.",
+        )
+
+
+class BindingHasNoCertificate(InvalidBinding):
+    def __init__(self, binding: str) -> None:
+        super().__init__(binding, "this binding of type ca-certificates holds no certificate file.")
+
+
+class BindingEntryUnknown(InvalidBinding):
+    """An entry a `pip` binding does not use: refused rather than silently ignored."""
+
+    def __init__(self, binding: str, entry: str) -> None:
+        super().__init__(
+            binding,
+            f"it has an entry '{entry}', which a binding of type pip does not use.",
+            "A binding of type pip holds a pip.conf and/or a .netrc (besides its type).",
+        )
+
+
+class BindingHasNoPipFile(InvalidBinding):
+    def __init__(self, binding: str) -> None:
+        super().__init__(binding, "this binding of type pip holds no pip.conf or .netrc.")
+
+
+class BindingPipConfInvalid(InvalidBinding):
+    """Names the line only: the parser's own message quotes it, and it may hold a password."""
+
+    def __init__(self, binding: str, line: int | None) -> None:
+        at = f" (line {line})" if line else ""
+        super().__init__(
+            binding,
+            f"{binding}/pip.conf is not a valid pip configuration file{at}.",
+            "pip.conf is an INI file: sections like [global] or [install] with key = value "
+            "lines, e.g. index-url = https://pypi.example.com/simple.",
+        )
+
+
+class BindingNetrcInvalid(InvalidBinding):
+    def __init__(self, binding: str, line: int | None) -> None:
+        at = f" (line {line})" if line else ""
+        super().__init__(
+            binding,
+            f"{binding}/.netrc is not a valid netrc file{at}.",
+            "Write one line per host: machine <host> login <user> password <password>.",
+        )
+
+
 # --- launch processes and Django --------------------------------------------------------------
 
 
@@ -1168,6 +1267,57 @@ class InvalidProcfile(UserError):
             "image's default. Blank lines and lines starting with '#' are ignored.",
         )
         self.line_number = line_number
+
+
+class ProcfileControlCharacters(InvalidProcfile):
+    def __init__(self, line_number: int, line: str, characters: Sequence[str]) -> None:
+        super().__init__(
+            line_number,
+            line,
+            f"it contains control characters ({', '.join(characters)}), which a process "
+            "type or command cannot hold",
+        )
+
+
+class ProcfileLineHasNoColon(InvalidProcfile):
+    def __init__(self, line_number: int, line: str) -> None:
+        super().__init__(
+            line_number, line, "it has no ':' between the process type and its command"
+        )
+
+
+class ProcfileTypeMissing(InvalidProcfile):
+    def __init__(self, line_number: int, line: str) -> None:
+        super().__init__(line_number, line, "it has no process type before the ':'")
+
+
+class ProcfileTypeInvalid(InvalidProcfile):
+    def __init__(self, line_number: int, line: str, process_type: str) -> None:
+        super().__init__(
+            line_number,
+            line,
+            f"{process_type!r} is not a valid process type: use only letters, digits, '.', '_' "
+            "and '-'",
+        )
+
+
+class ProcfileCommandMissing(InvalidProcfile):
+    def __init__(self, line_number: int, line: str, process_type: str) -> None:
+        super().__init__(line_number, line, f"the {process_type} process has no command")
+
+
+class ProcfileTypeTwice(InvalidProcfile):
+    def __init__(self, line_number: int, line: str, process_type: str, first_line: int) -> None:
+        super().__init__(
+            line_number,
+            line,
+            f"the {process_type} process is already defined on line {first_line}",
+        )
+
+
+class ProcfileHasNoProcess(InvalidProcfile):
+    def __init__(self) -> None:
+        super().__init__(None, "", "it defines no process (every line is empty or a comment)")
 
 
 def _quoted_line(line: str) -> str:

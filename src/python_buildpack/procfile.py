@@ -13,7 +13,15 @@ import unicodedata
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .errors import InvalidProcfile
+from .errors import (
+    ProcfileCommandMissing,
+    ProcfileControlCharacters,
+    ProcfileHasNoProcess,
+    ProcfileLineHasNoColon,
+    ProcfileTypeInvalid,
+    ProcfileTypeMissing,
+    ProcfileTypeTwice,
+)
 
 if TYPE_CHECKING:
     from .app_snapshot import AppSnapshot
@@ -74,35 +82,22 @@ def parse_procfile(text: str) -> Procfile:
             continue
         controls = control_characters(line)
         if controls:
-            raise InvalidProcfile(
-                number,
-                line,
-                f"it contains control characters ({', '.join(controls)}), which a process "
-                "type or command cannot hold",
-            )
+            raise ProcfileControlCharacters(number, line, controls)
         name, colon, command = stripped.partition(":")
         name, command = name.strip(), command.strip()
         if not colon:
-            raise InvalidProcfile(
-                number, line, "it has no ':' between the process type and its command"
-            )
+            raise ProcfileLineHasNoColon(number, line)
         if not name:
-            raise InvalidProcfile(number, line, "it has no process type before the ':'")
+            raise ProcfileTypeMissing(number, line)
         if not _TYPE_RE.match(name):
-            raise InvalidProcfile(
-                number,
-                line,
-                f"{name!r} is not a valid process type: use only letters, digits, '.', '_' and '-'",
-            )
+            raise ProcfileTypeInvalid(number, line, name)
         if not command:
-            raise InvalidProcfile(number, line, f"the {name} process has no command")
+            raise ProcfileCommandMissing(number, line, name)
 
         if name in seen:
-            raise InvalidProcfile(
-                number, line, f"the {name} process is already defined on line {seen[name]}"
-            )
+            raise ProcfileTypeTwice(number, line, name, seen[name])
         seen[name] = number
         entries.append(ProcfileEntry(name, command, number))
     if not entries:
-        raise InvalidProcfile(None, "", "it defines no process (every line is empty or a comment)")
+        raise ProcfileHasNoProcess()
     return Procfile(tuple(entries))

@@ -13,7 +13,21 @@ from python_buildpack.bindings import (
     prepare_tool_credentials,
     read_bindings,
 )
-from python_buildpack.errors import InvalidBinding
+from python_buildpack.errors import (
+    BindingCertificateNotPem,
+    BindingEntryNotAFile,
+    BindingEntryUnknown,
+    BindingFileNotUtf8,
+    BindingFileTooLarge,
+    BindingFileUnreadable,
+    BindingHasNoCertificate,
+    BindingHasNoPipFile,
+    BindingNetrcInvalid,
+    BindingPipConfInvalid,
+    BindingPipFileTwice,
+    BindingsDirUnreadable,
+    InvalidBinding,
+)
 from python_buildpack.redact import secrets_in_env
 
 SECRET = "s3cret-Pa55word"
@@ -101,29 +115,52 @@ def test_kubernetes_secret_links_are_skipped(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("entries", "words"),
+    ("entries", "error", "words"),
     [
-        ({"type": "ca-certificates", "ca.pem": "hello"}, ["ca.pem is not a PEM certificate"]),
+        (
+            {"type": "ca-certificates", "ca.pem": "hello"},
+            BindingCertificateNotPem,
+            ["ca.pem is not a PEM certificate"],
+        ),
         (
             {
                 "type": "ca-certificates",
                 "ca.pem": "-----BEGIN CERTIFICATE-----\naGVsbG8=\n-----END CERTIFICATE-----\n",
             },
+            BindingCertificateNotPem,
             ["ca.pem is not a PEM certificate"],
         ),
-        ({"type": "ca-certificates"}, ["holds no certificate file"]),
-        ({"type": "pip", "settings.ini": "x"}, ["'settings.ini'", "pip.conf and/or a .netrc"]),
-        ({"type": "pip"}, ["holds no pip.conf or .netrc"]),
-        ({"type": "pip", "pip.conf": f"index-url = https://u:{SECRET}@x/simple\n"}, ["line 1"]),
-        ({"type": "pip", ".netrc": f"machine x login u password {SECRET} bogus\n"}, [".netrc"]),
+        ({"type": "ca-certificates"}, BindingHasNoCertificate, ["holds no certificate file"]),
+        (
+            {"type": "pip", "settings.ini": "x"},
+            BindingEntryUnknown,
+            ["'settings.ini'", "pip.conf and/or a .netrc"],
+        ),
+        ({"type": "pip"}, BindingHasNoPipFile, ["holds no pip.conf or .netrc"]),
+        (
+            {"type": "pip", "pip.conf": f"index-url = https://u:{SECRET}@x/simple\n"},
+            BindingPipConfInvalid,
+            ["line 1"],
+        ),
+        (
+            {"type": "pip", ".netrc": f"machine x login u password {SECRET} bogus\n"},
+            BindingNetrcInvalid,
+            [".netrc"],
+        ),
+        (
+            {"type": "pip", "pip.conf": "[global]\n" + "#" * (1024 * 1024)},
+            BindingFileTooLarge,
+            ["broken/pip.conf is larger than 1 MiB"],
+        ),
     ],
 )
 def test_invalid_bindings_are_clear_errors_without_contents(
-    tmp_path: Path, entries: dict[str, str], words: list[str]
+    tmp_path: Path, entries: dict[str, str], error: type[InvalidBinding], words: list[str]
 ) -> None:
     bind(tmp_path, "broken", entries)
-    with pytest.raises(InvalidBinding) as caught:
+    with pytest.raises(error) as caught:
         read_bindings(tmp_path, {})
+    assert caught.value.title == "Invalid service binding 'broken'"
     message = str(caught.value)
     assert "'broken'" in message
     for word in words:
@@ -134,19 +171,31 @@ def test_invalid_bindings_are_clear_errors_without_contents(
 def test_unreadable_and_binary_files(tmp_path: Path) -> None:
     binding = bind(tmp_path, "ca", {"type": "ca-certificates"})
     (binding / "ca.der").write_bytes(b"\x30\x82\xff\xfe")
-    with pytest.raises(InvalidBinding, match="not UTF-8 text"):
+    with pytest.raises(BindingFileNotUtf8, match=r"ca/ca\.der is not UTF-8 text"):
         read_bindings(tmp_path, {})
     (binding / "ca.der").unlink()
     (binding / "dir.pem").mkdir()
-    with pytest.raises(InvalidBinding, match="not a regular file"):
+    with pytest.raises(BindingEntryNotAFile, match=r"ca/dir\.pem is not a regular file"):
         read_bindings(tmp_path, {})
 
 
 def test_two_netrc_files_are_refused(tmp_path: Path) -> None:
     bind(tmp_path, "a", {"type": "pip", ".netrc": "machine a login b password c\n"})
     bind(tmp_path, "b", {"type": "pip", ".netrc": "machine a login b password c\n"})
-    with pytest.raises(InvalidBinding, match=r"already gives a \.netrc"):
+    with pytest.raises(BindingPipFileTwice, match=r"binding 'a' already gives a \.netrc") as caught:
         read_bindings(tmp_path, {})
+    assert caught.value.title == "Invalid service binding 'b'"
+    assert "Merge the two .netrc files" in caught.value.fix
+
+
+def test_unreadable_bindings_name_the_reason_and_how_to_fix_it() -> None:
+    # Running as root, a test can't make a file unreadable: the wording is checked here.
+    error = BindingFileUnreadable("corp", "pip.conf", "Permission denied")
+    assert "corp/pip.conf can't be read (Permission denied)." in error.detail
+    assert "readable by the build user" in error.fix
+    root = BindingsDirUnreadable("/platform/bindings", "Permission denied")
+    assert "the bindings directory can't be read (Permission denied)" in root.detail
+    assert root.fix.strip()
 
 
 def test_build_bindings_default_is_empty() -> None:

@@ -8,7 +8,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from python_buildpack.app_snapshot import AppSnapshot
-from python_buildpack.errors import ConfigFileUnreadable, InvalidProcfile
+from python_buildpack.errors import (
+    ConfigFileUnreadable,
+    InvalidProcfile,
+    ProcfileCommandMissing,
+    ProcfileControlCharacters,
+    ProcfileHasNoProcess,
+    ProcfileLineHasNoColon,
+    ProcfileTypeInvalid,
+    ProcfileTypeMissing,
+    ProcfileTypeTwice,
+)
 from python_buildpack.procfile import Procfile, ProcfileEntry, parse_procfile, read_procfile
 
 
@@ -43,19 +53,26 @@ def test_only_the_first_colon_separates_type_and_command() -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "line", "words"),
+    ("text", "line", "error", "words"),
     [
-        ("web: python app.py\nworker python worker.py\n", 2, "no ':'"),
-        ("# c\n: python app.py\n", 2, "no process type"),
-        ("my web: python app.py\n", 1, "'my web' is not a valid process type"),
-        ("web/1: python app.py\n", 1, "not a valid process type"),
-        ("web:\n", 1, "the web process has no command"),
-        ("web:   \t\n", 1, "has no command"),
-        ("web: a\nworker: b\nweb: c\n", 3, "already defined on line 1"),
+        ("web: python app.py\nworker python worker.py\n", 2, ProcfileLineHasNoColon, "no ':'"),
+        ("# c\n: python app.py\n", 2, ProcfileTypeMissing, "no process type"),
+        (
+            "my web: python app.py\n",
+            1,
+            ProcfileTypeInvalid,
+            "'my web' is not a valid process type",
+        ),
+        ("web/1: python app.py\n", 1, ProcfileTypeInvalid, "not a valid process type"),
+        ("web:\n", 1, ProcfileCommandMissing, "the web process has no command"),
+        ("web:   \t\n", 1, ProcfileCommandMissing, "has no command"),
+        ("web: a\nworker: b\nweb: c\n", 3, ProcfileTypeTwice, "already defined on line 1"),
     ],
 )
-def test_malformed_lines_name_their_line(text: str, line: int, words: str) -> None:
-    with pytest.raises(InvalidProcfile) as info:
+def test_malformed_lines_name_their_line(
+    text: str, line: int, error: type[InvalidProcfile], words: str
+) -> None:
+    with pytest.raises(error) as info:
         parse_procfile(text)
     error = info.value
     assert error.line_number == line
@@ -67,7 +84,7 @@ def test_malformed_lines_name_their_line(text: str, line: int, words: str) -> No
 
 @pytest.mark.parametrize("text", ["", "\n\n", "# web: python app.py\n"])
 def test_a_procfile_without_processes_is_an_error(text: str) -> None:
-    with pytest.raises(InvalidProcfile) as info:
+    with pytest.raises(ProcfileHasNoProcess) as info:
         parse_procfile(text)
     assert info.value.line_number is None
     assert "defines no process" in info.value.detail
@@ -114,7 +131,7 @@ def test_written_procfiles_parse_back(processes: dict[str, str]) -> None:
 
 @pytest.mark.parametrize("char", ["\x1b", "\r", "\x0c", "\x1c", "\x7f", "\x85"])
 def test_control_characters_in_a_command_are_refused(char: str) -> None:
-    with pytest.raises(InvalidProcfile) as info:
+    with pytest.raises(ProcfileControlCharacters) as info:
         parse_procfile(f"web: gunicorn app{char}:app --x\nworker: python w.py\n")
     assert info.value.line_number == 1
     assert "control characters" in info.value.detail
