@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .appfiles import is_readable_app_file
-from .errors import AppDirUnreadable
+from .errors import AppDirUnreadable, WorkingDirectoryUnreadable
 from .output import Log
 
 PACKAGE_MANAGER_FILES = (
@@ -85,7 +85,7 @@ def working_directory() -> Path:
     try:
         return Path.cwd()
     except OSError as error:
-        raise AppDirUnreadable("the working directory", error.strerror or str(error)) from error
+        raise WorkingDirectoryUnreadable(error.strerror or str(error)) from error
 
 
 # Which of them the app needs at build and at launch time (Paketo's plan metadata convention).

@@ -40,7 +40,13 @@ from urllib.parse import unquote, urlsplit
 from packaging.version import Version
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .errors import InvalidDependencyMapping, InvalidManifest, MirrorUrlInvalid
+from .errors import (
+    InvalidDependencyMapping,
+    InvalidManifest,
+    ManifestNotToml,
+    ManifestUnreadable,
+    MirrorUrlInvalid,
+)
 from .toml_compat import tomllib
 
 # Older minors are end-of-life whatever a manifest says.
@@ -224,9 +230,9 @@ class Manifest(BaseModel):
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError) as e:
-            raise InvalidManifest(str(path), [f"cannot read the file: {e}"]) from e
+            raise ManifestUnreadable(str(path), str(e)) from e
         except tomllib.TOMLDecodeError as e:
-            raise InvalidManifest(str(path), [f"not valid TOML: {e}"]) from e
+            raise ManifestNotToml(str(path), str(e)) from e
         return cls.from_data(data, str(path))
 
     @classmethod

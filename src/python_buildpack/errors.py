@@ -94,6 +94,13 @@ class AppDirUnreadable(UserError):
         )
 
 
+class WorkingDirectoryUnreadable(AppDirUnreadable):
+    """The lifecycle starts the buildpack in the app dir: a cwd gone or unreadable is that dir."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("the working directory", reason)
+
+
 class NoPackageManagerFile(UserError):
     def __init__(self, found: Sequence[str]) -> None:
         seen = f" (found: {', '.join(found)})" if found else ""
@@ -827,6 +834,11 @@ class RequiresPythonInvalid(UserError):
         )
 
 
+class RequiresPythonNotString(RequiresPythonInvalid):
+    def __init__(self, value: object) -> None:
+        super().__init__(repr(value), "it must be a string")
+
+
 class RequiresPythonUnsatisfiable(UserError):
     def __init__(self, text: str, supported: Sequence[str]) -> None:
         super().__init__(
@@ -910,6 +922,16 @@ class InvalidManifest(UserError):
             "This file ships with the buildpack: fix it (or rebuild the buildpack) so that every "
             "entry has the documented keys and formats.",
         )
+
+
+class ManifestUnreadable(InvalidManifest):
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(path, [f"cannot read the file: {reason}"])
+
+
+class ManifestNotToml(InvalidManifest):
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(path, [f"not valid TOML: {reason}"])
 
 
 class InvalidDependencyMapping(UserError):
@@ -1092,6 +1114,46 @@ class PipCheckFailed(UserError):
             f"'pip check' found (and BP_PIP_CHECK=strict makes this an error):\n{problems}",
             "Change the pinned versions so they satisfy each other, or set BP_PIP_CHECK=warn.",
         )
+
+
+# --- the Python layer's check of its archive (layers/python.py) ------------------------------
+
+
+class PythonArchiveHasNoPython(BrokenPythonArchive):
+    def __init__(self, url: str) -> None:
+        super().__init__(url, "it has no python/bin/python3")
+
+
+class PythonArchiveDoesNotRun(BrokenPythonArchive):
+    def __init__(self, url: str, stderr: str) -> None:
+        super().__init__(url, f"the installed Python does not run here:\n{stderr.strip()}")
+
+
+class PythonArchiveWrongVersion(BrokenPythonArchive):
+    """A wrapper that exits 0, or an archive of another release, caught before it is used."""
+
+    def __init__(self, url: str, printed: str, expected: str) -> None:
+        # What the archive's python3 printed is cut short: it could print anything.
+        found = printed.strip()[:40] or "(nothing)"
+        super().__init__(url, f"it says it is Python {found}, not {expected}")
+
+
+# --- wheels unpacked by the buildpack itself (wheel_install.py) --------------------------------
+
+
+class WheelSchemeUnsupported(UnsafeArchive):
+    def __init__(self, wheel: str, member: str, scheme: str) -> None:
+        super().__init__(wheel, member, f"installs to '{scheme}'")
+
+
+class WheelDistInfoNotOne(UnsafeArchive):
+    def __init__(self, wheel: str, found: Iterable[str]) -> None:
+        super().__init__(wheel, ", ".join(sorted(found)), "is not one .dist-info directory")
+
+
+class WheelMemberOutside(UnsafeArchive):
+    def __init__(self, wheel: str, member: str) -> None:
+        super().__init__(wheel, member, "points outside the install directory")
 
 
 # --- layers ---------------------------------------------------------------------------------

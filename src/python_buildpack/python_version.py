@@ -46,6 +46,7 @@ from .errors import (
     PythonVersionSystem,
     PythonVersionUnknown,
     RequiresPythonInvalid,
+    RequiresPythonNotString,
     RequiresPythonUnsatisfiable,
     RuntimeTxtInvalid,
 )
@@ -288,7 +289,7 @@ def _read_requires_python(app: AppSnapshot) -> str | None:
         return None
     value = project["requires-python"]
     if not isinstance(value, str):
-        raise RequiresPythonInvalid(repr(value), "it must be a string")
+        raise RequiresPythonNotString(value)
     value = value.strip()
     if not value:
         return None

@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from .errors import UnsafeArchive
+from .errors import WheelDistInfoNotOne, WheelMemberOutside, WheelSchemeUnsupported
 from .fixed_mtime import FIXED_MTIME
 
 INSTALLER = "python-buildpack"
@@ -67,7 +67,7 @@ def install_wheel(
                 elif scheme == "scripts":
                     target = bin_dir / rest
                 else:
-                    raise UnsafeArchive(str(wheel), member.filename, f"installs to '{scheme}'")
+                    raise WheelSchemeUnsupported(str(wheel), member.filename, scheme)
                 content = archive.read(member)
                 if scheme == "scripts" and content.startswith(b"#!python"):
                     content = b"#!" + str(python).encode() + content[len(b"#!python") :]
@@ -111,14 +111,14 @@ def _dist_info_dir(wheel: Path, names: Sequence[str]) -> str:
         name.split("/", 1)[0] for name in names if name.split("/", 1)[0].endswith(".dist-info")
     }
     if len(found) != 1:
-        raise UnsafeArchive(str(wheel), ", ".join(sorted(found)), "is not one .dist-info directory")
+        raise WheelDistInfoNotOne(str(wheel), found)
     return found.pop()
 
 
 def _safe(wheel: Path, name: str) -> PurePosixPath:
     path = PurePosixPath(name)
     if path.is_absolute() or ".." in path.parts or "\\" in name or not path.parts:
-        raise UnsafeArchive(str(wheel), name, "points outside the install directory")
+        raise WheelMemberOutside(str(wheel), name)
     return path
 
 

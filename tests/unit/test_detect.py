@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from python_buildpack import detect
-from python_buildpack.errors import AppDirUnreadable
+from python_buildpack.errors import AppDirUnreadable, WorkingDirectoryUnreadable
 
 
 @pytest.mark.parametrize("name", detect.PYTHON_APP_FILES)
@@ -31,6 +31,19 @@ def test_directories_named_like_app_files_do_not_count(tmp_path: Path) -> None:
 def test_unreadable_app_dir_is_a_user_error(tmp_path: Path) -> None:
     with pytest.raises(AppDirUnreadable, match="missing"):
         detect.python_app_files(tmp_path / "missing")
+
+
+def test_a_working_directory_gone_is_a_user_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    def gone() -> Path:
+        raise FileNotFoundError(2, "No such file or directory")
+
+    monkeypatch.setattr(Path, "cwd", gone)
+    with pytest.raises(WorkingDirectoryUnreadable) as caught:
+        detect.working_directory()
+    assert caught.value.title == "Unable to read the app directory"
+    assert "could not read the working directory: No such file or directory." in (
+        caught.value.detail
+    )
 
 
 def test_plan_requires_what_it_provides_with_a_provide_only_alternative() -> None:

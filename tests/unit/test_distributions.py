@@ -21,7 +21,13 @@ from python_buildpack.distributions import (
     mirror_from_env,
     read_dependency_mappings,
 )
-from python_buildpack.errors import InvalidDependencyMapping, InvalidManifest, InvalidPlatformEnv
+from python_buildpack.errors import (
+    InvalidDependencyMapping,
+    InvalidManifest,
+    InvalidPlatformEnv,
+    ManifestNotToml,
+    ManifestUnreadable,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 AMD64 = ArchivePlatform("linux", "amd64")
@@ -124,14 +130,14 @@ def test_load_round_trips_the_documented_format(tmp_path: Path) -> None:
 def test_load_reports_toml_syntax_errors(tmp_path: Path) -> None:
     path = tmp_path / "m.toml"
     path.write_text("[[minors]\nversion = 3.13\n")
-    with pytest.raises(InvalidManifest) as info:
+    with pytest.raises(ManifestNotToml) as info:
         Manifest.load(path)
     assert "not valid TOML" in info.value.render()
     assert str(path) in info.value.render()
 
 
 def test_load_reports_a_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(InvalidManifest, match="manifest") as info:
+    with pytest.raises(ManifestUnreadable, match="manifest") as info:
         Manifest.load(tmp_path / "missing.toml")
     assert "cannot read the file" in info.value.render()
 

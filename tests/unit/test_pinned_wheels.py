@@ -19,7 +19,14 @@ from pathlib import Path
 import pytest
 from packaging.tags import Tag
 
-from python_buildpack.errors import ToolWheelChecksumMismatch, ToolWheelNotFound, UnsafeArchive
+from python_buildpack.errors import (
+    ToolWheelChecksumMismatch,
+    ToolWheelNotFound,
+    UnsafeArchive,
+    WheelDistInfoNotOne,
+    WheelMemberOutside,
+    WheelSchemeUnsupported,
+)
 from python_buildpack.fixed_mtime import FIXED_MTIME
 from python_buildpack.pinned_wheels import IndexSettings, Pin, fetch_wheel, find_wheel, read_pin
 from python_buildpack.wheel_install import install_wheel
@@ -125,11 +132,22 @@ def test_binary_in_data_scripts_goes_to_bin(tmp_path: Path) -> None:
     assert not (tmp_path / "site" / "bp_tool-1.0.data").exists()
 
 
-@pytest.mark.parametrize("name", ["../evil.py", "/etc/evil", "bp_tool-1.0.data/headers/x.h"])
-def test_unsafe_members_are_refused(tmp_path: Path, name: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "error", "words"),
+    [
+        ("../evil.py", WheelMemberOutside, "points outside the install directory"),
+        ("/etc/evil", WheelMemberOutside, "points outside the install directory"),
+        ("bp_tool-1.0.data/headers/x.h", WheelSchemeUnsupported, "which installs to 'headers'"),
+        ("other-2.0.dist-info/METADATA", WheelDistInfoNotOne, "is not one .dist-info directory"),
+    ],
+)
+def test_unsafe_members_are_refused(
+    tmp_path: Path, name: str, error: type[UnsafeArchive], words: str
+) -> None:
     wheel = make_wheel(tmp_path / "bp_tool-1.0-py3-none-any.whl", {name: b"x"})
-    with pytest.raises(UnsafeArchive):
+    with pytest.raises(error) as caught:
         install_wheel(wheel, tmp_path / "site", tmp_path / "bin", Path("/py"))
+    assert words in caught.value.detail
     assert not (tmp_path / "evil.py").exists()
 
 

@@ -31,6 +31,7 @@ from python_buildpack.errors import (
     PythonVersionSystem,
     PythonVersionUnknown,
     RequiresPythonInvalid,
+    RequiresPythonNotString,
     RequiresPythonUnsatisfiable,
     RuntimeTxtInvalid,
     UserError,
@@ -392,16 +393,22 @@ def test_invalid_pyproject_names_the_line(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("toml", "words"),
+    ("toml", "error", "words"),
     [
-        (pyproject("3.12"), ["'3.12'", "version specifier"]),
-        (pyproject(">=3.x"), ["'>=3.x'"]),
-        ("[project]\nrequires-python = 3.12\n", ["3.12", "must be a string"]),
+        (pyproject("3.12"), RequiresPythonInvalid, ["'3.12'", "version specifier"]),
+        (pyproject(">=3.x"), RequiresPythonInvalid, ["'>=3.x'"]),
+        (
+            "[project]\nrequires-python = 3.12\n",
+            RequiresPythonNotString,
+            ["3.12", "must be a string"],
+        ),
     ],
 )
-def test_invalid_requires_python(tmp_path: Path, toml: str, words: list[str]) -> None:
+def test_invalid_requires_python(
+    tmp_path: Path, toml: str, error: type[RequiresPythonInvalid], words: list[str]
+) -> None:
     write(tmp_path, "pyproject.toml", toml)
-    with pytest.raises(RequiresPythonInvalid) as info:
+    with pytest.raises(error) as info:
         read_requested_version(AppSnapshot(tmp_path), {})
     for word in words:
         assert word in rendered(info.value)

@@ -18,7 +18,12 @@ from ..cnb.models import LayerTypes
 from ..commands import capture
 from ..config import BuildConfig
 from ..download import download
-from ..errors import BrokenPythonArchive
+from ..errors import (
+    BrokenPythonArchive,
+    PythonArchiveDoesNotRun,
+    PythonArchiveHasNoPython,
+    PythonArchiveWrongVersion,
+)
 from ..execd import install_programs
 from ..output import Log
 from ..relocate import relocate, sysconfigdata_files
@@ -142,7 +147,7 @@ def _fill(layer: Layer[PythonLayerMetadata], config: BuildConfig, log: Log) -> N
             cap = python.release.max_unpacked_bytes or DEFAULT_MAX_UNPACKED_BYTES
             extract_tar(archive, layer.path, strip_top="python", max_unpacked_bytes=cap)
         if not (layer.path / "bin" / "python3").exists():
-            raise BrokenPythonArchive(source.url, "it has no python/bin/python3")
+            raise PythonArchiveHasNoPython(source.url)
         relocate(layer.path)
         # One run both proves the archive works here (another libc or CPU fails now rather than
         # obscurely in pip) and compiles the rewritten sysconfig data. Its .pyc must be hash
@@ -163,15 +168,12 @@ def _fill(layer: Layer[PythonLayerMetadata], config: BuildConfig, log: Log) -> N
         )
         # The version it prints must be the one the manifest promised: a wrapper that exits 0,
         # or an archive of another release, would otherwise pass here and fail obscurely later.
-        reason = None
+        broken: BrokenPythonArchive | None = None
         if check.returncode != 0:
-            reason = f"the installed Python does not run here:\n{check.stderr.strip()}"
+            broken = PythonArchiveDoesNotRun(source.url, check.stderr)
         elif check.stdout.strip() != python.version:
-            reason = (
-                f"it says it is Python {check.stdout.strip()[:40] or '(nothing)'}, "
-                f"not {python.version}"
-            )
-        if reason is not None:
+            broken = PythonArchiveWrongVersion(source.url, check.stdout, python.version)
+        if broken is not None:
             shutil.rmtree(layer.path, ignore_errors=True)
             layer.path.mkdir()
-            raise BrokenPythonArchive(source.url, reason)
+            raise broken
