@@ -1562,3 +1562,10 @@ class PackageManagerInstallFailed(UserError):
             f"Run '{command}' locally with the same {lock_file} and Python {python_version}; "
             "it usually shows the problem.",
         )
+
+
+class LockedPackagesInstallFailed(PipInstallFailed):
+    """Pipenv's lock file, exported to requirements and installed with pip, failed to install."""
+
+    def __init__(self, lock_file: str, exit_code: int) -> None:
+        super().__init__(f"the packages of {lock_file}", exit_code)

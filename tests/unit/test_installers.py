@@ -11,6 +11,7 @@ import pytest
 from python_buildpack.app_snapshot import AppSnapshot
 from python_buildpack.config import poetry_groups
 from python_buildpack.errors import (
+    LockedPackagesInstallFailed,
     LockFileOutdated,
     PackageManagerInstallFailed,
     PipInstallFailed,
@@ -81,6 +82,13 @@ def test_a_failed_uv_pip_install_names_uv_not_pip(tmp_path: Path) -> None:
     assert "uv (pip interface) could not install" in info.value.detail
     assert "'uv pip install'" in info.value.fix
     assert "error: no solution found" in out.getvalue()
+
+
+def test_a_failed_install_of_pipenvs_exported_lock_names_the_lock_file() -> None:
+    error = LockedPackagesInstallFailed("Pipfile.lock", 1)
+    assert isinstance(error, PipInstallFailed)
+    assert error.title == "Installing the packages of Pipfile.lock with pip failed (exit status 1)"
+    assert "'pip install'" in error.fix
 
 
 def test_uv_note_follows_uvs_own_rule() -> None:

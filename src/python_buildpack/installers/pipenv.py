@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..commands import capture, run
-from ..errors import PackageManagerInstallFailed, PipInstallFailed
+from ..errors import LockedPackagesInstallFailed, PackageManagerInstallFailed
 from ..output import Log
 from ..package_managers import Tool
 from ..redact import secrets_in_env
@@ -83,7 +83,7 @@ class PipenvInstaller(LockFileInstaller):
                         redact=secrets_in_env({**env, "export": export.stdout}),
                     )
                 if not result.ok:
-                    raise PipInstallFailed("the packages of Pipfile.lock", result.exit_code)
+                    raise LockedPackagesInstallFailed(self.lock_file, result.exit_code)
         return self.finish(copied_sources(self.config.app.json(self.lock_file)), log)
 
 
