@@ -176,7 +176,14 @@ def _fill(layer: Layer[PythonLayerMetadata], config: BuildConfig, log: Log) -> N
 
 
 def unpack_python(
-    url: str, sha256: str, dest: Path, log: Log, *, deadline: float, max_unpacked_bytes: int
+    url: str,
+    sha256: str,
+    dest: Path,
+    log: Log,
+    *,
+    deadline: float,
+    max_unpacked_bytes: int,
+    retry_delay: float = 1.0,
 ) -> None:
     """Download and unpack the archive at `url` into `dest` in one pass, checking its sha256.
 
@@ -190,7 +197,7 @@ def unpack_python(
         extract_tar(stream, dest, strip_top="python", max_unpacked_bytes=max_unpacked_bytes)
 
     try:
-        fetch(url, sha256, log, unpack, deadline=deadline)
+        fetch(url, sha256, log, unpack, deadline=deadline, retry_delay=retry_delay)
     except BaseException:
         with contextlib.suppress(OSError):
             _empty(dest)
