@@ -28,6 +28,7 @@ from python_buildpack.errors import (
 from python_buildpack.layers.python import unpack_python
 from python_buildpack.output import Log
 
+from .test_archive import add_file, add_special
 from .test_download import Behaviour, Server, log, log_output, ok, server
 
 __all__ = ["log", "log_output", "server"]  # fixtures, used by name
@@ -37,14 +38,9 @@ def tar_gz(members: dict[str, bytes], symlinks: dict[str, str] | None = None) ->
     out = io.BytesIO()
     with tarfile.open(fileobj=out, mode="w:gz") as tar:
         for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
+            add_file(tar, name, data)
         for name, target in (symlinks or {}).items():
-            info = tarfile.TarInfo(name)
-            info.type = tarfile.SYMTYPE
-            info.linkname = target
-            tar.addfile(info)
+            add_special(tar, name, tarfile.SYMTYPE, target)
     return out.getvalue()
 
 
