@@ -299,6 +299,7 @@ class _Extractor:
         self.strip_top = strip_top
         self.directories: list[tuple[Path, tarfile.TarInfo]] = []
         self.symlinks: list[tuple[Path, str]] = []
+        self.parents: dict[Path, str] = {}
 
     def _unsafe(self, member: tarfile.TarInfo, reason: str) -> UnsafeArchive:
         return UnsafeArchive(self.archive, member.name, reason)
@@ -354,14 +355,12 @@ class _Extractor:
                 raise ArchiveCorrupt(self.archive, f"{member.name!r} is not a directory")
             return
         target = self.dest.joinpath(*parts)
-        parent = os.path.realpath(target.parent)
-        if not self._inside(parent):
-            raise self._unsafe(member, "would be written through a link that leads outside")
-        Path(parent).mkdir(parents=True, exist_ok=True)
+        parent = self._made_parent(member, target.parent)
         target = Path(parent) / target.name
 
         if member.isdir():
             if target.is_symlink() or (target.exists() and not target.is_dir()):
+                self.parents.clear()
                 target.unlink()
             target.mkdir(exist_ok=True)
             self.directories.append((target, member))
@@ -373,6 +372,7 @@ class _Extractor:
                 raise self._unsafe(member, f"is a symbolic link to an absolute path ({link})")
             if not self._inside(os.path.normpath(f"{parent}/{link}")):
                 raise self._unsafe(member, f"is a symbolic link that leads outside ({link})")
+            self.parents.clear()
             target.symlink_to(link)
             self.symlinks.append((target, member.name))
         elif member.islnk():
@@ -393,9 +393,25 @@ class _Extractor:
         else:
             self._write_file(tar, member, target)
 
+    def _made_parent(self, member: tarfile.TarInfo, parent: Path) -> str:
+        """The real path of `parent`, checked to lie inside and made if missing.
+
+        Remembered until a link is made or anything is removed, the only ways a known
+        directory's real path can change."""
+        known = self.parents.get(parent)
+        if known is not None:
+            return known
+        real = os.path.realpath(parent)
+        if not self._inside(real):
+            raise self._unsafe(member, "would be written through a link that leads outside")
+        Path(real).mkdir(parents=True, exist_ok=True)
+        self.parents[parent] = real
+        return real
+
     def _clear(self, target: Path, member: tarfile.TarInfo) -> None:
         """Remove what a repeated member name left, never following a symlink."""
         if target.is_symlink() or target.is_file():
+            self.parents.clear()
             target.unlink()
         elif target.exists():
             raise ArchiveCorrupt(self.archive, f"{member.name!r} replaces a directory with a file")

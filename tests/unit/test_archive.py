@@ -360,3 +360,38 @@ def test_a_stream_is_named_by_its_name_in_errors(tmp_path: Path) -> None:
     with pytest.raises(UnsafeArchive) as info:
         extract_tar(cast(IO[bytes], Trickle(data, "https://mirror.example/p")), tmp_path / "l")
     assert "The archive https://mirror.example/p contains" in info.value.render()
+
+
+def test_a_link_replaced_mid_archive_is_followed_anew(tmp_path: Path) -> None:
+    """The real path of a member's directory is remembered between members, but not across a
+    link being made or replaced: a later member goes where the link leads now, and a link that
+    leads outside is still refused."""
+
+    def tree(tar: tarfile.TarFile) -> None:
+        add_special(tar, "python/d1", tarfile.DIRTYPE)
+        add_special(tar, "python/d2", tarfile.DIRTYPE)
+        add_special(tar, "python/l", tarfile.SYMTYPE, "d1")
+        add_file(tar, "python/l/x", b"x")
+        add_special(tar, "python/l", tarfile.SYMTYPE, "d2")
+        add_file(tar, "python/l/y", b"y")
+
+    dest = tmp_path / "layer"
+    extract_tar(make_tar(tmp_path / "a.tar.gz", tree), dest)
+    assert (dest / "d1" / "x").read_bytes() == b"x"
+    assert (dest / "d2" / "y").read_bytes() == b"y"
+    assert not (dest / "d1" / "y").exists()
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+
+    def evil(tar: tarfile.TarFile) -> None:
+        add_special(tar, "python/d1", tarfile.DIRTYPE)
+        add_special(tar, "python/d1/up", tarfile.DIRTYPE)
+        add_special(tar, "python/l", tarfile.SYMTYPE, "d1/up")
+        add_file(tar, "python/l/x", b"x")
+        # Inside by its own text, outside once `l` is followed: up/.. is d1, d1/../.. is out.
+        add_special(tar, "python/d1/up", tarfile.SYMTYPE, "..")
+
+    with pytest.raises((UnsafeArchive, ArchiveCorrupt)):
+        extract_tar(make_tar(tmp_path / "evil.tar.gz", evil), tmp_path / "layer2")
+    assert list(outside.iterdir()) == []
