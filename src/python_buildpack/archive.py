@@ -142,15 +142,17 @@ def write_tar_gz(
 
 
 def extract_tar(
-    archive: Path,
+    archive: Path | IO[bytes],
     dest: Path,
     strip_top: str | None = "python",
     *,
     max_unpacked_bytes: int = DEFAULT_MAX_UNPACKED_BYTES,
 ) -> None:
-    """Unpack a .tar.gz/.tgz/.tar.xz/.tar.zst archive into `dest`.
+    """Unpack a .tar.gz/.tgz/.tar.xz/.tar.zst archive, a file or a stream, into `dest`.
 
-    The compression is read from the file's first bytes, not its name, so archives served under
+    A stream (a download, say) is read once from start to end and named in errors by its `name`
+    attribute; unpacking a zstd stream spools it to a temporary file first, for the `zstd`
+    command. The compression is read from the first bytes, not a name, so archives served under
     any name (a dependency mapping's URL, say) unpack alike. With `strip_top`, every member must
     live under that top directory, whose contents land directly in `dest`.
     Unpacking stops with `ArchiveTooLarge` once the files add up to more than
@@ -158,41 +160,90 @@ def extract_tar(
     is a `FilesystemError` naming the file being written.
     If this raises, `dest` may hold part of the archive: callers discard it.
     """
+    name = str(archive) if isinstance(archive, Path) else str(getattr(archive, "name", "archive"))
     try:
         dest.mkdir(parents=True, exist_ok=True)
-        with _open_tar_stream(archive) as tar:
-            _Extractor(archive, dest, strip_top, max_unpacked_bytes).run(tar)
+        with _open_tar_stream(archive, name) as tar:
+            _Extractor(name, dest, strip_top, max_unpacked_bytes).run(tar)
     except _WriteFailed as e:
         raise FilesystemError("unpacking Python", e.path, _strerror(e.error)) from None
 
 
 @contextlib.contextmanager
-def _open_tar_stream(archive: Path) -> Iterator[tarfile.TarFile]:
+def _open_tar_stream(archive: Path | IO[bytes], name: str) -> Iterator[tarfile.TarFile]:
+    with contextlib.ExitStack() as stack:
+        try:
+            source = (
+                stack.enter_context(archive.open("rb")) if isinstance(archive, Path) else archive
+            )
+            magic = _read_exactly(source, len(_ZSTD_MAGIC))
+        except OSError as e:
+            raise ArchiveCorrupt(name, e.strerror or str(e)) from e
+        if magic != _ZSTD_MAGIC:
+            try:
+                # Opened outside `with` so that open errors become ArchiveCorrupt.
+                # tarfile's default buffer (10 KiB): a larger one costs more than it saves, as it
+                # copies what remains of its buffer on every 512-byte header read.
+                tar = tarfile.open(  # noqa: SIM115
+                    fileobj=cast(IO[bytes], _Prefixed(magic, source)), mode="r|*"
+                )
+            except (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError, gzip.BadGzipFile) as e:
+                raise ArchiveCorrupt(name, f"not a readable tar archive ({e})") from e
+            with tar:
+                yield tar
+            return
+        path = archive if isinstance(archive, Path) else _spool(magic, source, stack)
+        with _zstd_reader(path, name) as stream:
+            try:
+                tar = tarfile.open(fileobj=stream, mode="r|")  # noqa: SIM115
+            except (tarfile.TarError, EOFError) as e:
+                raise ArchiveCorrupt(name, f"not a readable tar archive ({e})") from e
+            with tar:
+                yield tar
+
+
+def _read_exactly(source: IO[bytes], size: int) -> bytes:
+    """Up to `size` bytes, fewer only at the end: a network stream may return less per read."""
+    data = b""
+    while len(data) < size and (chunk := source.read(size - len(data))):
+        data += chunk
+    return data
+
+
+class _Prefixed:
+    """`source` with `prefix` (bytes already read from it) put back in front."""
+
+    def __init__(self, prefix: bytes, source: IO[bytes]) -> None:
+        self._prefix = prefix
+        self._source = source
+
+    def read(self, size: int = -1) -> bytes:
+        if not self._prefix:
+            return self._source.read(size)
+        if size < 0:
+            data, self._prefix = self._prefix + self._source.read(), b""
+            return data
+        data, self._prefix = self._prefix[:size], self._prefix[size:]
+        return data
+
+
+def _spool(magic: bytes, source: IO[bytes], stack: contextlib.ExitStack) -> Path:
+    """Copy a zstd stream to a temporary file, for the `zstd` command to read."""
+    import tempfile
+
+    spool = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="archive-"))) / "a.zst"
     try:
-        with archive.open("rb") as f:
-            magic = f.read(4)
+        with spool.open("wb") as out:
+            out.write(magic)
+            while chunk := source.read(_CHUNK):
+                out.write(chunk)
     except OSError as e:
-        raise ArchiveCorrupt(str(archive), e.strerror or str(e)) from e
-    if magic != _ZSTD_MAGIC:
-        try:
-            # Opened outside `with` so that open errors become ArchiveCorrupt.
-            tar = tarfile.open(archive, mode="r|*")  # noqa: SIM115
-        except (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError, gzip.BadGzipFile) as e:
-            raise ArchiveCorrupt(str(archive), f"not a readable tar archive ({e})") from e
-        with tar:
-            yield tar
-        return
-    with _zstd_reader(archive) as stream:
-        try:
-            tar = tarfile.open(fileobj=stream, mode="r|")  # noqa: SIM115
-        except (tarfile.TarError, EOFError) as e:
-            raise ArchiveCorrupt(str(archive), f"not a readable tar archive ({e})") from e
-        with tar:
-            yield tar
+        raise _WriteFailed(spool, e) from None
+    return spool
 
 
 @contextlib.contextmanager
-def _zstd_reader(archive: Path) -> Iterator[IO[bytes]]:
+def _zstd_reader(archive: Path, name: str) -> Iterator[IO[bytes]]:
     """A decompressed stream of a zstd file: the `zstd` command, else a Python zstd module."""
     command = shutil.which("zstd")
     if command:
@@ -202,13 +253,11 @@ def _zstd_reader(archive: Path) -> Iterator[IO[bytes]]:
         with commands.reading(cmd, env={}) as zstd:
             yield zstd.stdout
         if zstd.exit_code != 0:
-            raise ArchiveCorrupt(
-                str(archive), f"zstd failed (exit status {zstd.exit_code}): {zstd.stderr}"
-            )
+            raise ArchiveCorrupt(name, f"zstd failed (exit status {zstd.exit_code}): {zstd.stderr}")
         return
     module = _zstd_module()
     if module is None:
-        raise ZstdUnavailable(str(archive))
+        raise ZstdUnavailable(name)
     with archive.open("rb") as raw:
         if module.__name__ == "compression.zstd":
             stream = cast(IO[bytes], module.ZstdFile(raw))
@@ -240,7 +289,7 @@ class _WriteFailed(Exception):
 
 class _Extractor:
     def __init__(
-        self, archive: Path, dest: Path, strip_top: str | None, max_unpacked_bytes: int
+        self, archive: str, dest: Path, strip_top: str | None, max_unpacked_bytes: int
     ) -> None:
         self.archive = archive
         self.dest = dest
@@ -250,9 +299,10 @@ class _Extractor:
         self.strip_top = strip_top
         self.directories: list[tuple[Path, tarfile.TarInfo]] = []
         self.symlinks: list[tuple[Path, str]] = []
+        self.parents: dict[Path, str] = {}
 
     def _unsafe(self, member: tarfile.TarInfo, reason: str) -> UnsafeArchive:
-        return UnsafeArchive(str(self.archive), member.name, reason)
+        return UnsafeArchive(self.archive, member.name, reason)
 
     def _inside(self, path: str) -> bool:
         return path == self.root or path.startswith(self.root + os.sep)
@@ -267,7 +317,7 @@ class _Extractor:
         if self.strip_top is not None and parts:
             if parts[0] != self.strip_top:
                 raise ArchiveCorrupt(
-                    str(self.archive),
+                    self.archive,
                     f"expected every entry under '{self.strip_top}/', found {name!r}",
                 )
             parts = parts[1:]
@@ -281,7 +331,7 @@ class _Extractor:
             except StopIteration:
                 break
             except _READ_ERRORS as e:
-                raise ArchiveCorrupt(str(self.archive), _describe(e)) from e
+                raise ArchiveCorrupt(self.archive, _describe(e)) from e
             try:
                 self._extract(tar, member)
             except OSError as e:
@@ -302,17 +352,15 @@ class _Extractor:
             raise self._unsafe(member, "is a special file")
         if parts is None:
             if not member.isdir():
-                raise ArchiveCorrupt(str(self.archive), f"{member.name!r} is not a directory")
+                raise ArchiveCorrupt(self.archive, f"{member.name!r} is not a directory")
             return
         target = self.dest.joinpath(*parts)
-        parent = os.path.realpath(target.parent)
-        if not self._inside(parent):
-            raise self._unsafe(member, "would be written through a link that leads outside")
-        Path(parent).mkdir(parents=True, exist_ok=True)
+        parent = self._made_parent(member, target.parent)
         target = Path(parent) / target.name
 
         if member.isdir():
             if target.is_symlink() or (target.exists() and not target.is_dir()):
+                self.parents.clear()
                 target.unlink()
             target.mkdir(exist_ok=True)
             self.directories.append((target, member))
@@ -324,6 +372,7 @@ class _Extractor:
                 raise self._unsafe(member, f"is a symbolic link to an absolute path ({link})")
             if not self._inside(os.path.normpath(f"{parent}/{link}")):
                 raise self._unsafe(member, f"is a symbolic link that leads outside ({link})")
+            self.parents.clear()
             target.symlink_to(link)
             self.symlinks.append((target, member.name))
         elif member.islnk():
@@ -337,27 +386,41 @@ class _Extractor:
                 raise self._unsafe(member, f"is a hard link to outside ({member.linkname})")
             if not Path(source).is_file():
                 raise ArchiveCorrupt(
-                    str(self.archive),
+                    self.archive,
                     f"{member.name!r} links to {member.linkname!r}, which is not an earlier file",
                 )
             os.link(source, target)
         else:
             self._write_file(tar, member, target)
 
+    def _made_parent(self, member: tarfile.TarInfo, parent: Path) -> str:
+        """The real path of `parent`, checked to lie inside and made if missing.
+
+        Remembered until a link is made or anything is removed, the only ways a known
+        directory's real path can change."""
+        known = self.parents.get(parent)
+        if known is not None:
+            return known
+        real = os.path.realpath(parent)
+        if not self._inside(real):
+            raise self._unsafe(member, "would be written through a link that leads outside")
+        Path(real).mkdir(parents=True, exist_ok=True)
+        self.parents[parent] = real
+        return real
+
     def _clear(self, target: Path, member: tarfile.TarInfo) -> None:
         """Remove what a repeated member name left, never following a symlink."""
         if target.is_symlink() or target.is_file():
+            self.parents.clear()
             target.unlink()
         elif target.exists():
-            raise ArchiveCorrupt(
-                str(self.archive), f"{member.name!r} replaces a directory with a file"
-            )
+            raise ArchiveCorrupt(self.archive, f"{member.name!r} replaces a directory with a file")
 
     def _write_file(self, tar: tarfile.TarFile, member: tarfile.TarInfo, target: Path) -> None:
         source = tar.extractfile(member)
         assert source is not None  # regular files always have content
         if self.unpacked + member.size > self.max_unpacked_bytes:
-            raise ArchiveTooLarge(str(self.archive), self.max_unpacked_bytes)
+            raise ArchiveTooLarge(self.archive, self.max_unpacked_bytes)
         try:
             self._copy_out(source, target)
         except OSError as e:
@@ -374,13 +437,13 @@ class _Extractor:
                 try:
                     chunk = source.read(_CHUNK)
                 except _READ_ERRORS as e:
-                    raise ArchiveCorrupt(str(self.archive), _describe(e)) from e
+                    raise ArchiveCorrupt(self.archive, _describe(e)) from e
                 if not chunk:
                     break
                 # Counted as written, not as the header says: the header could lie.
                 self.unpacked += len(chunk)
                 if self.unpacked > self.max_unpacked_bytes:
-                    raise ArchiveTooLarge(str(self.archive), self.max_unpacked_bytes)
+                    raise ArchiveTooLarge(self.archive, self.max_unpacked_bytes)
                 out.write(chunk)
 
     def _check_symlinks(self) -> None:
@@ -388,6 +451,4 @@ class _Extractor:
         for path, name in self.symlinks:
             if not self._inside(os.path.realpath(path)):
                 path.unlink()
-                raise UnsafeArchive(
-                    str(self.archive), name, "is a symbolic link that leads outside"
-                )
+                raise UnsafeArchive(self.archive, name, "is a symbolic link that leads outside")

@@ -7,10 +7,11 @@ import shutil
 import subprocess
 import sys
 import tarfile
+import tempfile
 import types
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import IO, Literal, cast
 
 import pytest
 
@@ -314,3 +315,83 @@ def test_an_interrupted_write_leaves_no_archive(
     with pytest.raises(OSError, match="No space"):
         write_tar_gz(tree, tmp_path / "out.tar.gz", top=None, mtime=1)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tree"]
+
+
+class Trickle:
+    """A network-like stream: a few bytes per read, and no seek."""
+
+    def __init__(self, data: bytes, name: str) -> None:
+        self._data = data
+        self._pos = 0
+        self.name = name
+
+    def read(self, size: int = -1) -> bytes:
+        size = 3 if size < 0 else min(size, 3)
+        chunk = self._data[self._pos : self._pos + size]
+        self._pos += len(chunk)
+        return chunk
+
+
+@pytest.mark.parametrize("compression", ["gz", "zst"])
+def test_extract_from_a_stream(
+    tmp_path: Path, compression: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A download is unpacked as it arrives; a zstd one is spooled for the `zstd` command."""
+    plain = make_tar(tmp_path / "python.tar", python_tree, mode="w")
+    if compression == "gz":
+        data = make_tar(tmp_path / "python.tar.gz", python_tree).read_bytes()
+    else:
+        data = subprocess.run(
+            ["zstd", "-q", "-c", str(plain)], check=True, capture_output=True
+        ).stdout
+    spool = tmp_path / "tmp"
+    spool.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spool))
+    dest = tmp_path / "layer"
+    extract_tar(cast(IO[bytes], Trickle(data, "https://mirror.example/p")), dest)
+    assert_python_tree(dest)
+    assert list(spool.iterdir()) == []  # the zstd spool is gone
+
+
+def test_a_stream_is_named_by_its_name_in_errors(tmp_path: Path) -> None:
+    data = make_tar(
+        tmp_path / "a.tar.gz", lambda tar: add_special(tar, "python/x", tarfile.CHRTYPE)
+    ).read_bytes()
+    with pytest.raises(UnsafeArchive) as info:
+        extract_tar(cast(IO[bytes], Trickle(data, "https://mirror.example/p")), tmp_path / "l")
+    assert "The archive https://mirror.example/p contains" in info.value.render()
+
+
+def test_a_link_replaced_mid_archive_is_followed_anew(tmp_path: Path) -> None:
+    """The real path of a member's directory is remembered between members, but not across a
+    link being made or replaced: a later member goes where the link leads now, and a link that
+    leads outside is still refused."""
+
+    def tree(tar: tarfile.TarFile) -> None:
+        add_special(tar, "python/d1", tarfile.DIRTYPE)
+        add_special(tar, "python/d2", tarfile.DIRTYPE)
+        add_special(tar, "python/l", tarfile.SYMTYPE, "d1")
+        add_file(tar, "python/l/x", b"x")
+        add_special(tar, "python/l", tarfile.SYMTYPE, "d2")
+        add_file(tar, "python/l/y", b"y")
+
+    dest = tmp_path / "layer"
+    extract_tar(make_tar(tmp_path / "a.tar.gz", tree), dest)
+    assert (dest / "d1" / "x").read_bytes() == b"x"
+    assert (dest / "d2" / "y").read_bytes() == b"y"
+    assert not (dest / "d1" / "y").exists()
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+
+    def evil(tar: tarfile.TarFile) -> None:
+        add_special(tar, "python/d1", tarfile.DIRTYPE)
+        add_special(tar, "python/d1/up", tarfile.DIRTYPE)
+        add_special(tar, "python/l", tarfile.SYMTYPE, "d1/up")
+        add_file(tar, "python/l/x", b"x")
+        # Inside by its own text, outside once `l` is followed: up/.. is d1, d1/../.. is out.
+        add_special(tar, "python/d1/up", tarfile.SYMTYPE, "..")
+
+    with pytest.raises((UnsafeArchive, ArchiveCorrupt)):
+        extract_tar(make_tar(tmp_path / "evil.tar.gz", evil), tmp_path / "layer2")
+    assert list(outside.iterdir()) == []

@@ -6,10 +6,11 @@ lists every reason the cached one was discarded.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from ..archive import DEFAULT_MAX_UNPACKED_BYTES, extract_tar
 from ..cnb.env import LayerEnv, Scope
@@ -17,7 +18,7 @@ from ..cnb.layers import Layer
 from ..cnb.models import LayerTypes
 from ..commands import capture
 from ..config import BuildConfig
-from ..download import download
+from ..download import fetch
 from ..errors import (
     BrokenPythonArchive,
     PythonArchiveDoesNotRun,
@@ -136,16 +137,14 @@ def _fill(layer: Layer[PythonLayerMetadata], config: BuildConfig, log: Log) -> N
         "bundled": " from the archive bundled in the buildpack",
     }
     with log.timed(f"Installing Python {python.version}{via[source.via]}"):
-        with tempfile.TemporaryDirectory(prefix="python-archive-") as tmp:
-            archive = download(
-                source.url,
-                Path(tmp) / python.release.filename,
-                python.release.sha256,
-                log,
-                deadline=config.download_timeout,
-            )
-            cap = python.release.max_unpacked_bytes or DEFAULT_MAX_UNPACKED_BYTES
-            extract_tar(archive, layer.path, strip_top="python", max_unpacked_bytes=cap)
+        unpack_python(
+            source.url,
+            python.release.sha256,
+            layer.path,
+            log,
+            deadline=config.download_timeout,
+            max_unpacked_bytes=python.release.max_unpacked_bytes or DEFAULT_MAX_UNPACKED_BYTES,
+        )
         if not (layer.path / "bin" / "python3").exists():
             raise PythonArchiveHasNoPython(source.url)
         relocate(layer.path)
@@ -174,6 +173,44 @@ def _fill(layer: Layer[PythonLayerMetadata], config: BuildConfig, log: Log) -> N
         elif check.stdout.strip() != python.version:
             broken = PythonArchiveWrongVersion(source.url, check.stdout, python.version)
         if broken is not None:
-            shutil.rmtree(layer.path, ignore_errors=True)
-            layer.path.mkdir()
+            _empty(layer.path)
             raise broken
+
+
+def unpack_python(
+    url: str,
+    sha256: str,
+    dest: Path,
+    log: Log,
+    *,
+    deadline: float,
+    max_unpacked_bytes: int,
+    retry_delay: float = 1.0,
+) -> None:
+    """Download and unpack the archive at `url` into `dest` in one pass, checking its sha256.
+
+    No archive touches the disk: the response goes through sha256 straight into the safe
+    unpacker. What it unpacked counts only once the whole body matched (`fetch` returns then):
+    on any failure, a checksum mismatch included, `dest` is left empty. A retry after a partial
+    download starts from an empty `dest` too."""
+
+    def unpack(stream: BinaryIO) -> None:
+        _empty(dest)
+        extract_tar(stream, dest, strip_top="python", max_unpacked_bytes=max_unpacked_bytes)
+
+    try:
+        fetch(url, sha256, log, unpack, deadline=deadline, retry_delay=retry_delay)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            _empty(dest)
+        raise
+
+
+def _empty(path: Path) -> None:
+    """Remove what is in `path` (made if missing), keeping the directory itself."""
+    path.mkdir(parents=True, exist_ok=True)
+    for child in path.iterdir():
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
