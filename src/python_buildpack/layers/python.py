@@ -11,13 +11,11 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..archive import DEFAULT_MAX_UNPACKED_BYTES, extract_tar
 from ..cnb.env import LayerEnv, Scope
 from ..cnb.layers import Layer
 from ..cnb.models import LayerTypes
 from ..commands import capture
 from ..config import BuildConfig
-from ..download import download
 from ..errors import BrokenPythonArchive
 from ..execd import install_programs
 from ..output import Log
@@ -122,6 +120,11 @@ def install_python(config: BuildConfig, env: dict[str, str], log: Log) -> Python
 
 
 def _fill(layer: Layer[PythonLayerMetadata], config: BuildConfig, log: Log) -> None:
+    # Only a cold layer downloads and unpacks: `http`, `ssl`, `urllib.request` and `tarfile`
+    # stay out of a warm rebuild's start-up.
+    from ..archive import DEFAULT_MAX_UNPACKED_BYTES, extract_tar
+    from ..download import download
+
     python = config.python
     source = config.python_source
     via = {
