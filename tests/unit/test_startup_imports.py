@@ -8,8 +8,9 @@ import json
 import subprocess
 import sys
 
-# Each was on the warm path before, for a download, an archive or a service binding.
-COLD_ONLY = ("ssl", "http.client", "urllib.request", "tarfile", "configparser", "netrc")
+# Each was on the warm path before, for a download, an archive, a service binding or (`email`)
+# the SBOM's reading of METADATA files.
+COLD_ONLY = ("ssl", "http.client", "urllib.request", "tarfile", "configparser", "netrc", "email")
 # Models a warm rebuild of a pip app never validates: their schema is built on first use.
 NOT_BUILT_AT_IMPORT = (
     "python_buildpack.cnb.models:BuildpackDescriptor",
