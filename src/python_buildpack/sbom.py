@@ -105,7 +105,7 @@ class Distribution:
     version: str
     summary: str | None
     licenses: list[dict[str, Any]]
-    requires: tuple[Requirement, ...]
+    requires: tuple[str, ...]  # the Requires-Dist lines, parsed by `dependency_graph`
     extras: tuple[str, ...]
 
     @property
@@ -176,7 +176,7 @@ def read_dist_info(info: Path) -> Distribution | None:
         version=version.strip(),
         summary=_one_line(headers.get("Summary")),
         licenses=declared_licenses(headers),
-        requires=tuple(_requirements(headers.get_all("Requires-Dist") or [])),
+        requires=tuple(headers.get_all("Requires-Dist") or ()),
         extras=tuple(canonicalize_name(e) for e in headers.get_all("Provides-Extra") or []),
     )
 
@@ -204,8 +204,18 @@ def _one_line(value: str | None) -> str | None:
     return value.strip() or None
 
 
-def _requirements(lines: Iterable[str]) -> Iterable[Requirement]:
+# The name a requirement line starts with, as packaging's parser reads it (PEP 508).
+_REQUIREMENT_NAME = re.compile(r"\s*([a-zA-Z0-9](?:[a-zA-Z0-9._-]*[a-zA-Z0-9])?)")
+
+
+def _requirements(lines: Iterable[str], names: set[str]) -> Iterable[Requirement]:
+    """The lines that parse and name one of `names`. Only those are parsed: most lines of a
+    venv name what is not installed (test and docs extras), and a warm rebuild writes the SBOM
+    too, where parsing them all was a tenth of its own time."""
     for line in lines:
+        match = _REQUIREMENT_NAME.match(line)
+        if match is None or canonicalize_name(match.group(1)) not in names:
+            continue
         try:
             yield Requirement(line)
         except InvalidRequirement:
@@ -220,7 +230,7 @@ def dependency_graph(
     graph: dict[str, list[str]] = {}
     for distribution in distributions:
         edges: set[str] = set()
-        for requirement in distribution.requires:
+        for requirement in _requirements(distribution.requires, names):
             target = canonicalize_name(requirement.name)
             if (
                 target in names
