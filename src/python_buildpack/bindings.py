@@ -25,13 +25,8 @@ Invariants:
 
 from __future__ import annotations
 
-import atexit
-import configparser
-import netrc
 import re
 import shutil
-import ssl
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +46,9 @@ from .errors import (
     BindingPipFileTwice,
     BindingsDirUnreadable,
 )
+
+# `ssl`, `configparser`, `netrc` and `atexit` are imported where a binding needs them: every
+# build calls this module, few have bindings, and `ssl` alone costs a warm rebuild ~10 ms.
 
 CA_TYPE = "ca-certificates"
 PIP_TYPE = "pip"
@@ -166,6 +164,8 @@ def _read_text(binding: Path, entry: Path) -> str:
 
 
 def _read_ca_binding(binding: Path) -> list[CaCertificate]:
+    import ssl
+
     found = []
     for entry in _entries(binding):
         text = _read_text(binding, entry)
@@ -203,6 +203,8 @@ def _read_pip_binding(binding: Path) -> dict[str, Path]:
 
 
 def _check_pip_conf(binding: Path, text: str) -> None:
+    import configparser
+
     parser = configparser.RawConfigParser()
     try:
         parser.read_string(text)
@@ -212,6 +214,8 @@ def _check_pip_conf(binding: Path, text: str) -> None:
 
 
 def _check_netrc(binding: Path, entry: Path) -> None:
+    import netrc
+
     try:
         netrc.netrc(str(entry))
     except netrc.NetrcParseError as error:
@@ -228,6 +232,9 @@ def prepare_tool_credentials(
     """
     env = {variable: str(path) for variable, (_, path) in bindings.pip_files.items()}
     if bindings.certificates:
+        import atexit
+        import tempfile
+
         directory = Path(tempfile.mkdtemp(prefix="python-buildpack-ca-"))
         atexit.register(shutil.rmtree, directory, True)
         bundle = directory / "ca-bundle.pem"

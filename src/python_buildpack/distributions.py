@@ -105,7 +105,8 @@ class Support(Enum):
 
 
 class MinorEntry(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # defer_build (here and below): built on first validation, not at every import.
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     version: str
     warn_from: date
@@ -147,7 +148,7 @@ class MinorEntry(BaseModel):
 
 
 class Release(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     version: str
     os: str
@@ -220,7 +221,7 @@ class Release(BaseModel):
 
 
 class Manifest(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
     minors: list[MinorEntry]
     releases: list[Release]

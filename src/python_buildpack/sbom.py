@@ -19,10 +19,9 @@ extra is there because of it or of another edge in the graph.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from email.message import Message
-from email.parser import HeaderParser
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
@@ -106,7 +105,7 @@ class Distribution:
     version: str
     summary: str | None
     licenses: list[dict[str, Any]]
-    requires: tuple[Requirement, ...]
+    requires: tuple[str, ...]  # the Requires-Dist lines, parsed by `dependency_graph`
     extras: tuple[str, ...]
 
     @property
@@ -125,12 +124,50 @@ def installed(site_packages: Iterable[Path]) -> list[Distribution]:
     return sorted(found.values(), key=lambda d: d.name)
 
 
+# A header line of an email-style block: a field name (printable ASCII but ':') and a colon, or
+# a continuation (leading whitespace). The first other line ends the block, as for email.parser.
+_HEADER_LINE = re.compile(r"From |[\x21-\x39\x3b-\x7e]*:|[ \t]")
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n|\Z)")
+
+
+class MetadataHeaders:
+    """The header fields of a core metadata file as `email.parser.HeaderParser` (compat32)
+    gives them: a folded value keeps its line breaks, names match in any case. Read here
+    because every build, warm or not, writes the venv's SBOM: the `email` package and its
+    parser of the whole file (long description included) cost more than the rest of it."""
+
+    def __init__(self, text: str) -> None:
+        self._fields: list[tuple[str, list[str]]] = []
+        for match in _LINE.finditer(text):
+            line = match.group()
+            if not line or not _HEADER_LINE.match(line):
+                break  # a blank line (or any other) starts the body
+            if line.startswith("From "):
+                continue  # an mbox envelope line, which email.parser skips too
+            if line[0] in " \t":
+                if self._fields:
+                    self._fields[-1][1].append(line)
+            elif not line.startswith(":"):
+                name, value = line.split(":", 1)
+                self._fields.append((name.lower(), [value.lstrip(" \t")]))
+
+    def get_all(self, name: str) -> list[str] | None:
+        found = [
+            "".join(lines).rstrip("\r\n") for key, lines in self._fields if key == name.lower()
+        ]
+        return found or None
+
+    def get(self, name: str) -> str | None:
+        found = self.get_all(name)
+        return found[0] if found else None
+
+
 def read_dist_info(info: Path) -> Distribution | None:
     try:
         text = (info / "METADATA").read_text(encoding="utf-8", errors="replace")
     except OSError:
         return None
-    headers = HeaderParser().parsestr(text)
+    headers = MetadataHeaders(text)
     name, version = headers.get("Name"), headers.get("Version")
     if not name or not version:
         return None
@@ -139,12 +176,12 @@ def read_dist_info(info: Path) -> Distribution | None:
         version=version.strip(),
         summary=_one_line(headers.get("Summary")),
         licenses=declared_licenses(headers),
-        requires=tuple(_requirements(headers.get_all("Requires-Dist") or [])),
+        requires=tuple(headers.get_all("Requires-Dist") or ()),
         extras=tuple(canonicalize_name(e) for e in headers.get_all("Provides-Extra") or []),
     )
 
 
-def declared_licenses(headers: Message) -> list[dict[str, Any]]:
+def declared_licenses(headers: MetadataHeaders) -> list[dict[str, Any]]:
     """The license the package declares: its SPDX License-Expression (metadata 2.4), else a
     short License field, else its `License ::` classifiers; nothing when it declares none."""
     expression = _one_line(headers.get("License-Expression"))
@@ -167,8 +204,18 @@ def _one_line(value: str | None) -> str | None:
     return value.strip() or None
 
 
-def _requirements(lines: Iterable[str]) -> Iterable[Requirement]:
+# The name a requirement line starts with, as packaging's parser reads it (PEP 508).
+_REQUIREMENT_NAME = re.compile(r"\s*([a-zA-Z0-9](?:[a-zA-Z0-9._-]*[a-zA-Z0-9])?)")
+
+
+def _requirements(lines: Iterable[str], names: set[str]) -> Iterable[Requirement]:
+    """The lines that parse and name one of `names`. Only those are parsed: most lines of a
+    venv name what is not installed (test and docs extras), and a warm rebuild writes the SBOM
+    too, where parsing them all was a tenth of its own time."""
     for line in lines:
+        match = _REQUIREMENT_NAME.match(line)
+        if match is None or canonicalize_name(match.group(1)) not in names:
+            continue
         try:
             yield Requirement(line)
         except InvalidRequirement:
@@ -183,7 +230,7 @@ def dependency_graph(
     graph: dict[str, list[str]] = {}
     for distribution in distributions:
         edges: set[str] = set()
-        for requirement in distribution.requires:
+        for requirement in _requirements(distribution.requires, names):
             target = canonicalize_name(requirement.name)
             if (
                 target in names

@@ -171,3 +171,27 @@ def test_layer_sbom_file_lives_and_dies_with_the_layer(tmp_path: Path) -> None:
         layer.write_sbom(b"{}", "xml")
     layer.discard(["changed"])
     assert not path.exists()
+
+
+METADATA_SAMPLES = [
+    "Metadata-Version: 2.4\nName: Demo\nVersion: 1.0\nRequires-Dist: a; extra == 'x'\n"
+    "Requires-Dist: b>=2\n\nLong: description, not a header\n",
+    "Name: demo\r\nVersion: 1.0\r\nLicense: line one\r\n        line two\r\nSummary: s\r\n\r\nbody",
+    "Name: demo\nversion: 2\nCLASSIFIER: License :: OSI Approved :: MIT License\n",
+    "Name: demo\nVersion: 1\nnot a header line\nSummary: in the body\n",
+    "From someone\nName: demo\n :continuation first\n:no name\nVersion:\t 3 \n",
+    "",
+    "Name: caf\N{LATIN SMALL LETTER E WITH ACUTE}\nVersion: 1\n",
+]
+
+
+@pytest.mark.parametrize("text", METADATA_SAMPLES)
+def test_metadata_headers_read_as_email_parser_does(text: str) -> None:
+    from email.parser import HeaderParser
+
+    from python_buildpack.sbom import MetadataHeaders
+
+    expected, ours = HeaderParser().parsestr(text), MetadataHeaders(text)
+    for name in ("Name", "version", "License", "Summary", "Classifier", "Requires-Dist", "X"):
+        assert ours.get(name) == expected.get(name)
+        assert ours.get_all(name) == expected.get_all(name)

@@ -35,7 +35,9 @@ class BuiltFor(BaseModel):
     """What a layer's files were built for: compiled files (CPython, wheels built from sdists,
     a tool's compiled dependencies) only work with the same Python, CPU and OS."""
 
-    model_config = ConfigDict(extra="forbid")
+    # defer_build: each layer's metadata model is built when its layer is first opened, so a
+    # build pays only for the layers it has (the tool layer's for uv/Poetry/Pipenv apps only).
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     python_version: str
     arch: str

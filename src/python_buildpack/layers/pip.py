@@ -44,7 +44,7 @@ class PipLayerMetadata(BaseModel):
     Python version alone), so the same files work on any CPU and OS. After a target change the
     python layer is rebuilt at the same path and version, and this layer still fits it."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     python_version: str
     pip_version: str

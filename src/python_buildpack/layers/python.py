@@ -12,13 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from ..archive import DEFAULT_MAX_UNPACKED_BYTES, extract_tar
 from ..cnb.env import LayerEnv, Scope
 from ..cnb.layers import Layer
 from ..cnb.models import LayerTypes
 from ..commands import capture
 from ..config import BuildConfig
-from ..download import fetch
 from ..errors import (
     BrokenPythonArchive,
     PythonArchiveDoesNotRun,
@@ -128,6 +126,10 @@ def install_python(config: BuildConfig, env: dict[str, str], log: Log) -> Python
 
 
 def _fill(layer: Layer[PythonLayerMetadata], config: BuildConfig, log: Log) -> None:
+    # Only a cold layer downloads and unpacks: `http`, `ssl`, `urllib.request` and `tarfile`
+    # stay out of a warm rebuild's start-up.
+    from ..archive import DEFAULT_MAX_UNPACKED_BYTES
+
     python = config.python
     source = config.python_source
     via = {
@@ -193,6 +195,10 @@ def unpack_python(
     unpacker. What it unpacked counts only once the whole body matched (`fetch` returns then):
     on any failure, a checksum mismatch included, `dest` is left empty. A retry after a partial
     download starts from an empty `dest` too."""
+
+    # Only a cold layer unpacks: http, ssl and tarfile stay off a warm rebuild's start-up.
+    from ..archive import extract_tar
+    from ..download import fetch
 
     def unpack(stream: BinaryIO) -> None:
         _empty(dest)
