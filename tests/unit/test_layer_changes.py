@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -23,6 +24,7 @@ from python_buildpack.layers.common import (
     BUILT_FOR_REASONS,
     BuiltFor,
     ChangeReasons,
+    built_for,
     log_layer_state,
     open_layer,
 )
@@ -261,6 +263,21 @@ def test_change_reasons_labels_and_functions_in_mapping_order() -> None:
 
 def test_built_for_reasons_cover_the_base_model() -> None:
     ChangeReasons(BuiltFor, BUILT_FOR_REASONS)
+
+
+def test_built_for_fills_every_field_of_the_base_model_and_records_an_unknown_distro() -> None:
+    config: Any = SimpleNamespace(
+        python=SimpleNamespace(version="3.13.5"),
+        target=SimpleNamespace(arch="arm64", distro_name=None, distro_version=""),
+    )
+    fields = built_for(config)
+    assert BuiltFor.model_validate(fields).model_dump() == fields
+    assert fields == {
+        "python_version": "3.13.5",
+        "arch": "arm64",
+        "distro_name": "unknown",
+        "distro_version": "unknown",
+    }
 
 
 # --- the one log of a cached layer ------------------------------------------------------------

@@ -48,12 +48,14 @@ class BuiltFor(BaseModel):
 def built_for(config: BuildConfig) -> dict[str, str]:
     """The `BuiltFor` fields of this build, to build any layer's metadata from:
     `PythonLayerMetadata(**built_for(config), archive_sha256=...)`."""
-    return BuiltFor(
-        python_version=config.python.version,
-        arch=config.target.arch,
-        distro_name=config.target.distro_name or UNKNOWN,
-        distro_version=config.target.distro_version or UNKNOWN,
-    ).model_dump()
+    # A plain dict: the layer's own model validates it, and `BuiltFor` itself (never validated)
+    # stays unbuilt on a warm rebuild's start-up.
+    return {
+        "python_version": config.python.version,
+        "arch": config.target.arch,
+        "distro_name": config.target.distro_name or UNKNOWN,
+        "distro_version": config.target.distro_version or UNKNOWN,
+    }
 
 
 # How the change of one field (or of fields told together) reads in the log: a label for
