@@ -156,10 +156,15 @@ class AppSnapshot:
         """The console scripts `pyproject.toml` declares (PEP 621, or Poetry's own table), each
         with the table it is in."""
         found: dict[str, str] = {}
-        for table, keys in SCRIPT_TABLES:
-            value: Any = self.pyproject
-            for key in keys:
-                value = value.get(key) if isinstance(value, dict) else None
-            if isinstance(value, dict):
-                found.update((str(name), table) for name in value)
+        for name, keys in SCRIPT_TABLES:
+            found.update((str(script), name) for script in table(self.pyproject, *keys))
         return found
+
+
+def table(data: dict[str, Any], *keys: str) -> dict[str, Any]:
+    """`data[k1][k2]...` when each step is a table, else {}: a parsed TOML file's optional
+    table, where a malformed one is for its tool to report."""
+    for key in keys:
+        value = data.get(key)
+        data = value if isinstance(value, dict) else {}
+    return data

@@ -18,7 +18,7 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from ..commands import Result, display, run
 from ..config import BuildConfig
@@ -141,11 +141,3 @@ class LockFileInstaller:
         raise PackageManagerInstallFailed(
             self.display, shown, result.exit_code, self.lock_file, self.python.version
         )
-
-
-def table(data: dict[str, Any], *keys: str) -> dict[str, Any]:
-    """`data[k1][k2]...` when each step is a table, else {} (the tool reports a malformed file)."""
-    for key in keys:
-        value = data.get(key)
-        data = value if isinstance(value, dict) else {}
-    return data

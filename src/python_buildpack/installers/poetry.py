@@ -13,10 +13,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ..app_snapshot import table
 from ..errors import PoetryProjectNotInstallable
 from ..output import Log
 from ..package_managers import Tool
-from .locked import LockFileInstaller, table
+from .locked import LockFileInstaller
 
 # Poetry 2's words when the project's own code is not where its settings say.
 NOT_INSTALLABLE_MARKER = "The current project could not be installed"

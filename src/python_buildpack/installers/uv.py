@@ -15,9 +15,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ..app_snapshot import table
 from ..output import Log
 from ..package_managers import Tool
-from .locked import LockFileInstaller, table
+from .locked import LockFileInstaller
 
 
 class UvInstaller(LockFileInstaller):
