@@ -22,16 +22,6 @@ from python_buildpack.output import Log
 ENV = {"PATH": "/usr/bin:/bin"}
 
 
-@pytest.fixture
-def log_output() -> io.StringIO:
-    return io.StringIO()
-
-
-@pytest.fixture
-def log(log_output: io.StringIO) -> Log:
-    return Log(out=log_output, err=log_output)
-
-
 def test_run_streams_indented_output_redacts_and_keeps_the_tail(
     log: Log, log_output: io.StringIO
 ) -> None:

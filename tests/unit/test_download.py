@@ -109,16 +109,6 @@ def server() -> Iterator[Server]:
     srv.httpd.server_close()
 
 
-@pytest.fixture
-def log_output() -> io.StringIO:
-    return io.StringIO()
-
-
-@pytest.fixture
-def log(log_output: io.StringIO) -> Log:
-    return Log(out=log_output, err=log_output)
-
-
 def fetch(url: str, dest: Path, log: Log, sha: str = BODY_SHA, **kwargs: float) -> Path:
     return download(url, dest, sha, log, retry_delay=0.01, timeout=5.0, **kwargs)  # type: ignore[arg-type]
 

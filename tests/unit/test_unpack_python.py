@@ -29,9 +29,9 @@ from python_buildpack.layers.python import unpack_python
 from python_buildpack.output import Log
 
 from .test_archive import add_file, add_special
-from .test_download import Behaviour, Server, log, log_output, ok, server
+from .test_download import Behaviour, Server, ok, server
 
-__all__ = ["log", "log_output", "server"]  # fixtures, used by name
+__all__ = ["server"]  # a fixture, used by name
 
 
 def tar_gz(members: dict[str, bytes], symlinks: dict[str, str] | None = None) -> bytes:
