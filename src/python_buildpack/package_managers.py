@@ -106,6 +106,14 @@ class ManagerSpec:
         pinned requirements file of its tool (`requirements/<name>.txt`, `tool_versions`)."""
         return self.tool.value
 
+    def venv_env(self, venv: str) -> dict[str, str]:
+        """The variables that make the tool run on `venv` the way this build does: for our own
+        run of it (`installers`) and, in the venv layer's build env, for later buildpacks."""
+        env = dict(self.later_build_env)
+        if self.venv_variable:
+            env[self.venv_variable] = venv
+        return env
+
     @property
     def project_files(self) -> tuple[str, ...]:
         """The files besides the lock file that the installed packages depend on."""

@@ -235,3 +235,13 @@ def test_a_venvs_recorded_manager_finds_its_spec() -> None:
     assert venv_spec(UV_PIP) is Tool.UV.spec
     assert Tool.UV.spec.venv_variable == "UV_PROJECT_ENVIRONMENT"
     assert not any(spec.later_build_env for spec in (Tool.PIP.spec, Tool.PIPENV.spec))
+
+
+def test_venv_env_points_the_tool_at_the_venv_with_the_tables_settings() -> None:
+    assert Tool.UV.spec.venv_env("/layers/venv") == {
+        "UV_PROJECT_ENVIRONMENT": "/layers/venv",
+        "UV_PYTHON_DOWNLOADS": "never",
+        "UV_NO_MANAGED_PYTHON": "1",
+    }
+    assert Tool.POETRY.spec.venv_env("/layers/venv") == {"POETRY_VIRTUALENVS_CREATE": "false"}
+    assert Tool.PIP.spec.venv_env("/layers/venv") == {}

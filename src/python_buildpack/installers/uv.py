@@ -29,13 +29,8 @@ class UvInstaller(LockFileInstaller):
         return self.config.uv.options
 
     def install(self, venv: Path, env: dict[str, str], log: Log) -> bool:
-        env = {
-            **env,
-            "UV_PROJECT_ENVIRONMENT": str(venv),
-            "UV_PYTHON": str(self.python.python),
-            "UV_PYTHON_DOWNLOADS": "never",
-            "UV_NO_MANAGED_PYTHON": "1",
-        }
+        # The venv, never a Python of uv's own (the table's settings), and our python.
+        env = {**env, **self.spec.venv_env(str(venv)), "UV_PYTHON": str(self.python.python)}
         # The cache and the venv are layers on one filesystem: hard links are the fast path.
         env.setdefault("UV_LINK_MODE", "hardlink")
         log.info(project_note(self.config.app.pyproject))

@@ -162,10 +162,7 @@ def later_buildpack_env(env: LayerEnv, path: Path, package_manager: str) -> None
     """What a later buildpack needs to run the app's own package manager the way this build
     did (VIRTUAL_ENV already makes `uv pip install` and `poetry run` use the venv; the tool's
     cache layer gives it the cache variable), from the package manager table."""
-    spec = venv_spec(package_manager)
-    if spec.venv_variable:
-        env.override(Scope.BUILD, spec.venv_variable, str(path))
-    for name, value in spec.later_build_env:
+    for name, value in venv_spec(package_manager).venv_env(str(path)).items():
         env.override(Scope.BUILD, name, value)
 
 
