@@ -134,6 +134,7 @@ def run_app(
     runs: int,
     progress: Callable[[str], None],
     floor: Callable[[], float] | None = None,
+    logs: Path | None = None,
 ) -> AppResults:
     app = work / "apps" / spec.name
     shutil.copytree(spec.source, app)
@@ -141,6 +142,16 @@ def run_app(
     for name, value in spec.env.items():
         (platform.platform_dir / "env" / name).write_text(value)
     caches = work / "caches" / spec.name
+    saved = iter(range(1, 1_000))
+
+    def save_log(scenario: str, result: BuildResult) -> None:
+        """With `--logs`: every phase's output of each build, numbered in build order."""
+        if logs is not None:
+            slug = scenario.replace(" ", "-").replace(",", "").replace("=", "-")
+            target = logs / f"{spec.name}-{next(saved):02d}-{slug}.log"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(result.output)
+
     colds: list[BuildResult] = []
     cold_runs = max(runs, 2)  # reproducibility compares two cold builds at least
     for index in range(cold_runs):
@@ -150,6 +161,7 @@ def run_app(
         progress(f"{spec.name}: cold build {index + 1}/{cold_runs}")
         cold = platform.build(app, image=f"{spec.name}-cold-{index}", cache_dir=caches / f"{index}")
         results.cold.add(cold)
+        save_log("cold", cold)
         colds.append(cold)
 
     _record_layers(results, colds)
@@ -170,6 +182,7 @@ def run_app(
             progress(f"{spec.name}: {scenario} {index + 1}/{runs}")
             result = platform.build(app, image=image, cache_dir=cache, previous_image=image)
             series.add(result)
+            save_log(scenario, result)
             _remove_build_dir(result)
             if REUSED in result.logs["builder"]:
                 series.notes.append("venv reused")

@@ -1,6 +1,6 @@
 """`make bench`: build speed, image size, detect time and reproducibility of the buildpack.
 
-    .venv/bin/python bench/run.py [--runs 3] [--quick] [--apps web,web_cext,uv_app]
+    .venv/bin/python bench/run.py [--runs 3] [--quick] [--apps web,web_cext,uv_app] [--logs DIR]
 
 Packages the buildpack with its own runtime, then builds fixture apps under the real CNB lifecycle
 (tests/harness/lifecycle.py), with CPython archives served from a local mirror and packages from
@@ -134,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--output", type=Path, default=RESULTS)
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
+    parser.add_argument("--logs", type=Path, help="write every build's lifecycle output here")
     args = parser.parse_args(argv)
     if args.quick:
         args.runs, args.detect_runs = 1, 20
@@ -185,7 +186,9 @@ def main(argv: list[str] | None = None) -> int:
         )
 
         def _run(spec: AppBench, platform: Platform) -> AppResults:
-            return run_app(spec, platform, baseline, work, args.runs, progress, floor_rebuild)
+            return run_app(
+                spec, platform, baseline, work, args.runs, progress, floor_rebuild, args.logs
+            )
 
         def platform_for(index: PackageIndex, name: str) -> Platform:
             return Platform.create(
