@@ -11,12 +11,13 @@ from .bindings import prepare_tool_credentials
 from .cnb.context import BuildContext
 from .cnb.models import BuildpackPlan
 from .config import BuildConfig, PipInstallerKind, decide
-from .detect import working_directory
-from .django import collect_static_files
+from .detect import NEEDED, working_directory
+from .django import collect_static_files, may_collect_static
 from .env_checks import tool_run_env
 from .installers import lock_file_installer, pip_installer
 from .layers.pip import PipInstall, install_pip, pip_wanted
 from .layers.pip_cache import prepare_pip_cache
+from .layers.previous_image import PreviousImage
 from .layers.python import PythonInstall, install_python
 from .layers.tool import ToolInstall, install_tool
 from .layers.tool_cache import prepare_tool_cache
@@ -40,10 +41,13 @@ def run_build(argv: Sequence[str], log: Log) -> int:
     env = tool_run_env(config.environ)
     # CA bundle, pip.conf and .netrc from bindings: in the tools' env only, never a layer's.
     env.update(prepare_tool_credentials(config.bindings))
-    venv = install_layers(config, plan, env, log)
+    image = PreviousImage.read(config.layers_dir, launch_layers_needed_at_build(config, plan))
+    venv = install_layers(config, plan, env, log, image)
 
     collect_static_files(config, venv, log)
     context.write_launch(configure_processes(config, venv, log))
+    # Last: it deletes the files of the layers the previous image already has.
+    image.finish()
 
     if config.python.grace is not None:
         # Repeated where a log is read first, its end: this app stops building on a known day.
@@ -52,8 +56,26 @@ def run_build(argv: Sequence[str], log: Log) -> int:
     return 0
 
 
+def launch_layers_needed_at_build(config: BuildConfig, plan: BuildpackPlan) -> str | None:
+    """What needs the files of the launch layers (`python`, `venv`) at build time on every
+    build, so that they are never left to the previous image (`layers.previous_image`): the
+    app's collectstatic, or a later buildpack that requires what they provide."""
+    if may_collect_static(config):
+        return "Django's collectstatic"
+    for name, (build, launch) in NEEDED.items():
+        entries = plan.entries_named(name)
+        own = {"build": build, "launch": launch}
+        if len(entries) > 1 or any(entry.metadata != own for entry in entries):
+            return f"a later buildpack that requires '{name}'"
+    return None
+
+
 def install_layers(
-    config: BuildConfig, plan: BuildpackPlan, env: dict[str, str], log: Log
+    config: BuildConfig,
+    plan: BuildpackPlan,
+    env: dict[str, str],
+    log: Log,
+    image: PreviousImage,
 ) -> VenvInstall:
     """Python, the package manager's layers and the venv they fill, in the order each package
     manager gets them:
@@ -69,7 +91,7 @@ def install_layers(
     layers of uv, Poetry, Pipenv (and any manager added to `package_managers.SPECS`) come from
     the package manager table.
     """
-    python = install_python(config, env, log)
+    python = install_python(config, env, log, image)
     env = python.build_env
     pip = None
     if pip_wanted(config, plan):
@@ -84,7 +106,7 @@ def install_layers(
         case tool, _:
             installed, env = tool_layers(config, tool.spec, python, pip, env, log)
             installer = lock_file_installer(config, python, installed)
-    return install_dependencies(config, python, installer, env, log)
+    return install_dependencies(config, python, installer, env, log, image)
 
 
 def tool_layers(

@@ -17,7 +17,7 @@ from .commands import run
 from .config import BuildConfig
 from .env_checks import app_only_env
 from .errors import CollectstaticFailed, ConfigFileUnreadable, DjangoConfigurationUnreadable
-from .layers.venv import VenvInstall, installed_distributions
+from .layers.venv import VenvInstall
 from .output import Log
 from .redact import secrets_in_env
 
@@ -145,12 +145,18 @@ def _str_value(node: ast.AST) -> str | None:
 # --- collectstatic ----------------------------------------------------------------------------
 
 
+def may_collect_static(config: BuildConfig) -> bool:
+    """Whether `collect_static_files` may run the app at build time (it also needs Django in
+    the venv, which is not known before the venv is)."""
+    return config.collectstatic and (config.app_dir / MANAGE_PY).is_file()
+
+
 def collect_static_files(config: BuildConfig, venv: VenvInstall, log: Log) -> bool:
     """Run `manage.py collectstatic --noinput` when the app is a Django app that uses
     django.contrib.staticfiles. True when it ran."""
     if not (config.app_dir / MANAGE_PY).is_file():
         return False
-    if "django" not in installed_distributions(venv.path):
+    if "django" not in venv.distributions:
         return False
     log.header("Generating Django static files")
     if not config.collectstatic:

@@ -26,7 +26,7 @@ from .app_snapshot import AppSnapshot
 from .cnb.models import LaunchToml, Process
 from .config import BuildConfig
 from .django import DjangoProject, find_project, parse_source
-from .layers.venv import VenvInstall, installed_distributions
+from .layers.venv import VenvInstall
 from .output import Log
 from .procfile import PROCFILE, Procfile
 
@@ -384,13 +384,6 @@ def plan_processes(
     return processes, inference
 
 
-def console_scripts(venv: Path) -> set[str]:
-    try:
-        return {path.name for path in (venv / "bin").iterdir()}
-    except OSError:
-        return set()
-
-
 def launch_toml(planned: Iterable[PlannedProcess]) -> LaunchToml:
     return LaunchToml(
         processes=[
@@ -407,8 +400,8 @@ def configure_processes(config: BuildConfig, venv: VenvInstall, log: Log) -> Lau
         config.procfile,
         config.launch_command,
         config.environ,
-        installed_distributions(venv.path),
-        console_scripts(venv.path),
+        set(venv.distributions),
+        set(venv.bin),
     )
     log_processes(planned, inference, log)
     return launch_toml(planned)

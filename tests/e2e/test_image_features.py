@@ -42,18 +42,21 @@ class Builds:
     platform: Platform
     first: BuildResult
     second: BuildResult
+    # The second build left the launch layers to the image: the third reuses them from there.
+    third: BuildResult
 
 
 @pytest.fixture(scope="module")
 def builds(platform: Platform, tmp_path_factory: pytest.TempPathFactory) -> Builds:
-    """flask_gunicorn built, then rebuilt from the first image and the same cache."""
+    """flask_gunicorn built, then rebuilt twice from the last image and the same cache."""
     base = tmp_path_factory.mktemp("image-features")
     app = base / "app"
     shutil.copytree(FIXTURE_APPS / "flask_gunicorn", app)
     cache = base / "cache"
     first = platform.build(app, image="features", cache_dir=cache)
     second = platform.build(app, image="features", cache_dir=cache, previous_image="features")
-    return Builds(platform, first, second)
+    third = platform.build(app, image="features", cache_dir=cache, previous_image="features")
+    return Builds(platform, first, second, third)
 
 
 def image_files(result: BuildResult, wanted: set[str]) -> dict[str, bytes]:
@@ -90,7 +93,7 @@ def venv_distributions(builds: Builds, result: BuildResult) -> set[tuple[str, st
     return {(canonicalize_name(name), version) for name, version in listed}
 
 
-@pytest.mark.parametrize("which", ["first", "second"])
+@pytest.mark.parametrize("which", ["first", "second", "third"])
 def test_sboms_in_the_image_match_the_venv(builds: Builds, which: str) -> None:
     result: BuildResult = getattr(builds, which)
     documents = sboms(result)
@@ -126,6 +129,13 @@ def test_rebuild_reuses_the_layers_and_keeps_their_sboms(builds: Builds) -> None
             BUILDPACK_ID, layer
         )
     assert sboms(builds.second) == sboms(builds.first)
+    # Taken from the previous image without their files: the same layers, the same SBOMs.
+    assert "from the previous image" in builds.third.logs["builder"]
+    for layer in ("python", "venv"):
+        assert builds.third.layer_digest(BUILDPACK_ID, layer) == builds.first.layer_digest(
+            BUILDPACK_ID, layer
+        )
+    assert sboms(builds.third) == sboms(builds.first)
 
 
 # --- WEB_CONCURRENCY --------------------------------------------------------------------------

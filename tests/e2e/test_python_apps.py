@@ -100,6 +100,20 @@ def test_flask_app_builds_runs_and_rebuilds_from_cache(
         assert second.layer_digest(BUILDPACK_ID, layer) == first.layer_digest(BUILDPACK_ID, layer)
     assert serve(platform, second, gunicorn())["flask"] == "3.1.3"
 
+    # The image already held both layers as they were: the second build left them to it
+    # (out of the cache). The third restores only their metadata, and the exporter takes the
+    # previous image's layers as they are.
+    third = platform.build(app, image="flask", cache_dir=cache_dir, previous_image="flask")
+    log = third.logs["builder"]
+    assert "Using cached Python 3.13" in log and "from the previous image" in log
+    assert "Using cached virtual environment from the previous image since" in log
+    for layer in ("python", "venv"):
+        assert f'Restoring data for "{BUILDPACK_ID}:{layer}"' not in third.logs["restorer"]
+        assert f"Reusing layer '{BUILDPACK_ID}:{layer}'" in third.logs["exporter"]
+        assert third.layer_digest(BUILDPACK_ID, layer) == first.layer_digest(BUILDPACK_ID, layer)
+    assert launch_layers(third) == {"python", "venv"}
+    assert serve(platform, third, gunicorn())["flask"] == "3.1.3"
+
 
 def test_changed_python_version_and_pin_under_the_lifecycle(
     python_platform: Any, fixture_app: Any, cache_dir: Path, package_index: Any, runtimes: Any

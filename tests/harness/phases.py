@@ -60,6 +60,9 @@ class Workspace:
         }
     )
 
+    # Whether the next build has a previous image: only `restore_for_rebuild` gives it one.
+    _previous_image: bool = field(default=False, init=False, repr=False)
+
     def __post_init__(self) -> None:
         for sub in ("app", "platform/env", "layers", "plan"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
@@ -90,6 +93,45 @@ class Workspace:
     def set_platform_env(self, name: str, value: str) -> None:
         (self.platform / "env" / name).write_text(value)
 
+    def restore_for_rebuild(self, *, previous_image: bool = True) -> None:
+        """Leave `layers` as the lifecycle's analyzer and restorer leave a rebuild's layers
+        directory (Platform API 0.14+), from the last build's output with its cache and, with
+        `previous_image`, the image it exported:
+
+        - a launch layer's `<name>.toml` comes from the image (not one with build = true and
+          cache = false); a cached layer's `<name>.toml` and files from the cache; `[types]`
+          is stripped, and nothing else is kept;
+        - the SBOM files of the layers restored come back with them;
+        - `store.toml` comes from the image only; `launch.toml` and `build.toml` never.
+
+        The real phases run in tests/e2e; this is for contract tests of rebuilds. Without it,
+        a build in the same layers directory is a rebuild under a new image name (the cache
+        left as it was, no previous image): `build` removes `store.toml`, which the lifecycle
+        only restores from a previous image."""
+        self._previous_image = previous_image
+        import tomli_w
+        import tomllib
+
+        for path in sorted(self.layers.glob("*.toml")):
+            name = path.stem
+            if name in ("launch", "build") or (name == "store" and not previous_image):
+                path.unlink()
+                continue
+            if name == "store":
+                continue
+            content = tomllib.loads(path.read_text())
+            types = content.get("types", {})
+            launch, build, cache = (bool(types.get(key)) for key in ("launch", "build", "cache"))
+            from_image = previous_image and launch and not (build and not cache)
+            if not cache:
+                shutil.rmtree(self.layers / name, ignore_errors=True)
+            if from_image or cache:
+                path.write_text(tomli_w.dumps({"metadata": content.get("metadata", {})}))
+            else:
+                path.unlink()
+                for sbom in self.layers.glob(f"{name}.sbom.*"):
+                    sbom.unlink()
+
     def detect(self, env: Mapping[str, str] | None = None, path: str | None = None) -> PhaseResult:
         cnb = {
             "CNB_BUILDPACK_DIR": str(self.buildpack_dir),
@@ -104,6 +146,9 @@ class Workspace:
     ) -> PhaseResult:
         if plan is not None or not self.buildpack_plan.exists():
             self.buildpack_plan.write_text(plan if plan is not None else "")
+        if not self._previous_image:
+            (self.layers / "store.toml").unlink(missing_ok=True)
+        self._previous_image = False
         cnb = {
             "CNB_BUILDPACK_DIR": str(self.buildpack_dir),
             "CNB_PLATFORM_DIR": str(self.platform),

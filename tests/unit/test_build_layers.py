@@ -16,6 +16,7 @@ from python_buildpack.cnb.models import BuildpackPlan, PlanEntry
 from python_buildpack.config import PipInstallerKind
 from python_buildpack.installers import PipenvInstaller, PoetryInstaller, UvInstaller
 from python_buildpack.layers.pip import OWN_PIP_REQUIREMENT, PipInstall
+from python_buildpack.layers.previous_image import PreviousImage
 from python_buildpack.layers.python import PythonInstall
 from python_buildpack.layers.tool import ToolInstall
 from python_buildpack.output import Log
@@ -44,7 +45,9 @@ class Recorder:
         ):
             monkeypatch.setattr(build, name, getattr(self, name))
 
-    def install_python(self, config: object, env: dict[str, str], log: Log) -> PythonInstall:
+    def install_python(
+        self, config: object, env: dict[str, str], log: Log, image: PreviousImage
+    ) -> PythonInstall:
         self.layers.append("python")
         return PythonInstall(Path("/layers/python"), "3.13.5", {**env, "PYTHON": "1"})
 
@@ -87,7 +90,13 @@ class Recorder:
         return ("pip", pip.version if pip else None, uv.name if uv else None)
 
     def install_dependencies(
-        self, config: object, python: PythonInstall, installer: Any, env: dict[str, str], log: Log
+        self,
+        config: object,
+        python: PythonInstall,
+        installer: Any,
+        env: dict[str, str],
+        log: Log,
+        image: PreviousImage,
     ) -> str:
         self.layers.append("venv")
         self.installer, self.env = installer, env
@@ -105,7 +114,8 @@ def run(
         package_manager=PackageManager(tool, tool.spec.lock_file), pip_installer=pip_installer
     )
     out = io.StringIO()
-    venv = build.install_layers(config, plan, {"PATH": "/bin"}, Log(out, out))  # type: ignore[arg-type]
+    image = PreviousImage(Path("/layers"), None)
+    venv = build.install_layers(config, plan, {"PATH": "/bin"}, Log(out, out), image)  # type: ignore[arg-type]
     assert venv == "venv"
     return recorder
 

@@ -51,6 +51,8 @@ def other(value: object) -> object:
         return value + 1
     if isinstance(value, str):
         return value + "-changed"
+    if value is None or isinstance(value, list):
+        return [*(value or []), "changed"]
     raise AssertionError(f"no other value for {value!r}: extend `other`")
 
 
@@ -58,15 +60,22 @@ Changes = Callable[[Any, Any], list[str]]
 
 
 def assert_every_field_change_has_a_reason(
-    old: BaseModel, changes: Changes, judged_on_old: frozenset[str] = frozenset()
+    old: BaseModel,
+    changes: Changes,
+    judged_on_old: frozenset[str] = frozenset(),
+    outputs: frozenset[str] = frozenset(),
 ) -> None:
     """`judged_on_old`: fields whose reason depends on the old value alone; they are changed
-    in the old metadata instead."""
+    in the old metadata instead. `outputs`: fields that record what the layer holds, never a
+    reason to discard it."""
     assert changes(old, old) == []
     for field in type(old).model_fields:
         changed = old.model_copy(update={field: other(getattr(old, field))})
         before, after = (changed, old) if field in judged_on_old else (old, changed)
-        assert changes(before, after), f"no reason when {field} changes"
+        if field in outputs:
+            assert changes(before, after) == [], f"{field} is not a reason to discard"
+        else:
+            assert changes(before, after), f"no reason when {field} changes"
 
 
 def test_every_python_metadata_field_change_has_a_reason() -> None:
@@ -102,8 +111,12 @@ def venv_metadata(**update: object) -> VenvMetadata:
 
 def test_every_venv_metadata_field_change_has_a_reason() -> None:
     # `reusable` is judged on the old venv alone: a new unpinned install has nothing to reuse.
+    # `distributions` and `bin` record what the venv holds, which the other fields decide.
     assert_every_field_change_has_a_reason(
-        venv_metadata(), venv.changes, judged_on_old=frozenset({"reusable"})
+        venv_metadata(),
+        venv.changes,
+        judged_on_old=frozenset({"reusable"}),
+        outputs=frozenset({"distributions", "bin"}),
     )
     # A venv from an older buildpack (rules 1: the project itself was skipped without scripts)
     # is rebuilt with a reason, though its lock file did not change.
@@ -221,6 +234,8 @@ def test_layer_metadata_keeps_its_toml_field_names() -> None:
         "reusable",
         "exec_env",
         "install_rules",
+        "distributions",
+        "bin",
     }
 
 

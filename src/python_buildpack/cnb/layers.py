@@ -95,6 +95,8 @@ class Layer(Generic[M]):
         self.reasons: tuple[str, ...] = tuple(reasons)
         self.old_metadata = old_metadata
         self.completed = False
+        # The `[metadata]` the last `complete()` wrote.
+        self.written_metadata: dict[str, Any] | None = None
 
     def __repr__(self) -> str:
         return f"Layer({self.name!r}, state={self.state.name}, cause={self.cause.name})"
@@ -151,7 +153,29 @@ class Layer(Generic[M]):
         if env is not None and not contentless:
             env.write(self.path)
         write_toml(self.toml_path, LayerContentMetadata(types=types, metadata=data))
+        self.types = types
+        self.written_metadata = data
         self.completed = True
+
+    def leave_files_to_previous_image(self) -> None:
+        """Turn a completed layer into `launch = true` metadata alone, deleting its files: the
+        exporter then takes the previous image's copy of the layer as it is, instead of
+        tarring these files again (and the lifecycle neither caches nor restores them).
+
+        Only for a layer the caller knows the previous image holds exactly as these files: the
+        exporter fails the build when the previous image has no such layer.
+        """
+        if not self.completed or self.written_metadata is None:
+            raise ValueError(f"layer {self.name!r} is not complete")
+        launch_only = LayerTypes(launch=True)
+        # The metadata first: from here on it claims no files, so deleting them cannot leave a
+        # `<name>.toml` that describes half a directory.
+        write_toml(
+            self.toml_path,
+            LayerContentMetadata(types=launch_only, metadata=self.written_metadata),
+        )
+        _remove(self.path)
+        self.types = launch_only
 
     def sbom_path(self, extension: str) -> Path:
         return self.layers_dir / f"{self.name}.sbom.{extension}"
@@ -201,6 +225,7 @@ class Layers:
         metadata_model: type[M],
         keep: Callable[[M], Sequence[str]],
         contents_ok: Callable[[Path], bool] | None = None,
+        without_files: Callable[[M], str | None] | None = None,
     ) -> Layer[M]:
         """The layer as restored, if its old metadata parses, `keep` finds nothing changed and
         its files pass `contents_ok`.
@@ -210,6 +235,11 @@ class Layers:
         says whether restored files are whole (an interrupted cache upload, a file deleted by
         hand); a layer that fails it is discarded with MISSING_CONTENTS. It is only asked about
         files that were restored: a launch-only layer restored as metadata alone has none.
+
+        A build or cache layer restored as metadata alone (its files were left to the previous
+        image: `Layer.leave_files_to_previous_image`) is discarded with MISSING_CONTENTS, unless
+        `without_files(old_metadata)` returns None: then it is RESTORED without contents, to
+        be completed as `launch = true` alone. Otherwise it returns the reason to discard it.
         """
         validate_layer_name(name)
         toml_path = self.layers_dir / f"{name}.toml"
@@ -244,13 +274,13 @@ class Layers:
         if reasons:
             return self._emptied(layer(LayerState.EMPTY, Cause.CHANGED, reasons))
         if (types.build or types.cache) and not (self.layers_dir / name).is_dir():
-            return self._emptied(
-                layer(
-                    LayerState.EMPTY,
-                    Cause.MISSING_CONTENTS,
-                    ["its files were not restored from the cache"],
-                )
+            why = (
+                "its files were not restored from the cache"
+                if without_files is None
+                else without_files(old)
             )
+            if why is not None:
+                return self._emptied(layer(LayerState.EMPTY, Cause.MISSING_CONTENTS, [why]))
         path = self.layers_dir / name
         if contents_ok is not None and path.is_dir() and not contents_ok(path):
             return self._emptied(

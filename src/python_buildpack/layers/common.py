@@ -126,16 +126,20 @@ def open_layer(
     what: str,
     version: Callable[[M], str] | None = None,
     contents_ok: Callable[[Path], bool] | None = None,
+    without_files: Callable[[M], str | None] | None = None,
     kept_because: str = "",
 ) -> Layer[M]:
     """The cached layer `name`, kept when `changes(old, metadata)` finds nothing and its files
-    pass `contents_ok`, otherwise emptied; the log says which and why (`log_layer_state`)."""
+    pass `contents_ok` (or, restored as metadata alone, `without_files` finds nothing against
+    it: see `Layers.cached_layer`), otherwise emptied; the log says which and why
+    (`log_layer_state`)."""
     layer = Layers(layers_dir).cached_layer(
         name,
         types=types,
         metadata_model=type(metadata),
         keep=lambda old: changes(old, metadata),
         contents_ok=contents_ok,
+        without_files=without_files,
     )
     log_layer_state(layer, log, what, version, kept_because=kept_because)
     return layer
@@ -150,12 +154,17 @@ def log_layer_state(
     kept_because: str = "",
 ) -> None:
     """One line on a cached layer, the same for every layer: "Using cached <what> <version>"
-    (with " since <kept_because>" if given), or "Discarding cached <what> <old version> since:"
+    (with " from the previous image" when its files stayed there, and " since <kept_because>"
+    if given), or "Discarding cached <what> <old version> since:"
     and the reasons, or "... since its metadata can't be read". A new layer gets none."""
     old = layer.old_metadata
     shown = what if old is None or version is None else f"{what} {version(old)}"
     if layer.state is LayerState.RESTORED:
-        log.info(f"Using cached {shown}" + (f" since {kept_because}" if kept_because else ""))
+        # Restored as metadata alone: the exporter takes the layer from the previous image.
+        where = "" if layer.has_contents else " from the previous image"
+        log.info(
+            f"Using cached {shown}{where}" + (f" since {kept_because}" if kept_because else "")
+        )
     elif layer.cause is Cause.INVALID_METADATA:
         log.info(f"Discarding cached {what} since its metadata can't be read")
     elif layer.cause in (Cause.CHANGED, Cause.MISSING_CONTENTS):

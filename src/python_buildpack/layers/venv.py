@@ -22,6 +22,7 @@ from ..cnb.context import DEFAULT_EXEC_ENV
 from ..cnb.env import LayerEnv, Scope
 from ..cnb.layers import Layer, LayerState
 from ..cnb.models import LayerTypes
+from ..cnb.toml_io import dump_model
 from ..commands import run
 from ..config import BuildConfig
 from ..errors import VenvCreationFailed
@@ -30,6 +31,7 @@ from ..package_managers import venv_spec
 from ..sbom import EXTENSION as SBOM_EXTENSION
 from ..sbom import venv_sbom
 from .common import BUILT_FOR_REASONS, BuiltFor, ChangeReasons, built_for, open_layer
+from .previous_image import NOT_RESTORED, PreviousImage, content_digest
 from .python import PythonInstall
 
 LAYER_NAME = "venv"
@@ -48,6 +50,11 @@ class VenvMetadata(BuiltFor):
     # What the buildpack's own rules put in a venv from the same inputs (`INSTALL_RULES`).
     # Venvs of builds before the field existed followed rules 1.
     install_rules: int = 1
+    # What the venv holds (its distributions, the names in its bin/), for a build that reuses
+    # it from the previous image without its files: the processes are chosen from them. None
+    # in venvs of builds before they were recorded, which are not reused that way.
+    distributions: list[str] | None = None
+    bin: list[str] | None = None
 
 
 # Bump when the same inputs install something else into the venv, so cached venvs are rebuilt.
@@ -60,6 +67,9 @@ class VenvInstall:
     path: Path
     build_env: dict[str, str]
     reused: bool
+    # The venv's distributions (canonical names) and the names in its bin/.
+    distributions: frozenset[str] = frozenset()
+    bin: frozenset[str] = frozenset()
 
 
 class Installer(Protocol):
@@ -139,9 +149,16 @@ def changes(
             "exec_env": "execution environment",
             "install_rules": rules_change,
             "reusable": unpinned,
+            # What the venv holds follows from the fields above.
+            "distributions": _contents,
+            "bin": _contents,
         },
     )
     return reasons(old, new)
+
+
+def _contents(old: VenvMetadata, new: VenvMetadata) -> None:
+    return None
 
 
 def venv_env(
@@ -172,6 +189,7 @@ def install_dependencies(
     installer: Installer,
     env: dict[str, str],
     log: Log,
+    image: PreviousImage,
 ) -> VenvInstall:
     log.header(f"Installing dependencies using {installer.display}")
     metadata = VenvMetadata(
@@ -188,6 +206,17 @@ def install_dependencies(
         reasons = changes(old, new, installer.display, installer.inputs_label)
         return reasons + installer.reuse_blockers()
 
+    path = config.layers_dir / LAYER_NAME
+    layer_env = venv_env(path, installer.package_manager, config.environ.get("PYTHONPATH") or None)
+
+    def without_files(old: VenvMetadata) -> str | None:
+        # The processes are chosen from what the venv holds, and its SBOM (restored by the
+        # lifecycle from the previous image) must go into the image again.
+        sbom = config.layers_dir / f"{LAYER_NAME}.sbom.{SBOM_EXTENSION}"
+        if old.distributions is None or old.bin is None or not sbom.is_file():
+            return NOT_RESTORED
+        return image.why_not_reuse(LAYER_NAME, content_digest(dump_model(old), layer_env))
+
     layer = open_layer(
         config.layers_dir,
         LAYER_NAME,
@@ -197,31 +226,67 @@ def install_dependencies(
         log=log,
         what="virtual environment",
         contents_ok=lambda path: (path / "pyvenv.cfg").is_file(),
+        without_files=without_files,
         kept_because=(
             f"{installer.describe}, Python {python.version} and {installer.display} "
             f"{installer.tool_version} are unchanged"
         ),
     )
-    layer_env = venv_env(
-        layer.path, installer.package_manager, config.environ.get("PYTHONPATH") or None
-    )
 
     if layer.state is LayerState.RESTORED:
-        write_sbom(layer, python)
-        layer.complete(metadata.model_copy(update={"reusable": True}), env=layer_env)
-        return VenvInstall(layer.path, layer_env.apply(env, Scope.BUILD, layer.path), True)
+        build_env = layer_env.apply(env, Scope.BUILD, layer.path)
+        if not layer.has_contents:  # reused from the previous image as it is
+            old = layer.old_metadata
+            assert old is not None and old.distributions is not None and old.bin is not None
+            distributions, bin_names = frozenset(old.distributions), frozenset(old.bin)
+            layer.complete(
+                metadata.model_copy(
+                    update={"reusable": True, "distributions": old.distributions, "bin": old.bin}
+                ),
+                types=LayerTypes(launch=True),
+            )
+        else:
+            write_sbom(layer, python)
+            distributions, bin_names = _holds(layer.path)
+            layer.complete(_with_contents(metadata, True, distributions, bin_names), env=layer_env)
+        image.export(layer, layer_env)
+        return VenvInstall(layer.path, build_env, True, distributions, bin_names)
 
     log.info(f"Installing {installer.describe}")
+    env = python.ensure_files(env, log)
     create_venv(python, layer.path, env, log)
     install_env = layer_env.apply(env, Scope.BUILD, layer.path)
     reusable = installer.install(layer.path, install_env, log)
     write_sbom(layer, python)
+    distributions, bin_names = _holds(layer.path)
     layer.complete(
-        metadata.model_copy(update={"reusable": reusable}),
+        _with_contents(metadata, reusable, distributions, bin_names),
         env=layer_env,
         types=LayerTypes(build=True, launch=True, cache=reusable),
     )
-    return VenvInstall(layer.path, install_env, False)
+    image.export(layer, layer_env)
+    return VenvInstall(layer.path, install_env, False, distributions, bin_names)
+
+
+def _holds(venv: Path) -> tuple[frozenset[str], frozenset[str]]:
+    """The venv's distributions and the names in its bin/."""
+    try:
+        bin_names = frozenset(path.name for path in (venv / "bin").iterdir())
+    except OSError:
+        bin_names = frozenset()
+    return frozenset(installed_distributions(venv)), bin_names
+
+
+def _with_contents(
+    metadata: VenvMetadata, reusable: bool, distributions: frozenset[str], bin_names: frozenset[str]
+) -> VenvMetadata:
+    return metadata.model_copy(
+        update={
+            "reusable": reusable,
+            "distributions": sorted(distributions),
+            "bin": sorted(bin_names),
+        }
+    )
 
 
 def write_sbom(layer: Layer[VenvMetadata], python: PythonInstall) -> None:

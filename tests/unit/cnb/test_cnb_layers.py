@@ -165,6 +165,82 @@ def test_metadata_only_layer_cannot_be_a_build_or_cache_layer(tmp_path: Path) ->
     assert layer.has_contents and not layer.toml_path.exists()
 
 
+def test_cached_layer_restored_as_metadata_only_may_be_reused_without_its_files(
+    tmp_path: Path,
+) -> None:
+    """`without_files` decides, from the old metadata, whether a build/cache layer whose files
+    stayed in the previous image is reused as `launch = true` alone, or discarded and why."""
+    restore(tmp_path, "python", '[metadata]\nversion = "3.13.1"\n', contents=False)
+    asked: list[RuntimeMetadata] = []
+
+    def reuse(old: RuntimeMetadata) -> str | None:
+        asked.append(old)
+        return None
+
+    layer = Layers(tmp_path).cached_layer(
+        "python", types=CACHED, metadata_model=RuntimeMetadata, keep=keep_version("3.13.1"),
+        without_files=reuse,
+    )  # fmt: skip
+    assert (layer.state, layer.cause) == (LayerState.RESTORED, Cause.KEPT)
+    assert asked == [RuntimeMetadata(version="3.13.1")]
+    assert not layer.has_contents
+    with pytest.raises(ValueError, match="restored without contents"):
+        layer.complete(RuntimeMetadata(version="3.13.1"))
+    layer.complete(RuntimeMetadata(version="3.13.1"), types=LAUNCH_ONLY)
+    assert not layer.path.exists()
+    assert read_toml_dict(layer.toml_path)["types"]["launch"] is True
+
+    restore(tmp_path, "python", '[metadata]\nversion = "3.13.1"\n', contents=False)
+    refused = Layers(tmp_path).cached_layer(
+        "python", types=CACHED, metadata_model=RuntimeMetadata, keep=keep_version("3.13.1"),
+        without_files=lambda old: "the previous image has another copy",
+    )  # fmt: skip
+    assert (refused.state, refused.cause) == (LayerState.EMPTY, Cause.MISSING_CONTENTS)
+    assert refused.reasons == ("the previous image has another copy",)
+
+
+def test_without_files_is_not_asked_about_a_changed_layer_or_one_with_files(
+    tmp_path: Path,
+) -> None:
+    def never(old: RuntimeMetadata) -> str | None:
+        raise AssertionError("asked")
+
+    restore(tmp_path, "python", '[metadata]\nversion = "3.13.1"\n', contents=False)
+    changed = Layers(tmp_path).cached_layer(
+        "python", types=CACHED, metadata_model=RuntimeMetadata, keep=keep_version("3.14.0"),
+        without_files=never,
+    )  # fmt: skip
+    assert changed.cause is Cause.CHANGED
+    remove_all(tmp_path)
+    restore(tmp_path, "python", '[metadata]\nversion = "3.13.1"\n', contents=True)
+    kept = Layers(tmp_path).cached_layer(
+        "python", types=CACHED, metadata_model=RuntimeMetadata, keep=keep_version("3.13.1"),
+        without_files=never,
+    )  # fmt: skip
+    assert kept.state is LayerState.RESTORED and kept.has_contents
+
+
+def remove_all(layers_dir: Path) -> None:
+    layers_module.remove_layer(layers_dir, "python")
+
+
+def test_completed_layer_leaves_its_files_to_the_previous_image(tmp_path: Path) -> None:
+    restore(tmp_path, "python", '[metadata]\nversion = "3.13.1"\n', contents=True)
+    layer = cached(tmp_path)
+    with pytest.raises(ValueError, match="not complete"):
+        layer.leave_files_to_previous_image()
+    layer.complete(RuntimeMetadata(version="3.13.1"))
+    assert layer.written_metadata == {"version": "3.13.1", "arch": "amd64"}
+    layer.leave_files_to_previous_image()
+    # The exporter reuses the previous image's layer: no files, launch = true alone, the same
+    # metadata; the SBOM stays for the image's SBOM.
+    assert not layer.path.exists()
+    toml = read_toml_dict(layer.toml_path)
+    assert toml["types"] == {"launch": True, "build": False, "cache": False}
+    assert toml["metadata"] == {"version": "3.13.1", "arch": "amd64"}
+    assert layer.sbom_path("cdx.json").is_file()
+
+
 def has_python(path: Path) -> bool:
     return (path / "bin" / "python").is_file()
 

@@ -1,0 +1,176 @@
+"""bin/build on rebuilds: launch layers left to the previous image (`layers.previous_image`).
+
+Each rebuild starts from the layers directory the lifecycle would restore
+(`Workspace.restore_for_rebuild`); tests/e2e/test_python_apps.py runs the same under the real
+lifecycle, whose exporter then reuses the image's layers.
+"""
+
+from __future__ import annotations
+
+import pytest
+import tomllib
+
+from tests.contract.lockfile_apps import build_ok, layer_toml, venv_python
+from tests.harness.package_index import PackageIndex
+from tests.harness.phases import Workspace
+
+LAUNCH_LAYERS = ("python", "venv")
+
+
+@pytest.fixture
+def app(ws: Workspace, package_index: PackageIndex) -> Workspace:
+    (ws.app / ".python-version").write_text("3.13\n")
+    (ws.app / "requirements.txt").write_text(
+        "\n".join(package_index.requirements("flask", "gunicorn")) + "\n"
+    )
+    (ws.app / "Procfile").write_text("web: gunicorn app:app\n")
+    for name, value in package_index.pip_env.items():
+        ws.set_platform_env(name, value)
+    return ws
+
+
+def store(ws: Workspace) -> dict[str, str]:
+    data = tomllib.loads((ws.layers / "store.toml").read_text())
+    layers: dict[str, str] = data["metadata"]["launch_layers"]
+    return layers
+
+
+def launch_toml(ws: Workspace) -> str:
+    return (ws.layers / "launch.toml").read_text()
+
+
+def left_to_image(ws: Workspace, name: str) -> bool:
+    types = layer_toml(ws, name).types
+    files = (ws.layers / name).exists()
+    assert types.launch
+    if not files:
+        assert not types.build and not types.cache, f"{name}: build/cache without files"
+    return not files
+
+
+def test_unchanged_launch_layers_are_taken_from_the_previous_image(app: Workspace) -> None:
+    first = build_ok(app)
+    python_version = next(
+        line.split()[-1] for line in first.stdout.splitlines() if "Installing Python 3" in line
+    )
+    assert set(store(app)) == set(LAUNCH_LAYERS)
+    digests = store(app)
+    processes = launch_toml(app)
+    assert not any(left_to_image(app, name) for name in LAUNCH_LAYERS)
+
+    # First rebuild: the files came back from the cache; the image already holds the same
+    # layers, so they are left to it (the exporter takes them from there) and leave the cache.
+    app.restore_for_rebuild()
+    second = build_ok(app)
+    assert f"Using cached Python {python_version}\n" in second.stdout
+    assert "Using cached virtual environment since" in second.stdout
+    assert all(left_to_image(app, name) for name in LAUNCH_LAYERS)
+    assert (app.layers / "venv.sbom.cdx.json").is_file()
+    assert store(app) == digests and launch_toml(app) == processes
+
+    # From then on only their metadata is restored: nothing to unpack, tar or cache.
+    app.restore_for_rebuild()
+    assert not (app.layers / "python").exists() and not (app.layers / "venv").exists()
+    third = build_ok(app)
+    assert f"Using cached Python {python_version} from the previous image" in third.stdout
+    assert "Using cached virtual environment from the previous image since" in third.stdout
+    assert "Running 'pip install" not in third.stdout and "this build runs it" not in third.stdout
+    assert all(left_to_image(app, name) for name in LAUNCH_LAYERS)
+    # The processes were chosen from the recorded contents of the venv: the same as before.
+    assert store(app) == digests and launch_toml(app) == processes
+
+
+def test_a_change_after_layers_were_left_to_the_image_installs_them_again(
+    app: Workspace, package_index: PackageIndex
+) -> None:
+    build_ok(app)
+    app.restore_for_rebuild()
+    build_ok(app)  # left to the image
+    app.restore_for_rebuild()
+    (app.app / "requirements.txt").write_text(
+        "\n".join([*package_index.requirements("flask", "gunicorn"), "bp-test-alpha==1.0.0"]) + "\n"
+    )
+    changed = build_ok(app)
+    out = changed.stdout
+    # The venv is rebuilt, by a Python whose files are installed again first.
+    assert "Discarding cached virtual environment since:" in out
+    assert "its files stayed in the previous image, and this build runs it" in out
+    assert "Installing Python 3.13" in out
+    assert out.index("Installing Python 3.13") < out.index("Creating virtual environment")
+    for name in LAUNCH_LAYERS:
+        types = layer_toml(app, name).types
+        assert types.build and types.launch and types.cache
+    assert venv_python(app, "import bp_test_alpha, flask; print('ok')") == "ok"
+
+
+def test_without_the_previous_image_the_layers_come_from_the_cache_or_are_installed(
+    app: Workspace,
+) -> None:
+    build_ok(app)
+    # A new image name (no previous image), the same cache: as before this change.
+    app.restore_for_rebuild(previous_image=False)
+    second = build_ok(app)
+    assert "Using cached Python 3.13" in second.stdout
+    assert "from the previous image" not in second.stdout
+    assert not any(left_to_image(app, name) for name in LAUNCH_LAYERS)
+
+    # Left to an image, then built under a new name: installed again, never half-reused.
+    app.restore_for_rebuild()
+    build_ok(app)
+    app.restore_for_rebuild(previous_image=False)
+    assert not (app.layers / "python.toml").exists()
+    third = build_ok(app)
+    assert "Installing Python 3.13" in third.stdout
+    assert "Running 'pip install" in third.stdout
+    assert not any(left_to_image(app, name) for name in LAUNCH_LAYERS)
+
+
+def test_a_previous_image_made_differently_is_not_reused(app: Workspace) -> None:
+    build_ok(app)
+    app.restore_for_rebuild()
+    build_ok(app)  # left to the image
+    app.restore_for_rebuild()
+    # The app's build-time PYTHONPATH goes into the venv's launch env: the image's copy of
+    # the venv has another env, so it cannot serve.
+    app.set_platform_env("PYTHONPATH", "/workspace/src")
+    third = build_ok(app)
+    assert "Discarding cached virtual environment since:" in third.stdout
+    assert "which has them as another version of this buildpack" in third.stdout
+    assert "Using cached Python 3.13" in third.stdout and "from the previous image" in (
+        third.stdout
+    )
+    assert (app.layers / "venv" / "env.launch" / "PYTHONPATH.default").read_text() == (
+        "/workspace/src"
+    )
+
+
+def test_collectstatic_and_later_buildpacks_keep_the_files_at_build_time(
+    app: Workspace,
+) -> None:
+    # A later buildpack that requires cpython runs it at build time: the files stay.
+    plan = '[[entries]]\nname = "cpython"\n[entries.metadata]\nbuild = true\n'
+    build_ok(app)
+    app.restore_for_rebuild()
+    app.build_plan.parent.mkdir(exist_ok=True)
+    result = app.build(plan=plan)
+    assert result.exit_code == 0, result.output
+    assert not any(left_to_image(app, name) for name in LAUNCH_LAYERS)
+
+    # Left to the image by a build without it; then the later buildpack is back.
+    app.restore_for_rebuild()
+    build_ok_with_plan = app.build(plan="")
+    assert build_ok_with_plan.exit_code == 0
+    assert all(left_to_image(app, name) for name in LAUNCH_LAYERS)
+    app.restore_for_rebuild()
+    result = app.build(plan=plan)
+    assert result.exit_code == 0, result.output
+    assert "a later buildpack that requires 'cpython' needs them" in result.stdout
+    assert not any(left_to_image(app, name) for name in LAUNCH_LAYERS)
+    assert venv_python(app, "import flask; print('ok')") == "ok"
+
+    # A Django app (manage.py): collectstatic may run the app, every build.
+    (app.app / "manage.py").write_text("import sys\nsys.exit(0)\n")
+    app.restore_for_rebuild()
+    result = app.build(plan="")
+    assert result.exit_code == 0, result.output
+    assert not any(left_to_image(app, name) for name in LAUNCH_LAYERS)
