@@ -73,10 +73,6 @@ class PythonInstall:
     def python(self) -> Path:
         return self.path / "bin" / "python3"
 
-    @property
-    def has_files(self) -> bool:
-        return self._refill is None
-
     def ensure_files(self, env: dict[str, str], log: Log) -> dict[str, str]:
         """Before running this Python: its files, installed again if the last build left them
         to the app image. Returns `env` with the layer's `bin/`, `lib/`, ... prepended as the
