@@ -174,3 +174,17 @@ def test_collectstatic_and_later_buildpacks_keep_the_files_at_build_time(
     result = app.build(plan="")
     assert result.exit_code == 0, result.output
     assert not any(left_to_image(app, name) for name in LAUNCH_LAYERS)
+
+
+def test_an_app_whose_venv_is_rebuilt_every_build_keeps_python_cached(app: Workspace) -> None:
+    # Unpinned: the venv is rebuilt, by Python, on every build. Leaving Python to the image
+    # would mean installing it again every other build.
+    (app.app / "requirements.txt").write_text("flask\ngunicorn\n")
+    build_ok(app)
+    for _ in range(2):
+        app.restore_for_rebuild()
+        result = build_ok(app)
+        assert "Running 'pip install" in result.stdout
+        assert "Using cached Python 3.13" in result.stdout
+        assert "from the previous image" not in result.stdout
+        assert not any(left_to_image(app, name) for name in LAUNCH_LAYERS)

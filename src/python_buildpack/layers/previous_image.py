@@ -64,6 +64,15 @@ def content_digest(metadata: Mapping[str, Any], env: LayerEnv, programs: str = "
     return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 
 
+@dataclass(frozen=True)
+class _Export:
+    layer: Layer[Any]
+    env: LayerEnv
+    programs: str
+    # Left to the image only along with this layer (see `export`).
+    along_with: str | None
+
+
 @dataclass
 class PreviousImage:
     """What the previous image holds of this buildpack's launch layers, and which layers this
@@ -75,7 +84,7 @@ class PreviousImage:
     # Why the launch layers' files are needed at build time on every build (e.g. "Django's
     # collectstatic"), or None.
     needed_at_build: str | None = None
-    _exported: dict[str, tuple[Layer[Any], LayerEnv, str]] = field(default_factory=dict)
+    _exported: dict[str, _Export] = field(default_factory=dict)
 
     @classmethod
     def read(cls, layers_dir: Path, needed_at_build: str | None = None) -> PreviousImage:
@@ -105,26 +114,43 @@ class PreviousImage:
             )
         return None
 
-    def export(self, layer: Layer[Any], env: LayerEnv, programs: str = "") -> None:
-        """Record that this build exports `layer` (completed) with `env` and `programs`."""
-        self._exported[layer.name] = (layer, env, programs)
+    def export(
+        self,
+        layer: Layer[Any],
+        env: LayerEnv,
+        programs: str = "",
+        *,
+        along_with: str | None = None,
+    ) -> None:
+        """Record that this build exports `layer` (completed) with `env` and `programs`.
+
+        `along_with`: another exported layer without whose files this one's are not left to
+        the image either. Python's files are used whenever the venv is rebuilt: an app whose
+        venv is rebuilt on every build (unpinned requirements) keeps Python cached, instead of
+        installing it again every other build."""
+        self._exported[layer.name] = _Export(layer, env, programs, along_with)
 
     def finish(self) -> list[str]:
         """Leave the files of the unchanged layers the previous image already holds to it, and
         write `store.toml` for the next build. Returns the names of the layers left."""
         digests: dict[str, str] = {}
         left = []
-        for name, (layer, env, programs) in sorted(self._exported.items()):
+        # A layer that goes along with another is decided after it.
+        for name in sorted(self._exported, key=lambda n: (bool(self._exported[n].along_with), n)):
+            export = self._exported[name]
+            layer = export.layer
             if layer.written_metadata is None:
                 raise ValueError(f"layer {name!r} was exported before it was completed")
-            digest = content_digest(layer.written_metadata, env, programs)
+            digest = content_digest(layer.written_metadata, export.env, export.programs)
             digests[name] = digest
+            other = self._exported.get(export.along_with or "")
             if (
                 layer.has_contents
                 and layer.state is LayerState.RESTORED
                 and self.needed_at_build is None
                 and self.recorded is not None
                 and self.recorded.get(name) == digest
+                and (export.along_with is None or (other and not other.layer.has_contents))
             ):
                 layer.leave_files_to_previous_image()
                 left.append(name)

@@ -34,6 +34,9 @@ from .common import BUILT_FOR_REASONS, BuiltFor, ChangeReasons, built_for, open_
 from .previous_image import PreviousImage, content_digest
 
 LAYER_NAME = "python"
+# The layer whose rebuilds run this Python (`layers.venv` imports this module, so its name is
+# spelled here).
+VENV_LAYER = "venv"
 # 1980-01-01T00:00:01Z: the oldest date a zip (and so a wheel) can hold. With it set, pip and
 # compileall write hash-based .pyc files, which stay valid after the lifecycle resets mtimes.
 SOURCE_DATE_EPOCH = "315532801"
@@ -154,7 +157,7 @@ def install_python(
             if layer.has_contents
             else LayerTypes(launch=True),
         )
-        image.export(layer, layer_env_, programs)
+        image.export(layer, layer_env_, programs, along_with=VENV_LAYER)
 
     def refill(log: Log) -> None:
         log.info(
