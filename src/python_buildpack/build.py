@@ -57,9 +57,9 @@ def run_build(argv: Sequence[str], log: Log) -> int:
 
 
 def launch_layers_needed_at_build(config: BuildConfig, plan: BuildpackPlan) -> str | None:
-    """What needs the files of the launch layers (`python`, `venv`) at build time on every
-    build, so that they are never left to the previous image (`layers.previous_image`): the
-    app's collectstatic, or a later buildpack that requires what they provide."""
+    """What needs the venv's files at build time on every build, so that they are never left
+    to the previous image (`layers.previous_image`): the app's collectstatic, or a later
+    buildpack that requires what this one provides."""
     if may_collect_static(config):
         return "Django's collectstatic"
     for name, (build, launch) in NEEDED.items():
@@ -91,7 +91,7 @@ def install_layers(
     layers of uv, Poetry, Pipenv (and any manager added to `package_managers.SPECS`) come from
     the package manager table.
     """
-    python = install_python(config, env, log, image)
+    python = install_python(config, env, log)
     env = python.build_env
     pip = None
     if pip_wanted(config, plan):

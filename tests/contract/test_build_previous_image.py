@@ -1,8 +1,8 @@
-"""bin/build on rebuilds: launch layers left to the previous image (`layers.previous_image`).
+"""bin/build on rebuilds: the venv left to the previous image (`layers.previous_image`).
 
 Each rebuild starts from the layers directory the lifecycle would restore
 (`Workspace.restore_for_rebuild`); tests/e2e/test_python_apps.py runs the same under the real
-lifecycle, whose exporter then reuses the image's layers.
+lifecycle, whose exporter then reuses the image's layer.
 """
 
 from __future__ import annotations
@@ -13,8 +13,6 @@ import tomllib
 from tests.contract.lockfile_apps import build_ok, layer_toml, venv_python
 from tests.harness.package_index import PackageIndex
 from tests.harness.phases import Workspace
-
-LAUNCH_LAYERS = ("python", "venv")
 
 
 @pytest.fixture
@@ -48,81 +46,71 @@ def left_to_image(ws: Workspace, name: str) -> bool:
     return not files
 
 
-def test_unchanged_launch_layers_are_taken_from_the_previous_image(app: Workspace) -> None:
-    first = build_ok(app)
-    python_version = next(
-        line.split()[-1] for line in first.stdout.splitlines() if "Installing Python 3" in line
-    )
-    assert set(store(app)) == set(LAUNCH_LAYERS)
-    digests = store(app)
+def test_an_unchanged_venv_is_taken_from_the_previous_image(app: Workspace) -> None:
+    build_ok(app)
+    assert set(store(app)) == {"venv"}
+    digest = store(app)
     processes = launch_toml(app)
-    assert not any(left_to_image(app, name) for name in LAUNCH_LAYERS)
+    assert not left_to_image(app, "venv")
 
     # First rebuild: the files came back from the cache; the image already holds the same
-    # layers, so they are left to it (the exporter takes them from there) and leave the cache.
+    # layer, so it is left to it (the exporter takes it from there) and leaves the cache.
     app.restore_for_rebuild()
     second = build_ok(app)
-    assert f"Using cached Python {python_version}\n" in second.stdout
     assert "Using cached virtual environment since" in second.stdout
-    assert all(left_to_image(app, name) for name in LAUNCH_LAYERS)
+    assert left_to_image(app, "venv")
     assert (app.layers / "venv.sbom.cdx.json").is_file()
-    assert store(app) == digests and launch_toml(app) == processes
+    assert store(app) == digest and launch_toml(app) == processes
+    # Python stays restored and cached: a change of the dependencies needs it.
+    assert not left_to_image(app, "python") and layer_toml(app, "python").types.cache
 
-    # From then on only their metadata is restored: nothing to unpack, tar or cache.
+    # From then on only its metadata is restored: nothing to unpack, tar or cache.
     app.restore_for_rebuild()
-    assert not (app.layers / "python").exists() and not (app.layers / "venv").exists()
+    assert not (app.layers / "venv").exists()
     third = build_ok(app)
-    assert f"Using cached Python {python_version} from the previous image" in third.stdout
     assert "Using cached virtual environment from the previous image since" in third.stdout
-    assert "Running 'pip install" not in third.stdout and "this build runs it" not in third.stdout
-    assert all(left_to_image(app, name) for name in LAUNCH_LAYERS)
+    assert "Running 'pip install" not in third.stdout
+    assert left_to_image(app, "venv")
     # The processes were chosen from the recorded contents of the venv: the same as before.
-    assert store(app) == digests and launch_toml(app) == processes
+    assert store(app) == digest and launch_toml(app) == processes
 
 
-def test_a_change_after_layers_were_left_to_the_image_installs_them_again(
+def test_a_changed_requirement_rebuilds_a_venv_left_to_the_image(
     app: Workspace, package_index: PackageIndex
 ) -> None:
     build_ok(app)
     app.restore_for_rebuild()
     build_ok(app)  # left to the image
     app.restore_for_rebuild()
-    (app.app / "requirements.txt").write_text(
-        "\n".join([*package_index.requirements("flask", "gunicorn"), "bp-test-alpha==1.0.0"]) + "\n"
-    )
+    requirements = [*package_index.requirements("flask", "gunicorn"), "bp-test-alpha==1.0.0"]
+    (app.app / "requirements.txt").write_text("\n".join(requirements) + "\n")
     changed = build_ok(app)
-    out = changed.stdout
-    # The venv is rebuilt, by a Python whose files are installed again first.
-    assert "Discarding cached virtual environment since:" in out
-    assert "its files stayed in the previous image, and this build runs it" in out
-    assert "Installing Python 3.13" in out
-    assert out.index("Installing Python 3.13") < out.index("Creating virtual environment")
-    for name in LAUNCH_LAYERS:
-        types = layer_toml(app, name).types
-        assert types.build and types.launch and types.cache
+    assert "Discarding cached virtual environment since:" in changed.stdout
+    assert "The requirements changed" in changed.stdout
+    assert "Using cached Python 3.13" in changed.stdout
+    types = layer_toml(app, "venv").types
+    assert types.build and types.launch and types.cache
     assert venv_python(app, "import bp_test_alpha, flask; print('ok')") == "ok"
 
 
-def test_without_the_previous_image_the_layers_come_from_the_cache_or_are_installed(
+def test_without_the_previous_image_the_venv_comes_from_the_cache_or_is_installed(
     app: Workspace,
 ) -> None:
     build_ok(app)
     # A new image name (no previous image), the same cache: as before this change.
     app.restore_for_rebuild(previous_image=False)
     second = build_ok(app)
-    assert "Using cached Python 3.13" in second.stdout
-    assert "from the previous image" not in second.stdout
-    assert not any(left_to_image(app, name) for name in LAUNCH_LAYERS)
+    assert "Using cached virtual environment since" in second.stdout
+    assert not left_to_image(app, "venv")
 
     # Left to an image, then built under a new name: installed again, never half-reused.
     app.restore_for_rebuild()
     build_ok(app)
     app.restore_for_rebuild(previous_image=False)
-    assert not (app.layers / "python.toml").exists()
+    assert not (app.layers / "venv.toml").exists()
     third = build_ok(app)
-    assert "Installing Python 3.13" in third.stdout
     assert "Running 'pip install" in third.stdout
-    assert not any(left_to_image(app, name) for name in LAUNCH_LAYERS)
+    assert not left_to_image(app, "venv")
 
 
 def test_a_previous_image_made_differently_is_not_reused(app: Workspace) -> None:
@@ -136,12 +124,21 @@ def test_a_previous_image_made_differently_is_not_reused(app: Workspace) -> None
     third = build_ok(app)
     assert "Discarding cached virtual environment since:" in third.stdout
     assert "which has them as another version of this buildpack" in third.stdout
-    assert "Using cached Python 3.13" in third.stdout and "from the previous image" in (
-        third.stdout
-    )
     assert (app.layers / "venv" / "env.launch" / "PYTHONPATH.default").read_text() == (
         "/workspace/src"
     )
+
+
+def test_an_unreadable_store_toml_reuses_nothing(app: Workspace) -> None:
+    build_ok(app)
+    app.restore_for_rebuild()
+    build_ok(app)  # left to the image
+    app.restore_for_rebuild()
+    (app.layers / "store.toml").write_text("[metadata\n")
+    result = build_ok(app)
+    assert "its files were not restored from the cache" in result.stdout
+    assert "Running 'pip install" in result.stdout
+    assert store(app) == {"venv": store(app)["venv"]}
 
 
 def test_collectstatic_and_later_buildpacks_keep_the_files_at_build_time(
@@ -151,21 +148,19 @@ def test_collectstatic_and_later_buildpacks_keep_the_files_at_build_time(
     plan = '[[entries]]\nname = "cpython"\n[entries.metadata]\nbuild = true\n'
     build_ok(app)
     app.restore_for_rebuild()
-    app.build_plan.parent.mkdir(exist_ok=True)
     result = app.build(plan=plan)
     assert result.exit_code == 0, result.output
-    assert not any(left_to_image(app, name) for name in LAUNCH_LAYERS)
+    assert not left_to_image(app, "venv")
 
     # Left to the image by a build without it; then the later buildpack is back.
     app.restore_for_rebuild()
-    build_ok_with_plan = app.build(plan="")
-    assert build_ok_with_plan.exit_code == 0
-    assert all(left_to_image(app, name) for name in LAUNCH_LAYERS)
+    assert app.build(plan="").exit_code == 0
+    assert left_to_image(app, "venv")
     app.restore_for_rebuild()
     result = app.build(plan=plan)
     assert result.exit_code == 0, result.output
     assert "a later buildpack that requires 'cpython' needs them" in result.stdout
-    assert not any(left_to_image(app, name) for name in LAUNCH_LAYERS)
+    assert not left_to_image(app, "venv")
     assert venv_python(app, "import flask; print('ok')") == "ok"
 
     # A Django app (manage.py): collectstatic may run the app, every build.
@@ -173,18 +168,4 @@ def test_collectstatic_and_later_buildpacks_keep_the_files_at_build_time(
     app.restore_for_rebuild()
     result = app.build(plan="")
     assert result.exit_code == 0, result.output
-    assert not any(left_to_image(app, name) for name in LAUNCH_LAYERS)
-
-
-def test_an_app_whose_venv_is_rebuilt_every_build_keeps_python_cached(app: Workspace) -> None:
-    # Unpinned: the venv is rebuilt, by Python, on every build. Leaving Python to the image
-    # would mean installing it again every other build.
-    (app.app / "requirements.txt").write_text("flask\ngunicorn\n")
-    build_ok(app)
-    for _ in range(2):
-        app.restore_for_rebuild()
-        result = build_ok(app)
-        assert "Running 'pip install" in result.stdout
-        assert "Using cached Python 3.13" in result.stdout
-        assert "from the previous image" not in result.stdout
-        assert not any(left_to_image(app, name) for name in LAUNCH_LAYERS)
+    assert not left_to_image(app, "venv")

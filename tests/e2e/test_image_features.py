@@ -42,7 +42,7 @@ class Builds:
     platform: Platform
     first: BuildResult
     second: BuildResult
-    # The second build left the launch layers to the image: the third reuses them from there.
+    # The second build left the venv layer to the image: the third reuses it from there.
     third: BuildResult
 
 
@@ -129,8 +129,8 @@ def test_rebuild_reuses_the_layers_and_keeps_their_sboms(builds: Builds) -> None
             BUILDPACK_ID, layer
         )
     assert sboms(builds.second) == sboms(builds.first)
-    # Taken from the previous image without their files: the same layers, the same SBOMs.
-    assert "from the previous image" in builds.third.logs["builder"]
+    # The venv taken from the previous image without its files: the same layers and SBOMs.
+    assert "virtual environment from the previous image" in builds.third.logs["builder"]
     for layer in ("python", "venv"):
         assert builds.third.layer_digest(BUILDPACK_ID, layer) == builds.first.layer_digest(
             BUILDPACK_ID, layer

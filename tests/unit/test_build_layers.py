@@ -45,9 +45,7 @@ class Recorder:
         ):
             monkeypatch.setattr(build, name, getattr(self, name))
 
-    def install_python(
-        self, config: object, env: dict[str, str], log: Log, image: PreviousImage
-    ) -> PythonInstall:
+    def install_python(self, config: object, env: dict[str, str], log: Log) -> PythonInstall:
         self.layers.append("python")
         return PythonInstall(Path("/layers/python"), "3.13.5", {**env, "PYTHON": "1"})
 

@@ -34,8 +34,8 @@ def env(value: str = "1") -> LayerEnv:
     return LayerEnv().default(Scope.LAUNCH, "PYTHONUNBUFFERED", value)
 
 
-def digest(value: str = "1", programs: str = "") -> str:
-    return content_digest(METADATA, env(value), programs)
+def digest(value: str = "1") -> str:
+    return content_digest(METADATA, env(value))
 
 
 def write_store(layers: Path, text: str) -> None:
@@ -56,10 +56,9 @@ def restored(layers: Path, *, files: bool) -> Layer[Metadata]:
     )  # fmt: skip
 
 
-def test_the_digest_covers_metadata_env_and_programs() -> None:
+def test_the_digest_covers_metadata_and_env() -> None:
     assert digest() == digest()
     assert digest() != digest("0")
-    assert digest() != digest(programs="other")
     assert content_digest({"version": "3.13.2"}, env()) != digest()
 
 
@@ -157,29 +156,3 @@ def test_a_layer_reused_without_files_is_recorded_again(tmp_path: Path) -> None:
     assert read_toml_dict(tmp_path / STORE_TOML)["metadata"]["launch_layers"] == {
         "python": digest()
     }
-
-
-def test_a_layer_goes_along_with_another_or_keeps_its_files(tmp_path: Path) -> None:
-    """Python's files are left to the image only when the venv's are: a venv rebuilt by this
-    build ran Python, and the next one likely will too (unpinned requirements)."""
-    venv_digest = content_digest({"version": "venv"}, env())
-    store = f'[metadata.launch_layers]\npython = "{digest()}"\nvenv = "{venv_digest}"\n'
-    for venv_kept, python_left in ((False, False), (True, True)):
-        layers = tmp_path / f"venv-kept-{venv_kept}"
-        write_store(layers, store)
-        image = PreviousImage.read(layers)
-        python = restored(layers, files=True)
-        python.complete(METADATA, env=env())
-        image.export(python, env(), along_with="venv")
-        if venv_kept:
-            (layers / "venv.toml").write_text('[metadata]\nversion = "venv"\n')
-            (layers / "venv").mkdir(exist_ok=True)
-            venv = Layers(layers).cached_layer(
-                "venv", types=CACHED, metadata_model=Metadata, keep=lambda old: []
-            )
-        else:
-            venv = Layers(layers).uncached_layer("venv", types=CACHED)  # rebuilt
-        venv.complete({"version": "venv"}, env=env())
-        image.export(venv, env())
-        assert image.finish() == (["venv", "python"] if python_left else [])
-        assert python.path.exists() is not python_left

@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from ..cnb.env import BUILD_ROOT_DIRS, LayerEnv, Scope, prepend_root_dirs
+from ..cnb.env import LayerEnv, Scope
 from ..cnb.layers import Layer
 from ..cnb.models import LayerTypes
-from ..cnb.toml_io import dump_model
 from ..commands import capture
 from ..config import BuildConfig
 from ..errors import (
@@ -25,18 +23,14 @@ from ..errors import (
     PythonArchiveHasNoPython,
     PythonArchiveWrongVersion,
 )
-from ..execd import install_programs, programs_digest
+from ..execd import install_programs
 from ..output import Log
 from ..relocate import relocate, sysconfigdata_files
 from ..sbom import EXTENSION as SBOM_EXTENSION
 from ..sbom import python_sbom
 from .common import BUILT_FOR_REASONS, BuiltFor, ChangeReasons, built_for, open_layer
-from .previous_image import PreviousImage, content_digest
 
 LAYER_NAME = "python"
-# The layer whose rebuilds run this Python (`layers.venv` imports this module, so its name is
-# spelled here).
-VENV_LAYER = "venv"
 # 1980-01-01T00:00:01Z: the oldest date a zip (and so a wheel) can hold. With it set, pip and
 # compileall write hash-based .pyc files, which stay valid after the lifecycle resets mtimes.
 SOURCE_DATE_EPOCH = "315532801"
@@ -62,31 +56,16 @@ changes = ChangeReasons(
 )
 
 
-@dataclass
+@dataclass(frozen=True)
 class PythonInstall:
     path: Path
     version: str
     # The build environment with this layer applied, for the steps that follow.
     build_env: dict[str, str]
-    # Installs the files again when the layer was reused from the previous image without them
-    # (`previous_image`); None once they are here.
-    _refill: Callable[[Log], None] | None = field(default=None, repr=False)
 
     @property
     def python(self) -> Path:
         return self.path / "bin" / "python3"
-
-    def ensure_files(self, env: dict[str, str], log: Log) -> dict[str, str]:
-        """Before running this Python: its files, installed again if the last build left them
-        to the app image. Returns `env` with the layer's `bin/`, `lib/`, ... prepended as the
-        lifecycle does, which an env made while they were missing lacks."""
-        if self._refill is None:
-            return env
-        self._refill(log)
-        self._refill = None
-        result = dict(env)
-        prepend_root_dirs(result, self.path, BUILD_ROOT_DIRS)
-        return result
 
     @property
     def minor(self) -> str:
@@ -116,16 +95,10 @@ def layer_env(path: Path, minor: str) -> LayerEnv:
     return env
 
 
-def install_python(
-    config: BuildConfig, env: dict[str, str], log: Log, image: PreviousImage
-) -> PythonInstall:
+def install_python(config: BuildConfig, env: dict[str, str], log: Log) -> PythonInstall:
     python = config.python
     log.header("Installing Python")
     metadata = PythonLayerMetadata(**built_for(config), archive_sha256=python.release.sha256)
-    path = config.layers_dir / LAYER_NAME
-    minor = ".".join(python.version.split(".")[:2])
-    layer_env_ = layer_env(path, minor)
-    programs = programs_digest(path / "bin" / "python3")
     layer = open_layer(
         config.layers_dir,
         LAYER_NAME,
@@ -136,47 +109,20 @@ def install_python(
         what="Python",
         version=lambda old: old.python_version,
         contents_ok=lambda path: (path / "bin" / "python3").exists(),
-        without_files=lambda old: image.why_not_reuse(
-            LAYER_NAME, content_digest(dump_model(old), layer_env_, programs)
-        ),
     )
 
-    def complete() -> None:
-        # Rewritten on every build, reused layer or not, so it is always this buildpack's
-        # version (a layer left to the previous image has them as `programs` says).
-        if layer.has_contents:
-            install_programs(layer.path, layer.path / "bin" / "python3")
-        layer.write_sbom(
-            python_sbom(python.version, python.release.sha256, config.python_source.url),
-            SBOM_EXTENSION,
-        )
-        layer.complete(
-            metadata,
-            env=layer_env_,
-            types=LayerTypes(build=True, launch=True, cache=True)
-            if layer.has_contents
-            else LayerTypes(launch=True),
-        )
-        image.export(layer, layer_env_, programs, along_with=VENV_LAYER)
-
-    def refill(log: Log) -> None:
-        log.info(
-            f"Python {python.version}: its files stayed in the previous image, and this build "
-            "runs it"
-        )
-        layer.discard(["its files stayed in the previous image"])
-        _fill(layer, config, log)
-        complete()
-
+    minor = ".".join(python.version.split(".")[:2])
     if layer.is_empty:
         _fill(layer, config, log)
-    complete()
-    return PythonInstall(
-        layer.path,
-        python.version,
-        layer_env_.apply(env, Scope.BUILD, layer.path),
-        None if layer.has_contents else refill,
+    # Rewritten on every build, reused layer or not, so it is always this buildpack's version.
+    install_programs(layer.path, layer.path / "bin" / "python3")
+    layer_env_ = layer_env(layer.path, minor)
+    layer.write_sbom(
+        python_sbom(python.version, python.release.sha256, config.python_source.url),
+        SBOM_EXTENSION,
     )
+    layer.complete(metadata, env=layer_env_)
+    return PythonInstall(layer.path, python.version, layer_env_.apply(env, Scope.BUILD, layer.path))
 
 
 def _fill(layer: Layer[PythonLayerMetadata], config: BuildConfig, log: Log) -> None:

@@ -147,9 +147,10 @@ def _install_with_pip(
     # buildpacks get `poetry` on PATH, not a second `python` or the tool's dependencies.
     tool_venv = path / "venv"
     requirements = requirements_file(config.buildpack_dir, name)
-    env = python.ensure_files(pip.build_env, log)
     with log.timed(f"Installing {display} {version}"):
-        venv = run([python.python, "-m", "venv", "--without-pip", tool_venv], env=env, log=log)
+        venv = run(
+            [python.python, "-m", "venv", "--without-pip", tool_venv], env=pip.build_env, log=log
+        )
         if not venv.ok:
             raise ToolVenvCreationFailed(display, venv.exit_code)
         command: list[str | Path] = [
@@ -163,7 +164,7 @@ def _install_with_pip(
         for variable, option in INDEX_OPTIONS.items():
             for value in config.environ.get(variable, "").split():
                 command += [option, value]
-        result = run(command, env=env, log=log, redact=secrets_in_env(config.environ))
+        result = run(command, env=pip.build_env, log=log, redact=secrets_in_env(config.environ))
     if not result.ok:
         raise ToolInstallFailed(name, display, version, result.exit_code)
     return Path("..") / "venv" / "bin" / name

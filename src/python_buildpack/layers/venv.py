@@ -253,7 +253,6 @@ def install_dependencies(
         return VenvInstall(layer.path, build_env, True, distributions, bin_names)
 
     log.info(f"Installing {installer.describe}")
-    env = python.ensure_files(env, log)
     create_venv(python, layer.path, env, log)
     install_env = layer_env.apply(env, Scope.BUILD, layer.path)
     reusable = installer.install(layer.path, install_env, log)
