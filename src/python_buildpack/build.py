@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from . import __version__
 from .bindings import prepare_tool_credentials
 from .cnb.context import BuildContext
+from .cnb.group import buildpacks_after
 from .cnb.models import BuildpackPlan
 from .config import BuildConfig, PipInstallerKind, decide
 from .detect import NEEDED, working_directory
@@ -59,7 +60,9 @@ def run_build(argv: Sequence[str], log: Log) -> int:
 def launch_layers_needed_at_build(config: BuildConfig, plan: BuildpackPlan) -> str | None:
     """What needs the venv's files at build time on every build, so that they are never left
     to the previous image (`layers.previous_image`): the app's collectstatic, or a later
-    buildpack that requires what this one provides."""
+    buildpack. One that requires what this one provides says so in the plan; any other may
+    still run the app's Python (an inline buildpack of project.toml declares nothing), and
+    must find the venv on every build as on the first."""
     if may_collect_static(config):
         return "Django's collectstatic"
     for name, (build, launch) in NEEDED.items():
@@ -67,6 +70,13 @@ def launch_layers_needed_at_build(config: BuildConfig, plan: BuildpackPlan) -> s
         own = {"build": build, "launch": launch}
         if len(entries) > 1 or any(entry.metadata != own for entry in entries):
             return f"a later buildpack that requires '{name}'"
+    later = buildpacks_after(config.layers_dir)
+    if later is None:
+        return "a later buildpack, maybe (the lifecycle's group.toml can't be read)"
+    if later:
+        return f"the later buildpack {later[0]}" + (
+            f" (and {len(later) - 1} more)" if len(later) > 1 else ""
+        )
     return None
 
 

@@ -159,7 +159,7 @@ def test_collectstatic_and_later_buildpacks_keep_the_files_at_build_time(
     app.restore_for_rebuild()
     result = app.build(plan=plan)
     assert result.exit_code == 0, result.output
-    assert "a later buildpack that requires 'cpython' needs them" in result.stdout
+    assert "a later buildpack that requires 'cpython' may need them" in result.stdout
     assert not left_to_image(app, "venv")
     assert venv_python(app, "import flask; print('ok')") == "ok"
 
@@ -169,3 +169,26 @@ def test_collectstatic_and_later_buildpacks_keep_the_files_at_build_time(
     result = app.build(plan="")
     assert result.exit_code == 0, result.output
     assert not left_to_image(app, "venv")
+
+
+def test_a_later_buildpack_in_the_group_keeps_the_venv_at_build_time(app: Workspace) -> None:
+    """An inline buildpack of project.toml (or any other) may run the app's Python without a
+    word in the plan: it must find the venv on every build, as on the first."""
+    app.set_group(["python-buildpack/python", "example/inline-tests"])
+    build_ok(app)
+    app.restore_for_rebuild()
+    build_ok(app)
+    assert not left_to_image(app, "venv")
+    assert layer_toml(app, "venv").types.build
+
+    # Left to the image while this buildpack built alone; then one is added after it.
+    app.set_group(["python-buildpack/python"])
+    app.restore_for_rebuild()
+    build_ok(app)
+    assert left_to_image(app, "venv")
+    app.set_group(["python-buildpack/python", "example/inline-tests"])
+    app.restore_for_rebuild()
+    result = build_ok(app)
+    assert "the later buildpack example/inline-tests may need them" in result.stdout
+    assert not left_to_image(app, "venv")
+    assert venv_python(app, "import flask; print('ok')") == "ok"

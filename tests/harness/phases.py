@@ -16,6 +16,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 DEV_VENV_BIN = REPO / ".venv" / "bin"
 SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+BUILDPACK_ID = "python-buildpack/python"
 
 
 def clean_env(extra: Mapping[str, str] | None = None, *, path: str | None = None) -> dict[str, str]:
@@ -64,8 +65,17 @@ class Workspace:
     _previous_image: bool = field(default=False, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        for sub in ("app", "platform/env", "layers", "plan"):
+        for sub in ("app", "platform/env", "plan"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
+        self.layers.mkdir(parents=True, exist_ok=True)
+        # What the lifecycle's detector leaves beside the buildpacks' layers directories: this
+        # buildpack alone builds the app.
+        self.set_group([BUILDPACK_ID])
+
+    def set_group(self, ids: list[str]) -> None:
+        """The buildpacks of `<layers>/group.toml`, in order (this one among them)."""
+        entries = "".join(f'[[group]]\nid = "{id_}"\nversion = "0.1.0"\n' for id_ in ids)
+        (self.layers.parent / "group.toml").write_text(entries)
 
     @property
     def app(self) -> Path:
@@ -77,7 +87,8 @@ class Workspace:
 
     @property
     def layers(self) -> Path:
-        return self.root / "layers"
+        """This buildpack's layers directory, in the platform's as the lifecycle lays it out."""
+        return self.root / "layers" / BUILDPACK_ID.replace("/", "_")
 
     @property
     def build_plan(self) -> Path:

@@ -19,8 +19,8 @@ change, since it is then rebuilt from scratch anyway (from the installer's cache
 is what rebuilds it: left to the image, it would be downloaded and unpacked again on the next
 dependency change (measured: 1.7-2.4 s more on a one-pin change, the row where Heroku's
 buildpack is ahead), so it stays restored and cached. What needs the venv's files at build
-time on every build keeps them restored and cached too: Django's collectstatic, and a later
-buildpack that requires `cpython`, `venv` or `pip` in the build plan.
+time on every build keeps them restored and cached too: Django's collectstatic, and any later
+buildpack in the group (`cnb.group`), which may run the app's Python at build time.
 """
 
 from __future__ import annotations
@@ -96,7 +96,9 @@ class PreviousImage:
         if self.recorded is None or name not in self.recorded:
             return NOT_RESTORED
         if self.needed_at_build is not None:
-            return f"its files stayed in the previous image, and {self.needed_at_build} needs them"
+            return (
+                f"its files stayed in the previous image, and {self.needed_at_build} may need them"
+            )
         if self.recorded[name] != digest:
             return (
                 "its files stayed in the previous image, which has them as another version of "
