@@ -12,7 +12,7 @@ from .cnb.context import BuildContext
 from .cnb.group import buildpacks_after
 from .cnb.models import BuildpackPlan
 from .config import BuildConfig, PipInstallerKind, decide
-from .detect import NEEDED, working_directory
+from .detect import NEEDED, required_by_others, working_directory
 from .django import collect_static_files, may_collect_static
 from .env_checks import tool_run_env
 from .installers import lock_file_installer, pip_installer
@@ -65,10 +65,8 @@ def launch_layers_needed_at_build(config: BuildConfig, plan: BuildpackPlan) -> s
     must find the venv on every build as on the first."""
     if may_collect_static(config):
         return "Django's collectstatic"
-    for name, (build, launch) in NEEDED.items():
-        entries = plan.entries_named(name)
-        own = {"build": build, "launch": launch}
-        if len(entries) > 1 or any(entry.metadata != own for entry in entries):
+    for name in NEEDED:
+        if required_by_others(plan, name):
             return f"a later buildpack that requires '{name}'"
     later = buildpacks_after(config.layers_dir)
     if later is None:

@@ -11,10 +11,14 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .appfiles import is_readable_app_file
 from .errors import AppDirUnreadable, WorkingDirectoryUnreadable
 from .output import Log
+
+if TYPE_CHECKING:
+    from .cnb.models import BuildpackPlan
 
 PACKAGE_MANAGER_FILES = (
     "requirements.txt",
@@ -92,12 +96,22 @@ def working_directory() -> Path:
 NEEDED = {"cpython": (True, True), "pip": (True, False), "venv": (True, True)}
 
 
+def own_requirement(name: str) -> dict[str, bool]:
+    """The metadata of this buildpack's own requirement of `name` in the build plan."""
+    build, launch = NEEDED[name]
+    return {"build": build, "launch": launch}
+
+
+def required_by_others(plan: BuildpackPlan, name: str) -> bool:
+    """Whether another buildpack requires `name` in the build plan: this one requires it
+    once, with `own_requirement(name)`; any other entry comes from another buildpack."""
+    entries = plan.entries_named(name)
+    return len(entries) > 1 or any(entry.metadata != own_requirement(name) for entry in entries)
+
+
 def build_plan() -> dict[str, object]:
     provides = [{"name": name} for name in PROVIDED]
-    requires = [
-        {"name": name, "metadata": {"build": build, "launch": launch}}
-        for name, (build, launch) in NEEDED.items()
-    ]
+    requires = [{"name": name, "metadata": own_requirement(name)} for name in NEEDED]
     return {
         "provides": provides,
         "requires": requires,

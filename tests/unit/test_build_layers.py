@@ -14,18 +14,19 @@ import pytest
 from python_buildpack import build
 from python_buildpack.cnb.models import BuildpackPlan, PlanEntry
 from python_buildpack.config import PipInstallerKind
+from python_buildpack.detect import own_requirement
 from python_buildpack.installers import PipenvInstaller, PoetryInstaller, UvInstaller
-from python_buildpack.layers.pip import OWN_PIP_REQUIREMENT, PipInstall
+from python_buildpack.layers.pip import PipInstall
 from python_buildpack.layers.previous_image import PreviousImage
 from python_buildpack.layers.python import PythonInstall
 from python_buildpack.layers.tool import ToolInstall
 from python_buildpack.output import Log
 from python_buildpack.package_managers import CacheSpec, ManagerSpec, PackageManager, Tool
 
-OWN_PLAN = BuildpackPlan(entries=[PlanEntry(name="pip", metadata=OWN_PIP_REQUIREMENT)])
+OWN_PLAN = BuildpackPlan(entries=[PlanEntry(name="pip", metadata=own_requirement("pip"))])
 # A later buildpack requires pip in the build plan.
 LATER_PIP = BuildpackPlan(
-    entries=[PlanEntry(name="pip", metadata=OWN_PIP_REQUIREMENT), PlanEntry(name="pip")]
+    entries=[PlanEntry(name="pip", metadata=own_requirement("pip")), PlanEntry(name="pip")]
 )
 
 

@@ -91,3 +91,19 @@ def test_pipes_and_links_out_of_the_app_do_not_count_and_say_why(tmp_path: Path)
     assert ignored["requirements.txt"] == "it is a named pipe (FIFO), not a regular file"
     assert "outside the app directory" in ignored["pyproject.toml"]
     assert "loop" in ignored["runtime.txt"]
+
+
+def test_required_by_others_tells_our_own_requirement_from_another_buildpacks() -> None:
+    from python_buildpack.cnb.models import BuildpackPlan, PlanEntry
+
+    def plan(*entries: tuple[str, dict[str, object]]) -> BuildpackPlan:
+        return BuildpackPlan(entries=[PlanEntry(name=n, metadata=m) for n, m in entries])
+
+    own = [(name, detect.own_requirement(name)) for name in detect.NEEDED]
+    assert [r["metadata"] for r in detect.build_plan()["requires"]] == [m for _, m in own]  # type: ignore[index]
+    for name in detect.NEEDED:
+        assert not detect.required_by_others(plan(*own), name)
+        assert not detect.required_by_others(plan(), name)
+        # Another buildpack's entry: other metadata, or a second one like ours.
+        assert detect.required_by_others(plan(*own, (name, {"build": True})), name)
+        assert detect.required_by_others(plan(*own, (name, detect.own_requirement(name))), name)

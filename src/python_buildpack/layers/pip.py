@@ -18,6 +18,7 @@ from ..cnb.env import LayerEnv, Scope
 from ..cnb.layers import LayerState
 from ..cnb.models import BuildpackPlan, LayerTypes
 from ..config import BuildConfig, PipInstallerKind
+from ..detect import required_by_others
 from ..fixed_mtime import reset_mtimes
 from ..output import Log
 from ..package_managers import Tool
@@ -26,8 +27,6 @@ from .common import ChangeReasons, open_layer
 from .python import PythonInstall
 
 LAYER_NAME = "pip"
-# What `detect` writes for its own `pip` requirement (`detect.NEEDED`).
-OWN_PIP_REQUIREMENT = {"build": True, "launch": False}
 # Index settings the user may need even for installing pip itself (air-gapped builds). pip's
 # --isolated mode ignores env vars, so they are passed as options instead.
 INDEX_OPTIONS = {
@@ -65,19 +64,15 @@ changes = ChangeReasons(
 
 def pip_wanted(config: BuildConfig, plan: BuildpackPlan) -> bool:
     """Whether to install the pip layer: when the app's installer runs pip (pip itself, Pipenv,
-    and pip installing Poetry), or when a later buildpack requires `pip` in the build plan.
-
-    Our own detect requires `pip` with `OWN_PIP_REQUIREMENT`; any other `pip` entry comes from
-    another buildpack. uv apps and `BP_PIP_INSTALLER=uv` need no pip otherwise: uv comes from
-    its wheel and the dependency check runs in-process."""
+    and pip installing Poetry), or when a later buildpack requires `pip` in the build plan
+    (`detect.required_by_others`). uv apps and `BP_PIP_INSTALLER=uv` need no pip otherwise: uv
+    comes from its wheel and the dependency check runs in-process."""
     tool = config.package_manager.tool
     if tool is not Tool.PIP and tool.spec.needs_pip:
         return True
     if tool is Tool.PIP and config.pip_installer is PipInstallerKind.PIP:
         return True
-    return any(entry.metadata != OWN_PIP_REQUIREMENT for entry in plan.entries_named("pip")) or (
-        len(plan.entries_named("pip")) > 1
-    )
+    return required_by_others(plan, "pip")
 
 
 def fill_pip_layer(config: BuildConfig, python: PythonInstall, path: Path) -> None:
