@@ -153,7 +153,6 @@ class Layer(Generic[M]):
         if env is not None and not contentless:
             env.write(self.path)
         write_toml(self.toml_path, LayerContentMetadata(types=types, metadata=data))
-        self.types = types
         self.written_metadata = data
         self.completed = True
 
@@ -167,15 +166,13 @@ class Layer(Generic[M]):
         """
         if not self.completed or self.written_metadata is None:
             raise ValueError(f"layer {self.name!r} is not complete")
-        launch_only = LayerTypes(launch=True)
         # The metadata first: from here on it claims no files, so deleting them cannot leave a
         # `<name>.toml` that describes half a directory.
         write_toml(
             self.toml_path,
-            LayerContentMetadata(types=launch_only, metadata=self.written_metadata),
+            LayerContentMetadata(types=LayerTypes(launch=True), metadata=self.written_metadata),
         )
         _remove(self.path)
-        self.types = launch_only
 
     def sbom_path(self, extension: str) -> Path:
         return self.layers_dir / f"{self.name}.sbom.{extension}"

@@ -234,22 +234,20 @@ def install_dependencies(
     )
 
     if layer.state is LayerState.RESTORED:
-        build_env = layer_env.apply(env, Scope.BUILD, layer.path)
-        if not layer.has_contents:  # reused from the previous image as it is
+        if layer.has_contents:
+            write_sbom(layer, python)
+            distributions, bin_names = _holds(layer.path)
+        else:  # reused from the previous image as it is, SBOM included
             old = layer.old_metadata
             assert old is not None and old.distributions is not None and old.bin is not None
             distributions, bin_names = frozenset(old.distributions), frozenset(old.bin)
-            layer.complete(
-                metadata.model_copy(
-                    update={"reusable": True, "distributions": old.distributions, "bin": old.bin}
-                ),
-                types=LayerTypes(launch=True),
-            )
-        else:
-            write_sbom(layer, python)
-            distributions, bin_names = _holds(layer.path)
-            layer.complete(_with_contents(metadata, True, distributions, bin_names), env=layer_env)
+        layer.complete(
+            _with_contents(metadata, True, distributions, bin_names),
+            env=layer_env,
+            types=None if layer.has_contents else LayerTypes(launch=True),
+        )
         image.export(layer, layer_env)
+        build_env = layer_env.apply(env, Scope.BUILD, layer.path)
         return VenvInstall(layer.path, build_env, True, distributions, bin_names)
 
     log.info(f"Installing {installer.describe}")
