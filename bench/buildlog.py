@@ -4,7 +4,8 @@ The log has a `[Header]` per step and `(done in 2.4s)` after each timed command 
 `python_buildpack.output.Log.timed`); the run ends with `Done (20.0s)`. Timed commands are summed
 per header, so "Installing Python" is download + verify + unpack + relocate, and "Installing
 dependencies using pip" is venv creation + the install command (not `pip check`, which is not
-timed in the log: it lands in "other").
+timed in the log: it lands in "other"). A layer filled alongside Python (pip's, uv's) counts its
+own time, most of which overlapped with Python's.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from __future__ import annotations
 import re
 
 HEADER = re.compile(r"^\[(?P<title>[^\]]+)\]\s*$")
-DONE_IN = re.compile(r"^\s+\(done in (?P<duration>[^)]+)\)\s*$")
+# `(done in 0.5s, the build waited 3ms for it)` for a layer filled alongside another
+# (`python_buildpack.layers.background`): the first figure is the fill's own time.
+DONE_IN = re.compile(r"^\s+\(done in (?P<duration>[^,)]+)(?:, [^)]*)?\)\s*$")
 TOTAL = re.compile(r"^Done \((?P<duration>[^)]+)\)\s*$")
 DURATION = re.compile(r"^(?:(?P<m>\d+)m\s*(?P<ms>\d+)s|(?P<s>[\d.]+)s|(?P<milli>\d+)ms)$")
 

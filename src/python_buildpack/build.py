@@ -16,11 +16,12 @@ from .detect import NEEDED, required_by_others, working_directory
 from .django import collect_static_files, may_collect_static
 from .env_checks import tool_run_env
 from .installers import lock_file_installer, pip_installer
-from .layers.pip import PipInstall, install_pip, pip_wanted
+from .layers.background import Background
+from .layers.pip import install_pip, open_pip_layer, pip_wanted
 from .layers.pip_cache import prepare_pip_cache
 from .layers.previous_image import PreviousImage
-from .layers.python import PythonInstall, install_python
-from .layers.tool import ToolInstall, install_tool
+from .layers.python import install_python, open_python_layer
+from .layers.tool import install_tool, open_tool_layer
 from .layers.tool_cache import prepare_tool_cache
 from .layers.venv import Installer, VenvInstall, install_dependencies
 from .output import Log, format_duration
@@ -99,35 +100,41 @@ def install_layers(
     layers of uv, Poetry, Pipenv (and any manager added to `package_managers.SPECS`) come from
     the package manager table.
     """
-    python = install_python(config, env, log)
-    env = python.build_env
-    pip = None
-    if pip_wanted(config, plan):
-        pip = install_pip(config, python, env, log)
-        _, env = prepare_pip_cache(config, pip.build_env, log)
-    match config.package_manager.tool, config.pip_installer:
-        case Tool.PIP, PipInstallerKind.PIP:
-            installer: Installer = pip_installer(config, python, pip)
-        case Tool.PIP, PipInstallerKind.UV:
-            uv, env = tool_layers(config, Tool.UV.spec, python, pip, env, log)
-            installer = pip_installer(config, python, pip, uv)
-        case tool, _:
-            installed, env = tool_layers(config, tool.spec, python, pip, env, log)
-            installer = lock_file_installer(config, python, installed)
+    spec = tool_layer_spec(config)
+    with Background() as background:
+        opened_python = open_python_layer(config, log)
+        # Decided on before Python is installed, so that the layers filled from a wheel (pip's,
+        # uv's) unpack while it downloads and unpacks (`layers.background`); each step still
+        # logs in order, its decision included.
+        opened_pip = open_pip_layer(config, env, background) if pip_wanted(config, plan) else None
+        opened_tool = open_tool_layer(config, spec, env, background) if spec else None
+        python = install_python(config, opened_python, env, log)
+        env = python.build_env
+        pip = None
+        if opened_pip is not None:
+            pip = install_pip(opened_pip, env, log)
+            _, env = prepare_pip_cache(config, pip.build_env, log)
+        tool = None
+        if spec is not None and opened_tool is not None:
+            tool = install_tool(config, spec, opened_tool, python, pip, log)
+            if spec.cache is not None:
+                _, env = prepare_tool_cache(config, spec.cache, env, log)
+    if config.package_manager.tool is Tool.PIP:
+        installer: Installer = pip_installer(config, python, pip, tool)
+    elif tool is not None:
+        installer = lock_file_installer(config, python, tool)
+    else:
+        raise RuntimeError(f"{config.package_manager.tool.display} has no tool layer")
     return install_dependencies(config, python, installer, env, log, image)
 
 
-def tool_layers(
-    config: BuildConfig,
-    spec: ManagerSpec,
-    python: PythonInstall,
-    pip: PipInstall | None,
-    env: dict[str, str],
-    log: Log,
-) -> tuple[ToolInstall, dict[str, str]]:
-    """A package manager's tool layer, then its own cache layer when it has one; `env` then
-    points the tool at that cache."""
-    tool = install_tool(config, spec, python, pip, log)
-    if spec.cache is not None:
-        _, env = prepare_tool_cache(config, spec.cache, env, log)
-    return tool, env
+def tool_layer_spec(config: BuildConfig) -> ManagerSpec | None:
+    """The package manager whose tool gets a layer of its own: uv, Poetry and Pipenv, and uv
+    for pip with `BP_PIP_INSTALLER=uv`; none for pip itself (the pip layer is its tool)."""
+    match config.package_manager.tool, config.pip_installer:
+        case Tool.PIP, PipInstallerKind.PIP:
+            return None
+        case Tool.PIP, PipInstallerKind.UV:
+            return Tool.UV.spec
+        case tool, _:
+            return tool.spec

@@ -81,7 +81,12 @@ class Log:
         self._write(self._out, text)
         start = time.monotonic()
         yield
-        self._write(self._out, f"{INDENT}(done in {format_duration(time.monotonic() - start)})")
+        self.done(time.monotonic() - start)
+
+    def done(self, seconds: float, note: str = "") -> None:
+        """The line that ends a timed step: `(done in 2.4s)`, or `(done in 2.4s, <note>)`."""
+        extra = f", {note}" if note else ""
+        self._write(self._out, f"{INDENT}(done in {format_duration(seconds)}{extra})")
 
 
 def format_duration(seconds: float) -> str:

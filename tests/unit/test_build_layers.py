@@ -33,9 +33,14 @@ LATER_PIP = BuildpackPlan(
 class Recorder:
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.layers: list[str] = []
+        # Every call, the layers decided on ahead ("open pip") among the installs.
+        self.calls: list[str] = []
         self.installer: Any = None
         self.env: dict[str, str] = {}
         for name in (
+            "open_python_layer",
+            "open_pip_layer",
+            "open_tool_layer",
             "install_python",
             "install_pip",
             "prepare_pip_cache",
@@ -46,37 +51,59 @@ class Recorder:
         ):
             monkeypatch.setattr(build, name, getattr(self, name))
 
-    def install_python(self, config: object, env: dict[str, str], log: Log) -> PythonInstall:
-        self.layers.append("python")
+    def _layer(self, name: str) -> None:
+        self.layers.append(name)
+        self.calls.append(name)
+
+    def open_pip_layer(self, config: object, env: dict[str, str], background: object) -> str:
+        self.calls.append("open pip")
+        return "opened pip"
+
+    def open_tool_layer(
+        self, config: object, spec: ManagerSpec, env: dict[str, str], background: object
+    ) -> str:
+        self.calls.append(f"open {spec.name}")
+        return f"opened {spec.name}"
+
+    def open_python_layer(self, config: object, log: Log) -> str:
+        self.calls.append("open python")
+        return "opened python"
+
+    def install_python(
+        self, config: object, opened: str, env: dict[str, str], log: Log
+    ) -> PythonInstall:
+        assert opened == "opened python"
+        self._layer("python")
         return PythonInstall(Path("/layers/python"), "3.13.5", {**env, "PYTHON": "1"})
 
-    def install_pip(
-        self, config: object, python: PythonInstall, env: dict[str, str], log: Log
-    ) -> PipInstall:
-        self.layers.append("pip")
+    def install_pip(self, opened: str, env: dict[str, str], log: Log) -> PipInstall:
+        assert opened == "opened pip"
+        self._layer("pip")
         return PipInstall(Path("/layers/pip"), "26.3", {**env, "PYTHONUSERBASE": "/layers/pip"})
 
     def prepare_pip_cache(
         self, config: object, env: dict[str, str], log: Log
     ) -> tuple[Path, dict[str, str]]:
-        self.layers.append("pip-cache")
+        self._layer("pip-cache")
         return Path("/layers/pip-cache"), {**env, "PIP_CACHE_DIR": "/layers/pip-cache"}
 
     def install_tool(
         self,
         config: object,
         spec: ManagerSpec,
+        opened: str,
         python: PythonInstall,
         pip: PipInstall | None,
         log: Log,
     ) -> ToolInstall:
-        self.layers.append(spec.name)
+        assert opened == f"opened {spec.name}"
+        self._layer(spec.name)
         return ToolInstall(spec.name, Path(f"/layers/{spec.name}"), "1.0")
 
     def prepare_tool_cache(
         self, config: object, cache: CacheSpec, env: dict[str, str], log: Log
     ) -> tuple[Path, dict[str, str]]:
-        self.layers.append(cache.layer)
+        self._layer(cache.layer)
         return Path(f"/layers/{cache.layer}"), {**env, cache.variable: f"/layers/{cache.layer}"}
 
     def pip_installer(
@@ -97,7 +124,7 @@ class Recorder:
         log: Log,
         image: PreviousImage,
     ) -> str:
-        self.layers.append("venv")
+        self._layer("venv")
         self.installer, self.env = installer, env
         return "venv"
 
@@ -175,3 +202,24 @@ def test_lock_file_managers(
     assert recorder.installer.tool.name == tool.spec.name
     cache = tool.spec.cache or Tool.PIP.spec.cache
     assert cache is not None and recorder.env[cache.variable] == f"/layers/{cache.layer}"
+
+
+@pytest.mark.parametrize(
+    ("tool", "pip_installer", "plan", "opened_first"),
+    [
+        (Tool.PIP, PipInstallerKind.PIP, OWN_PLAN, ["open pip"]),
+        (Tool.PIP, PipInstallerKind.UV, OWN_PLAN, ["open uv"]),
+        (Tool.UV, PipInstallerKind.PIP, LATER_PIP, ["open pip", "open uv"]),
+        (Tool.POETRY, PipInstallerKind.PIP, OWN_PLAN, ["open pip", "open poetry"]),
+    ],
+)
+def test_tool_layers_are_decided_before_python(
+    monkeypatch: pytest.MonkeyPatch,
+    tool: Tool,
+    pip_installer: PipInstallerKind,
+    plan: BuildpackPlan,
+    opened_first: list[str],
+) -> None:
+    """So that the ones unpacked from a wheel fill while Python installs (`layers.background`)."""
+    recorder = run(monkeypatch, tool, plan, pip_installer)
+    assert recorder.calls[: len(opened_first) + 2] == ["open python", *opened_first, "python"]

@@ -15,6 +15,7 @@ and the log line that says why it is reused or discarded.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, TypeAlias, TypeVar
 
@@ -24,6 +25,7 @@ from ..cnb.layers import Cause, Layer, Layers, LayerState
 from ..cnb.models import LayerTypes
 from ..config import BuildConfig
 from ..output import Log
+from .background import Fill
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -133,7 +135,32 @@ def open_layer(
     pass `contents_ok` (or, restored as metadata alone, `without_files` finds nothing against
     it: see `Layers.cached_layer`), otherwise emptied; the log says which and why
     (`log_layer_state`)."""
-    layer = Layers(layers_dir).cached_layer(
+    layer = decide_layer(
+        layers_dir,
+        name,
+        types=types,
+        metadata=metadata,
+        changes=changes,
+        contents_ok=contents_ok,
+        without_files=without_files,
+    )
+    log_layer_state(layer, log, what, version, kept_because=kept_because)
+    return layer
+
+
+def decide_layer(
+    layers_dir: Path,
+    name: str,
+    *,
+    types: LayerTypes,
+    metadata: M,
+    changes: Callable[[M, M], Sequence[str]],
+    contents_ok: Callable[[Path], bool] | None = None,
+    without_files: Callable[[M], str | None] | None = None,
+) -> Layer[M]:
+    """`open_layer` without its log line: for a layer decided on before its step (to fill it
+    in the background, `OpenedLayer`), whose step then logs it with `log_layer_state`."""
+    return Layers(layers_dir).cached_layer(
         name,
         types=types,
         metadata_model=type(metadata),
@@ -141,8 +168,17 @@ def open_layer(
         contents_ok=contents_ok,
         without_files=without_files,
     )
-    log_layer_state(layer, log, what, version, kept_because=kept_because)
-    return layer
+
+
+@dataclass(frozen=True)
+class OpenedLayer(Generic[M]):
+    """A layer decided on ahead of its step (`decide_layer`): reused, or emptied and, when
+    `fill` is set, being filled in the background (`background.Fill`). Its step logs the
+    decision and waits for the files."""
+
+    layer: Layer[M]
+    metadata: M
+    fill: Fill | None = None
 
 
 def log_layer_state(
@@ -178,7 +214,9 @@ __all__ = [
     "UNKNOWN",
     "BuiltFor",
     "ChangeReasons",
+    "OpenedLayer",
     "built_for",
+    "decide_layer",
     "log_layer_state",
     "open_layer",
     "os_change",

@@ -23,8 +23,9 @@ from ..fixed_mtime import reset_mtimes
 from ..output import Log
 from ..package_managers import Tool
 from ..tool_versions import pinned_version, requirements_file
-from .common import ChangeReasons, open_layer
-from .python import PythonInstall
+from .background import Background
+from .common import ChangeReasons, OpenedLayer, decide_layer, log_layer_state
+from .python import interpreter, minor_version
 
 LAYER_NAME = "pip"
 # Index settings the user may need even for installing pip itself (air-gapped builds). pip's
@@ -75,44 +76,56 @@ def pip_wanted(config: BuildConfig, plan: BuildpackPlan) -> bool:
     return required_by_others(plan, "pip")
 
 
-def fill_pip_layer(config: BuildConfig, python: PythonInstall, path: Path) -> None:
+def fill_pip_layer(config: BuildConfig, env: dict[str, str], path: Path) -> None:
+    """Unpack the pinned pip wheel into the layer at `path`. Needs nothing of the python
+    layer but its path and version, so it runs alongside it (`background`); `env` gives the
+    index settings."""
     # Only a cold layer needs them (they import ssl, html, zipfile, packaging.tags): kept off
     # the start-up path of every build.
     from ..pinned_wheels import IndexSettings, fetch_wheel, find_wheel, read_pin
     from ..wheel_install import install_wheel
 
+    minor = minor_version(config.python.version)
     requirements = requirements_file(config.buildpack_dir, "pip")
     pin = read_pin(requirements, "pip")
-    settings = IndexSettings.from_environ(python.build_env)
+    settings = IndexSettings.from_environ(env)
     link = find_wheel(pin, settings)
     with tempfile.TemporaryDirectory(prefix="pip-wheel-") as tmp:
         wheel = fetch_wheel(link, pin, Path(tmp), settings)
         install_wheel(
             wheel,
-            path / "lib" / f"python{python.minor}" / "site-packages",
+            path / "lib" / f"python{minor}" / "site-packages",
             path / "bin",
-            python.python,
-            script_aliases=[f"pip{python.minor}"],
+            interpreter(config.layers_dir),
+            script_aliases=[f"pip{minor}"],
         )
 
 
-def install_pip(
-    config: BuildConfig, python: PythonInstall, env: dict[str, str], log: Log
-) -> PipInstall:
-    log.header("Installing pip")
+def open_pip_layer(
+    config: BuildConfig, env: dict[str, str], background: Background
+) -> OpenedLayer[PipLayerMetadata]:
+    """The pip layer, decided on before Python is installed: reused, or emptied and filled
+    in the background while Python downloads and unpacks. `install_pip` logs it."""
     version = pinned_version(config.buildpack_dir, "pip")
-    metadata = PipLayerMetadata(python_version=python.version, pip_version=version)
-    layer = open_layer(
+    metadata = PipLayerMetadata(python_version=config.python.version, pip_version=version)
+    layer = decide_layer(
         config.layers_dir,
         LAYER_NAME,
         types=LayerTypes(build=True, cache=True),
         metadata=metadata,
         changes=changes,
-        log=log,
-        what="pip",
-        version=lambda old: old.pip_version,
         contents_ok=lambda path: any(path.glob("lib/python*/site-packages/pip")),
     )
+    fill = None
+    if layer.is_empty:
+        fill = background.start(LAYER_NAME, lambda: fill_pip_layer(config, env, layer.path))
+    return OpenedLayer(layer, metadata, fill)
+
+
+def install_pip(opened: OpenedLayer[PipLayerMetadata], env: dict[str, str], log: Log) -> PipInstall:
+    log.header("Installing pip")
+    layer, metadata = opened.layer, opened.metadata
+    log_layer_state(layer, log, "pip", version=lambda old: old.pip_version)
     if layer.state is LayerState.RESTORED:
         # The .pyc files that pip's first run wrote are valid again (`fixed_mtime`).
         reset_mtimes(layer.path / "lib")
@@ -121,8 +134,7 @@ def install_pip(
     pip_env.override(Scope.BUILD, "PYTHONUSERBASE", str(layer.path))
     pip_env.override(Scope.BUILD, "PIP_DISABLE_PIP_VERSION_CHECK", "1")
     pip_env.default(Scope.BUILD, "PIP_ROOT_USER_ACTION", "ignore")
-    if layer.is_empty:
-        with log.timed(f"Installing pip {version}"):
-            fill_pip_layer(config, python, layer.path)
+    if opened.fill is not None:
+        opened.fill.log_done(log, f"Installing pip {metadata.pip_version}", alongside="Python")
     layer.complete(metadata, env=pip_env)
-    return PipInstall(layer.path, version, pip_env.apply(env, Scope.BUILD, layer.path))
+    return PipInstall(layer.path, metadata.pip_version, pip_env.apply(env, Scope.BUILD, layer.path))

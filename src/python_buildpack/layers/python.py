@@ -28,7 +28,14 @@ from ..output import Log
 from ..relocate import relocate, sysconfigdata_files
 from ..sbom import EXTENSION as SBOM_EXTENSION
 from ..sbom import python_sbom
-from .common import BUILT_FOR_REASONS, BuiltFor, ChangeReasons, built_for, open_layer
+from .common import (
+    BUILT_FOR_REASONS,
+    BuiltFor,
+    ChangeReasons,
+    OpenedLayer,
+    built_for,
+    open_layer,
+)
 
 LAYER_NAME = "python"
 # 1980-01-01T00:00:01Z: the oldest date a zip (and so a wheel) can hold. With it set, pip and
@@ -69,7 +76,18 @@ class PythonInstall:
 
     @property
     def minor(self) -> str:
-        return ".".join(self.version.split(".")[:2])
+        return minor_version(self.version)
+
+
+def interpreter(layers_dir: Path) -> Path:
+    """The layer's `python3`, known before the layer is filled (the scripts of the pip and uv
+    layers, unpacked alongside it, name it in their `#!` line)."""
+    return layers_dir / LAYER_NAME / "bin" / "python3"
+
+
+def minor_version(version: str) -> str:
+    """`3.13` of `3.13.5`."""
+    return ".".join(version.split(".")[:2])
 
 
 def layer_env(path: Path, minor: str) -> LayerEnv:
@@ -95,7 +113,9 @@ def layer_env(path: Path, minor: str) -> LayerEnv:
     return env
 
 
-def install_python(config: BuildConfig, env: dict[str, str], log: Log) -> PythonInstall:
+def open_python_layer(config: BuildConfig, log: Log) -> OpenedLayer[PythonLayerMetadata]:
+    """The step's header and the cached layer, reused or emptied (the log says which): the
+    layers that fill alongside Python are decided on between this and `install_python`."""
     python = config.python
     log.header("Installing Python")
     metadata = PythonLayerMetadata(**built_for(config), archive_sha256=python.release.sha256)
@@ -110,8 +130,15 @@ def install_python(config: BuildConfig, env: dict[str, str], log: Log) -> Python
         version=lambda old: old.python_version,
         contents_ok=lambda path: (path / "bin" / "python3").exists(),
     )
+    return OpenedLayer(layer, metadata)
 
-    minor = ".".join(python.version.split(".")[:2])
+
+def install_python(
+    config: BuildConfig, opened: OpenedLayer[PythonLayerMetadata], env: dict[str, str], log: Log
+) -> PythonInstall:
+    python = config.python
+    layer, metadata = opened.layer, opened.metadata
+    minor = minor_version(python.version)
     if layer.is_empty:
         _fill(layer, config, log)
     # Rewritten on every build, reused layer or not, so it is always this buildpack's version.

@@ -30,9 +30,18 @@ from ..output import Log
 from ..package_managers import ManagerSpec
 from ..redact import secrets_in_env
 from ..tool_versions import pinned_version, requirements_file
-from .common import BUILT_FOR_REASONS, BuiltFor, ChangeReasons, built_for, open_layer
+from .background import Background
+from .common import (
+    BUILT_FOR_REASONS,
+    BuiltFor,
+    ChangeReasons,
+    OpenedLayer,
+    built_for,
+    decide_layer,
+    log_layer_state,
+)
 from .pip import INDEX_OPTIONS, PipInstall
-from .python import PythonInstall
+from .python import PythonInstall, interpreter
 
 
 class ToolLayerMetadata(BuiltFor):
@@ -72,41 +81,54 @@ def changes(old: ToolLayerMetadata, new: ToolLayerMetadata, display: str) -> lis
     return reasons(old, new)
 
 
+def open_tool_layer(
+    config: BuildConfig, spec: ManagerSpec, env: dict[str, str], background: Background
+) -> OpenedLayer[ToolLayerMetadata]:
+    """The tool's layer, decided on before Python is installed: reused or emptied. uv's,
+    unpacked from its wheel, is filled in the background while Python downloads and unpacks;
+    a tool installed with pip waits for `install_tool`. `install_tool` logs it."""
+    metadata = ToolLayerMetadata(
+        **built_for(config),
+        tool_version=pinned_version(config.buildpack_dir, spec.name),
+        requirements_sha256=hashlib.sha256(
+            requirements_file(config.buildpack_dir, spec.name).read_bytes()
+        ).hexdigest(),
+    )
+    layer = decide_layer(
+        config.layers_dir,
+        spec.name,
+        types=LayerTypes(build=True, cache=True),
+        metadata=metadata,
+        changes=lambda old, new: changes(old, new, spec.display),
+        contents_ok=lambda path: (path / "bin" / spec.name).is_file(),
+    )
+    fill = None
+    if layer.is_empty and not spec.needs_pip:
+        fill = background.start(spec.name, lambda: _install_uv(config, env, layer.path))
+    return OpenedLayer(layer, metadata, fill)
+
+
 def install_tool(
     config: BuildConfig,
     spec: ManagerSpec,
+    opened: OpenedLayer[ToolLayerMetadata],
     python: PythonInstall,
     pip: PipInstall | None,
     log: Log,
 ) -> ToolInstall:
     name, display = spec.name, spec.display
     log.header(f"Installing {display}")
-    version = pinned_version(config.buildpack_dir, name)
-    requirements = requirements_file(config.buildpack_dir, name)
-    metadata = ToolLayerMetadata(
-        **built_for(config),
-        tool_version=version,
-        requirements_sha256=hashlib.sha256(requirements.read_bytes()).hexdigest(),
-    )
-    layer = open_layer(
-        config.layers_dir,
-        name,
-        types=LayerTypes(build=True, cache=True),
-        metadata=metadata,
-        changes=lambda old, new: changes(old, new, display),
-        log=log,
-        what=display,
-        version=lambda old: old.tool_version,
-        contents_ok=lambda path: (path / "bin" / name).is_file(),
-    )
+    layer, metadata = opened.layer, opened.metadata
+    version = metadata.tool_version
+    log_layer_state(layer, log, display, version=lambda old: old.tool_version)
     tool = ToolInstall(name, layer.path, version)
     if layer.state is LayerState.RESTORED:
         layer.complete(metadata)
         return tool
 
-    if not spec.needs_pip:
-        with log.timed(f"Installing {display} {version}"):
-            target = _install_uv(config, python, layer.path)
+    if opened.fill is not None:
+        opened.fill.log_done(log, f"Installing {display} {version}", alongside="Python")
+        target = UV_BINARY
     else:
         if pip is None:
             raise RuntimeError(f"{display} is installed with pip, but there is no pip layer")
@@ -117,20 +139,25 @@ def install_tool(
     return tool
 
 
-def _install_uv(config: BuildConfig, python: PythonInstall, path: Path) -> Path:
-    """uv's wheel carries its static binary in `.data/scripts`: unpacking it is the install."""
+# `bin/uv`'s link to the binary that uv's wheel carries in `.data/scripts`.
+UV_BINARY = Path("..") / "wheel" / "bin" / "uv"
+
+
+def _install_uv(config: BuildConfig, env: dict[str, str], path: Path) -> None:
+    """uv's wheel carries its static binary in `.data/scripts`: unpacking it is the install.
+    Needs nothing of the python layer but its path, so it runs alongside it (`background`);
+    `env` gives the index settings."""
     # Only a cold layer needs them (they import ssl, html, zipfile, packaging.tags): kept off
     # the start-up path of every build.
     from ..pinned_wheels import IndexSettings, fetch_wheel, find_wheel, read_pin
     from ..wheel_install import install_wheel
 
     pin = read_pin(requirements_file(config.buildpack_dir, "uv"), "uv")
-    settings = IndexSettings.from_environ(python.build_env)
+    settings = IndexSettings.from_environ(env)
     link = find_wheel(pin, settings)
     with tempfile.TemporaryDirectory(prefix="uv-wheel-") as tmp:
         wheel = fetch_wheel(link, pin, Path(tmp), settings)
-        install_wheel(wheel, path / "wheel", path / "wheel" / "bin", python.python)
-    return Path("..") / "wheel" / "bin" / "uv"
+        install_wheel(wheel, path / "wheel", path / "wheel" / "bin", interpreter(config.layers_dir))
 
 
 def _install_with_pip(
