@@ -122,6 +122,16 @@ def fetch_wheel(link: WheelLink, pin: Pin, dest_dir: Path, settings: IndexSettin
     return dest
 
 
+def download_pinned_wheel(
+    requirements: Path, name: str, environ: Mapping[str, str], dest_dir: Path
+) -> Path:
+    """`name`'s wheel as `requirements` pins it, found where `environ`'s index settings say
+    and downloaded into `dest_dir` (the steps above in one)."""
+    pin = read_pin(requirements, name)
+    settings = IndexSettings.from_environ(environ)
+    return fetch_wheel(find_wheel(pin, settings), pin, dest_dir, settings)
+
+
 def _rank(filename: str, pin: Pin, priority: Mapping[Tag, int]) -> int | None:
     try:
         name, version, _, tags = parse_wheel_filename(filename)

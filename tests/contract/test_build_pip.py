@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -300,3 +301,22 @@ def test_later_buildpacks_get_pip_aimed_at_the_venv(app: Workspace) -> None:
     assert (env_build / "PIP_PYTHON.override").read_text() == str(app.layers / "venv")
     assert (app.layers / "pip-cache" / "env.build" / "PIP_CACHE_DIR.override").exists()
     assert not (app.layers / "venv" / "env" / "PIP_PYTHON.override").exists()
+
+
+def test_a_pip_wheel_that_fails_while_python_installs_stops_the_build_at_pip(
+    app: Workspace, tmp_path: Path
+) -> None:
+    """pip's layer fills alongside Python (`layers.background`): its failure is reported at
+    its own step, after Python's, and leaves no pip layer metadata a later build would trust."""
+    requirements(app, "bp-test-alpha==1.0.0")
+    empty_index = tmp_path / "empty-index"
+    (empty_index / "pip").mkdir(parents=True)
+    app.set_platform_env("PIP_INDEX_URL", empty_index.as_uri())
+    result = app.build()
+    assert result.exit_code == 1, result.output
+    assert "! ERROR: Unable to find the wheel of pip 26.3" in result.stderr, result.output
+    assert "Traceback" not in result.output
+    # Python's step ran to its end first; the log is in step order.
+    assert result.stdout.index("[Installing Python]") < result.stdout.index("[Installing pip]")
+    assert layer_toml(app, "python").types.launch
+    assert not (app.layers / "pip.toml").exists()

@@ -82,16 +82,13 @@ def fill_pip_layer(config: BuildConfig, env: dict[str, str], path: Path) -> None
     index settings."""
     # Only a cold layer needs them (they import ssl, html, zipfile, packaging.tags): kept off
     # the start-up path of every build.
-    from ..pinned_wheels import IndexSettings, fetch_wheel, find_wheel, read_pin
+    from ..pinned_wheels import download_pinned_wheel
     from ..wheel_install import install_wheel
 
     minor = minor_version(config.python.version)
     requirements = requirements_file(config.buildpack_dir, "pip")
-    pin = read_pin(requirements, "pip")
-    settings = IndexSettings.from_environ(env)
-    link = find_wheel(pin, settings)
     with tempfile.TemporaryDirectory(prefix="pip-wheel-") as tmp:
-        wheel = fetch_wheel(link, pin, Path(tmp), settings)
+        wheel = download_pinned_wheel(requirements, "pip", env, Path(tmp))
         install_wheel(
             wheel,
             path / "lib" / f"python{minor}" / "site-packages",

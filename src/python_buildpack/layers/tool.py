@@ -149,14 +149,12 @@ def _install_uv(config: BuildConfig, env: dict[str, str], path: Path) -> None:
     `env` gives the index settings."""
     # Only a cold layer needs them (they import ssl, html, zipfile, packaging.tags): kept off
     # the start-up path of every build.
-    from ..pinned_wheels import IndexSettings, fetch_wheel, find_wheel, read_pin
+    from ..pinned_wheels import download_pinned_wheel
     from ..wheel_install import install_wheel
 
-    pin = read_pin(requirements_file(config.buildpack_dir, "uv"), "uv")
-    settings = IndexSettings.from_environ(env)
-    link = find_wheel(pin, settings)
+    requirements = requirements_file(config.buildpack_dir, "uv")
     with tempfile.TemporaryDirectory(prefix="uv-wheel-") as tmp:
-        wheel = fetch_wheel(link, pin, Path(tmp), settings)
+        wheel = download_pinned_wheel(requirements, "uv", env, Path(tmp))
         install_wheel(wheel, path / "wheel", path / "wheel" / "bin", interpreter(config.layers_dir))
 
 
