@@ -20,7 +20,7 @@ which only read it. So:
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -161,7 +161,7 @@ class AppSnapshot:
         return found
 
 
-def table(data: dict[str, Any], *keys: str) -> dict[str, Any]:
+def table(data: Mapping[str, Any], *keys: str) -> Mapping[str, Any]:
     """`data[k1][k2]...` when each step is a table, else {}: a parsed TOML file's optional
     table, where a malformed one is for its tool to report."""
     for key in keys:

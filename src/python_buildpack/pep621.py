@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from packaging.requirements import InvalidRequirement, Requirement
 
+from .app_snapshot import table
 from .errors import (
     AppFileMissing,
     DependencyGroupsInvalid,
@@ -37,9 +38,7 @@ def read_project(app: AppSnapshot) -> Project:
     data = app.toml(PYPROJECT)
     if data is None:
         raise AppFileMissing(PYPROJECT)
-    tool = data.get("tool")
-    poetry = tool.get("poetry") if isinstance(tool, dict) else None
-    poetry_dependencies = isinstance(poetry, dict) and "dependencies" in poetry
+    poetry_dependencies = "dependencies" in table(data, "tool", "poetry")
     project = data.get("project")
     if project is None:
         return Project(None, [], False, "build-system" in data, poetry_dependencies)

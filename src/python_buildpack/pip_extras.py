@@ -14,7 +14,7 @@ from dataclasses import replace
 
 from packaging.utils import canonicalize_name
 
-from .app_snapshot import AppSnapshot
+from .app_snapshot import AppSnapshot, table
 from .errors import PipExtrasWithoutPyproject
 from .pip_inputs import PipInputs
 from .requirements_files import pinned_name
@@ -35,10 +35,7 @@ def pip_extras(settings: Mapping[str, str], app: AppSnapshot, source_file: str) 
 
 
 def optional_dependencies(app: AppSnapshot) -> dict[str, list[str]]:
-    project = app.pyproject.get("project")
-    optional = project.get("optional-dependencies") if isinstance(project, dict) else None
-    if not isinstance(optional, dict):
-        return {}
+    optional = table(app.pyproject, "project", "optional-dependencies")
     return {
         canonicalize_name(name): [d for d in deps if isinstance(d, str)]
         for name, deps in optional.items()

@@ -17,7 +17,7 @@ from typing import Any
 
 from packaging.utils import canonicalize_name
 
-from .app_snapshot import AppSnapshot
+from .app_snapshot import AppSnapshot, table
 from .errors import SelectionNamesInvalid, SelectionNotInPyproject
 from .settings import text
 
@@ -50,13 +50,9 @@ def defined_names(pyproject: Mapping[str, Any]) -> tuple[list[str], list[str]]:
     """(groups, extras) that `pyproject.toml` defines, normalised."""
     groups = pyproject.get("dependency-groups")
     names = list(groups) if isinstance(groups, dict) else []
-    tool = pyproject.get("tool")
-    uv = tool.get("uv") if isinstance(tool, dict) else None
-    if isinstance(uv, dict) and uv.get("dev-dependencies"):
+    if table(pyproject, "tool", "uv").get("dev-dependencies"):
         names.append("dev")
-    project = pyproject.get("project")
-    optional = project.get("optional-dependencies") if isinstance(project, dict) else None
-    extras = list(optional) if isinstance(optional, dict) else []
+    extras = list(table(pyproject, "project", "optional-dependencies"))
     return (
         sorted({canonicalize_name(n) for n in names}),
         sorted({canonicalize_name(n) for n in extras}),
