@@ -312,6 +312,14 @@ def remove_layer(layers_dir: Path, name: str) -> None:
     _remove(layers_dir / name)
 
 
+def empty_directory(path: Path) -> None:
+    """Remove what is in `path` (made if missing), keeping the directory itself: a layer's
+    files, when a step must start them afresh but its directory must stay."""
+    path.mkdir(parents=True, exist_ok=True)
+    for child in path.iterdir():
+        _remove(child)
+
+
 def _remove(path: Path) -> None:
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path)
@@ -325,6 +333,7 @@ __all__ = [
     "Layer",
     "LayerState",
     "Layers",
+    "empty_directory",
     "remove_layer",
     "validate_layer_name",
 ]

@@ -7,13 +7,12 @@ lists every reason the cached one was discarded.
 from __future__ import annotations
 
 import contextlib
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 from ..cnb.env import LayerEnv, Scope
-from ..cnb.layers import Layer
+from ..cnb.layers import Layer, empty_directory
 from ..cnb.models import LayerTypes
 from ..commands import capture
 from ..config import BuildConfig
@@ -202,7 +201,7 @@ def _fill(layer: Layer[PythonLayerMetadata], config: BuildConfig, log: Log) -> N
         elif check.stdout.strip() != python.version:
             broken = PythonArchiveWrongVersion(source.url, check.stdout, python.version)
         if broken is not None:
-            _empty(layer.path)
+            empty_directory(layer.path)
             raise broken
 
 
@@ -228,22 +227,12 @@ def unpack_python(
     from ..download import fetch
 
     def unpack(stream: BinaryIO) -> None:
-        _empty(dest)
+        empty_directory(dest)
         extract_tar(stream, dest, strip_top="python", max_unpacked_bytes=max_unpacked_bytes)
 
     try:
         fetch(url, sha256, log, unpack, deadline=deadline, retry_delay=retry_delay)
     except BaseException:
         with contextlib.suppress(OSError):
-            _empty(dest)
+            empty_directory(dest)
         raise
-
-
-def _empty(path: Path) -> None:
-    """Remove what is in `path` (made if missing), keeping the directory itself."""
-    path.mkdir(parents=True, exist_ok=True)
-    for child in path.iterdir():
-        if child.is_dir() and not child.is_symlink():
-            shutil.rmtree(child)
-        else:
-            child.unlink()

@@ -10,7 +10,14 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from python_buildpack.cnb import layers as layers_module
 from python_buildpack.cnb.env import LayerEnv, Scope
-from python_buildpack.cnb.layers import Cause, Layer, Layers, LayerState, validate_layer_name
+from python_buildpack.cnb.layers import (
+    Cause,
+    Layer,
+    Layers,
+    LayerState,
+    empty_directory,
+    validate_layer_name,
+)
 from python_buildpack.cnb.models import LayerTypes
 from python_buildpack.cnb.toml_io import read_toml_dict
 
@@ -433,3 +440,18 @@ def test_reserved_and_impossible_layer_names(tmp_path: Path, name: str) -> None:
 @pytest.mark.parametrize("name", ["python", "pip-cache", "Abc 123.-_!", "build-tools", "launcher"])
 def test_valid_layer_names(name: str) -> None:
     assert validate_layer_name(name) == name
+
+
+def test_empty_directory_keeps_the_directory_and_never_follows_a_link(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "kept").write_text("not ours")
+    layer = tmp_path / "python"
+    (layer / "lib" / "sub").mkdir(parents=True)
+    (layer / "bin").write_text("")
+    (layer / "link").symlink_to(outside)
+    empty_directory(layer)
+    assert layer.is_dir() and list(layer.iterdir()) == []
+    assert (outside / "kept").read_text() == "not ours"
+    empty_directory(tmp_path / "missing")
+    assert (tmp_path / "missing").is_dir()
