@@ -11,6 +11,7 @@ import time
 import pytest
 
 from python_buildpack.errors import UserError
+from python_buildpack.layers import background as background_module
 from python_buildpack.layers.background import Background
 from python_buildpack.output import Log
 
@@ -84,3 +85,16 @@ def test_its_log_says_how_long_it_took_and_how_long_the_build_waited() -> None:
     lines = out.getvalue().splitlines()
     assert lines[0] == "Installing uv 0.13.9, alongside Python"
     assert re.fullmatch(r"  \(done in \d+ms, the build waited \d+ms for it\)", lines[1])
+
+
+def test_a_fill_stuck_in_a_download_never_holds_up_the_build_s_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(background_module, "ERROR_GRACE_SECONDS", 0.2)
+    stuck = threading.Event()
+    start = time.monotonic()
+    with pytest.raises(ValueError, match="checksum"), Background() as background:
+        background.start("uv", lambda: stuck.wait(30))
+        raise ValueError("Python's checksum did not match")
+    assert time.monotonic() - start < 5
+    stuck.set()

@@ -45,8 +45,8 @@ class Fill:
         finally:
             self._ended = time.monotonic()
 
-    def join(self) -> None:
-        self._thread.join()
+    def join(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
 
     def wait(self) -> float:
         """Wait for the files; re-raise what stopped `work`. Returns how long it waited."""
@@ -72,13 +72,20 @@ class Fill:
         log.done(self.seconds, f"the build waited {format_duration(waited)} for it")
 
 
+# How long a build that failed waits for its fills before it reports its error: long enough
+# for a fill about to end to end, short enough that a download stuck in its timeouts (30 s, 3
+# attempts) never holds up the report of, say, a Python checksum mismatch.
+ERROR_GRACE_SECONDS = 2.0
+
+
 class Background:
     """The fills started during a build, as a context: leaving it waits for every one.
 
-    On an error the build stops only once its fills have stopped writing, and reports its own
-    error (a fill's, never waited for, is dropped: the build's error is the one it stopped
-    on). Leaving normally with a fill nobody waited for is a bug: its layer would be left
-    unfinished."""
+    On an error the build waits for its fills up to `ERROR_GRACE_SECONDS` in all, then
+    reports its own error (a fill's, never waited for, is dropped: the build's error is the one
+    it stopped on). A fill still running then is a daemon thread that ends with the process;
+    its layer has no `<name>.toml`, so the next build starts it afresh. Leaving normally with a
+    fill nobody waited for is a bug: its layer would be left unfinished."""
 
     def __init__(self) -> None:
         self._fills: list[Fill] = []
@@ -97,8 +104,13 @@ class Background:
         error: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
+        if kind is not None:
+            deadline = time.monotonic() + ERROR_GRACE_SECONDS
+            for fill in self._fills:
+                fill.join(max(0.0, deadline - time.monotonic()))
+            return
         for fill in self._fills:
             fill.join()
         forgotten = [fill.name for fill in self._fills if not fill.waited_for]
-        if kind is None and forgotten:
+        if forgotten:
             raise RuntimeError(f"layer fills started but never waited for: {forgotten}")
