@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections.abc import Sequence
@@ -17,7 +18,7 @@ from .django import collect_static_files, may_collect_static
 from .env_checks import tool_run_env
 from .installers import lock_file_installer, pip_installer
 from .layers.background import Background
-from .layers.pip import install_pip, open_pip_layer, pip_wanted
+from .layers.pip import bytecode_alongside, install_pip, open_pip_layer, pip_wanted
 from .layers.pip_cache import prepare_pip_cache
 from .layers.previous_image import PreviousImage
 from .layers.python import install_python, open_python_layer
@@ -101,31 +102,36 @@ def install_layers(
     the package manager table.
     """
     spec = tool_layer_spec(config)
-    with Background() as background:
-        opened_python = open_python_layer(config, log)
-        # Decided on before Python is installed, so that the layers filled from a wheel (pip's,
-        # uv's) unpack while it downloads and unpacks (`layers.background`); each step still
-        # logs in order, its decision included.
-        opened_pip = open_pip_layer(config, env, background) if pip_wanted(config, plan) else None
-        opened_tool = open_tool_layer(config, spec, env, background) if spec else None
-        python = install_python(config, opened_python, env, log)
-        env = python.build_env
-        pip = None
-        if opened_pip is not None:
-            pip = install_pip(opened_pip, env, log)
-            _, env = prepare_pip_cache(config, pip.build_env, log)
-        tool = None
-        if spec is not None and opened_tool is not None:
-            tool = install_tool(config, spec, opened_tool, python, pip, log)
-            if spec.cache is not None:
-                _, env = prepare_tool_cache(config, spec.cache, env, log)
-    if config.package_manager.tool is Tool.PIP:
-        installer: Installer = pip_installer(config, python, pip, tool)
-    elif tool is not None:
-        installer = lock_file_installer(config, python, tool)
-    else:
-        raise RuntimeError(f"{config.package_manager.tool.display} has no tool layer")
-    return install_dependencies(config, python, installer, env, log, image)
+    # Work that goes on while the dependencies install: pip's bytecode, when pip is new.
+    with contextlib.ExitStack() as alongside:
+        with Background() as background:
+            opened_python = open_python_layer(config, log)
+            # Decided on before Python is installed, so that the layers filled from a wheel
+            # (pip's, uv's) unpack while it downloads and unpacks (`layers.background`); each
+            # step still logs in order, its decision included.
+            wanted = pip_wanted(config, plan)
+            opened_pip = open_pip_layer(config, env, background) if wanted else None
+            opened_tool = open_tool_layer(config, spec, env, background) if spec else None
+            python = install_python(config, opened_python, env, log)
+            env = python.build_env
+            pip = None
+            if opened_pip is not None:
+                pip = install_pip(opened_pip, env, log)
+                if opened_pip.fill is not None:
+                    alongside.enter_context(bytecode_alongside(pip, python, log))
+                _, env = prepare_pip_cache(config, pip.build_env, log)
+            tool = None
+            if spec is not None and opened_tool is not None:
+                tool = install_tool(config, spec, opened_tool, python, pip, log)
+                if spec.cache is not None:
+                    _, env = prepare_tool_cache(config, spec.cache, env, log)
+        if config.package_manager.tool is Tool.PIP:
+            installer: Installer = pip_installer(config, python, pip, tool)
+        elif tool is not None:
+            installer = lock_file_installer(config, python, tool)
+        else:
+            raise RuntimeError(f"{config.package_manager.tool.display} has no tool layer")
+        return install_dependencies(config, python, installer, env, log, image)
 
 
 def tool_layer_spec(config: BuildConfig) -> ManagerSpec | None:

@@ -143,6 +143,16 @@ def capture(
     return subprocess.CompletedProcess(args, proc.returncode, stdout, stderr)
 
 
+def start_quiet(cmd: Sequence[str | Path], *, env: Mapping[str, str]) -> subprocess.Popen[bytes]:
+    """Start a command whose output nobody reads (stdin, stdout and stderr on /dev/null), for
+    work alongside the build; the caller waits for it, or kills it."""
+    quiet = subprocess.DEVNULL
+    popen: subprocess.Popen[bytes] = _popen(
+        cmd, env=env, cwd=None, stdin=quiet, stdout=quiet, stderr=quiet
+    )
+    return popen
+
+
 @dataclass
 class Reading:
     """A command whose stdout is being read; `exit_code` and `stderr` once it has ended."""

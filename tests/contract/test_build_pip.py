@@ -56,6 +56,12 @@ def test_fresh_install_then_reuse_without_pip(app: Workspace, package_index: Pac
         check=True,
     )
     assert version.stdout.startswith(f"pip 26.3 from {pip_site / 'pip'}")
+    # Compiled while the dependencies installed: every module of pip, not only those the
+    # install imported, so the next build's pip starts from bytecode.
+    assert "Compiling pip's bytecode in the background" in first.stdout
+    modules = list((pip_site / "pip").rglob("*.py"))
+    missing = [m for m in modules if not any(m.parent.glob(f"__pycache__/{m.stem}.cpython-3*.pyc"))]
+    assert len(modules) > 300 and missing == []
     assert (app.layers / "venv" / "env" / "VIRTUAL_ENV.override").read_text() == str(
         app.layers / "venv"
     )
@@ -72,6 +78,7 @@ def test_fresh_install_then_reuse_without_pip(app: Workspace, package_index: Pac
     ) in second.stdout
     assert " and pip 26.3 are unchanged\n" in second.stdout
     assert "Running 'pip install" not in second.stdout
+    assert "Compiling pip's bytecode" not in second.stdout
     assert rec.requests == []
 
 

@@ -55,9 +55,12 @@ class Recorder:
         self.layers.append(name)
         self.calls.append(name)
 
-    def open_pip_layer(self, config: object, env: dict[str, str], background: object) -> str:
+    def open_pip_layer(
+        self, config: object, env: dict[str, str], background: object
+    ) -> types.SimpleNamespace:
         self.calls.append("open pip")
-        return "opened pip"
+        # Restored: no fill, so no bytecode is compiled alongside the install.
+        return types.SimpleNamespace(name="opened pip", fill=None)
 
     def open_tool_layer(
         self, config: object, spec: ManagerSpec, env: dict[str, str], background: object
@@ -76,8 +79,10 @@ class Recorder:
         self._layer("python")
         return PythonInstall(Path("/layers/python"), "3.13.5", {**env, "PYTHON": "1"})
 
-    def install_pip(self, opened: str, env: dict[str, str], log: Log) -> PipInstall:
-        assert opened == "opened pip"
+    def install_pip(
+        self, opened: types.SimpleNamespace, env: dict[str, str], log: Log
+    ) -> PipInstall:
+        assert opened.name == "opened pip"
         self._layer("pip")
         return PipInstall(Path("/layers/pip"), "26.3", {**env, "PYTHONUSERBASE": "/layers/pip"})
 

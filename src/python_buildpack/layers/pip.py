@@ -8,7 +8,9 @@ with `--python`, so the app image carries no pip.
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from pydantic import BaseModel, ConfigDict
 from ..cnb.env import LayerEnv, Scope
 from ..cnb.layers import LayerState
 from ..cnb.models import BuildpackPlan, LayerTypes
+from ..commands import start_quiet
 from ..config import BuildConfig, PipInstallerKind
 from ..detect import required_by_others
 from ..fixed_mtime import reset_mtimes
@@ -25,7 +28,7 @@ from ..package_managers import Tool
 from ..tool_versions import pinned_version, requirements_file
 from .background import Background
 from .common import ChangeReasons, OpenedLayer, decide_layer, log_layer_state
-from .python import interpreter, minor_version
+from .python import PythonInstall, interpreter, minor_version
 
 LAYER_NAME = "pip"
 # Index settings the user may need even for installing pip itself (air-gapped builds). pip's
@@ -135,3 +138,31 @@ def install_pip(opened: OpenedLayer[PipLayerMetadata], env: dict[str, str], log:
         opened.fill.log_done(log, f"Installing pip {metadata.pip_version}", alongside="Python")
     layer.complete(metadata, env=pip_env)
     return PipInstall(layer.path, metadata.pip_version, pip_env.apply(env, Scope.BUILD, layer.path))
+
+
+@contextlib.contextmanager
+def bytecode_alongside(pip: PipInstall, python: PythonInstall, log: Log) -> Iterator[None]:
+    """Compile the freshly unpacked pip in a process of its own while the block runs (the
+    dependencies' install, whose pip imports about 330 of its 441 modules).
+
+    The wheel is unpacked without bytecode, so pip's first run would compile what it imports
+    itself. Measured (`pip --python` install of bench/apps/web, 4 interleaved runs): 5.4 s
+    with a fresh pip layer, 4.0 s with pip compiled beforehand, 4.05 s with this, on a second
+    core. Both write each `.pyc` atomically, so whichever comes first serves the other.
+    Timestamp `.pyc` files, like pip's own: the layer's fixed mtimes keep them valid
+    (`fixed_mtime`). Its exit status does not matter (pip compiles whatever is missing); a
+    build that fails kills it."""
+    (site_packages,) = pip.path.glob("lib/python*/site-packages")
+    log.info("Compiling pip's bytecode in the background, while the dependencies install")
+    command: list[str | Path] = [
+        python.python, "-I", "-m", "compileall", "-q",
+        "--invalidation-mode", "timestamp", site_packages / "pip",
+    ]  # fmt: skip
+    compiling = start_quiet(command, env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"})
+    try:
+        yield
+    except BaseException:
+        compiling.kill()
+        compiling.wait()
+        raise
+    compiling.wait()
