@@ -15,11 +15,13 @@ names, e.g. a `pip` binding's), are sent as Basic auth to that host only.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import html
 import netrc
 import re
 import ssl
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -122,14 +124,15 @@ def fetch_wheel(link: WheelLink, pin: Pin, dest_dir: Path, settings: IndexSettin
     return dest
 
 
-def download_pinned_wheel(
-    requirements: Path, name: str, environ: Mapping[str, str], dest_dir: Path
-) -> Path:
+@contextlib.contextmanager
+def pinned_wheel(requirements: Path, name: str, environ: Mapping[str, str]) -> Iterator[Path]:
     """`name`'s wheel as `requirements` pins it, found where `environ`'s index settings say
-    and downloaded into `dest_dir` (the steps above in one)."""
+    (the steps above in one), in a temporary directory that goes with the block."""
     pin = read_pin(requirements, name)
     settings = IndexSettings.from_environ(environ)
-    return fetch_wheel(find_wheel(pin, settings), pin, dest_dir, settings)
+    link = find_wheel(pin, settings)
+    with tempfile.TemporaryDirectory(prefix=f"{name}-wheel-") as tmp:
+        yield fetch_wheel(link, pin, Path(tmp), settings)
 
 
 def _rank(filename: str, pin: Pin, priority: Mapping[Tag, int]) -> int | None:

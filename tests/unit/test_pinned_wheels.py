@@ -31,9 +31,9 @@ from python_buildpack.fixed_mtime import FIXED_MTIME
 from python_buildpack.pinned_wheels import (
     IndexSettings,
     Pin,
-    download_pinned_wheel,
     fetch_wheel,
     find_wheel,
+    pinned_wheel,
     read_pin,
 )
 from python_buildpack.wheel_install import install_wheel
@@ -233,15 +233,15 @@ def test_find_links_directory_comes_first_and_missing_index_is_reported(tmp_path
     assert "nowhere" in raised.value.detail
 
 
-def test_download_pinned_wheel_reads_the_pin_and_the_index_settings(tmp_path: Path) -> None:
+def test_pinned_wheel_reads_the_pin_and_the_index_settings(tmp_path: Path) -> None:
     (tmp_path / "built").mkdir()
-    (tmp_path / "dest").mkdir()
     pure = make_wheel(tmp_path / "built" / "bp_tool-1.0-py3-none-any.whl", {"bp_tool.py": b""})
     requirements = tmp_path / "bp-tool.txt"
     requirements.write_text(f"bp-tool==1.0 --hash=sha256:{sha(pure)}\n")
     environ = {"PIP_INDEX_URL": write_index(tmp_path / "index", [pure])}
-    fetched = download_pinned_wheel(requirements, "bp-tool", environ, tmp_path / "dest")
-    assert fetched == tmp_path / "dest" / pure.name and sha(fetched) == sha(pure)
+    with pinned_wheel(requirements, "bp-tool", environ) as fetched:
+        assert fetched.name == pure.name and sha(fetched) == sha(pure)
+    assert not fetched.exists()
 
 
 def test_read_pin_reads_continued_hash_lines(tmp_path: Path) -> None:

@@ -79,7 +79,7 @@ ERROR_GRACE_SECONDS = 2.0
 
 
 class Background:
-    """The fills started during a build, as a context: leaving it waits for every one.
+    """The fills started during a build, as a context that checks each was waited for.
 
     On an error the build waits for its fills up to `ERROR_GRACE_SECONDS` in all, then
     reports its own error (a fill's, never waited for, is dropped: the build's error is the one
@@ -109,8 +109,11 @@ class Background:
             for fill in self._fills:
                 fill.join(max(0.0, deadline - time.monotonic()))
             return
-        for fill in self._fills:
+        # Each fill waited for has ended (`wait` joins it); any other is a bug, reported once
+        # it has stopped writing.
+        forgotten = [fill for fill in self._fills if not fill.waited_for]
+        for fill in forgotten:
             fill.join()
-        forgotten = [fill.name for fill in self._fills if not fill.waited_for]
         if forgotten:
-            raise RuntimeError(f"layer fills started but never waited for: {forgotten}")
+            names = [fill.name for fill in forgotten]
+            raise RuntimeError(f"layer fills started but never waited for: {names}")

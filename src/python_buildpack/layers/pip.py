@@ -9,7 +9,6 @@ with `--python`, so the app image carries no pip.
 from __future__ import annotations
 
 import contextlib
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,22 +78,26 @@ def pip_wanted(config: BuildConfig, plan: BuildpackPlan) -> bool:
     return required_by_others(plan, "pip")
 
 
+def site_packages(path: Path, minor: str) -> Path:
+    """Where the layer at `path` holds pip, for Python `minor` (`3.13`)."""
+    return path / "lib" / f"python{minor}" / "site-packages"
+
+
 def fill_pip_layer(config: BuildConfig, env: dict[str, str], path: Path) -> None:
     """Unpack the pinned pip wheel into the layer at `path`. Needs nothing of the python
     layer but its path and version, so it runs alongside it (`background`); `env` gives the
     index settings."""
     # Only a cold layer needs them (they import ssl, html, zipfile, packaging.tags): kept off
     # the start-up path of every build.
-    from ..pinned_wheels import download_pinned_wheel
+    from ..pinned_wheels import pinned_wheel
     from ..wheel_install import install_wheel
 
     minor = minor_version(config.python.version)
     requirements = requirements_file(config.buildpack_dir, "pip")
-    with tempfile.TemporaryDirectory(prefix="pip-wheel-") as tmp:
-        wheel = download_pinned_wheel(requirements, "pip", env, Path(tmp))
+    with pinned_wheel(requirements, "pip", env) as wheel:
         install_wheel(
             wheel,
-            path / "lib" / f"python{minor}" / "site-packages",
+            site_packages(path, minor),
             path / "bin",
             interpreter(config.layers_dir),
             script_aliases=[f"pip{minor}"],
@@ -152,11 +155,10 @@ def bytecode_alongside(pip: PipInstall, python: PythonInstall, log: Log) -> Iter
     Timestamp `.pyc` files, like pip's own: the layer's fixed mtimes keep them valid
     (`fixed_mtime`). Its exit status does not matter (pip compiles whatever is missing); a
     build that fails kills it."""
-    (site_packages,) = pip.path.glob("lib/python*/site-packages")
     log.info("Compiling pip's bytecode in the background, while the dependencies install")
     command: list[str | Path] = [
         python.python, "-I", "-m", "compileall", "-q",
-        "--invalidation-mode", "timestamp", site_packages / "pip",
+        "--invalidation-mode", "timestamp", site_packages(pip.path, python.minor) / "pip",
     ]  # fmt: skip
     compiling = start_quiet(command, env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"})
     try:

@@ -17,7 +17,6 @@ dependencies include compiled wheels for the Python version and CPU).
 from __future__ import annotations
 
 import hashlib
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -149,12 +148,11 @@ def _install_uv(config: BuildConfig, env: dict[str, str], path: Path) -> None:
     `env` gives the index settings."""
     # Only a cold layer needs them (they import ssl, html, zipfile, packaging.tags): kept off
     # the start-up path of every build.
-    from ..pinned_wheels import download_pinned_wheel
+    from ..pinned_wheels import pinned_wheel
     from ..wheel_install import install_wheel
 
     requirements = requirements_file(config.buildpack_dir, "uv")
-    with tempfile.TemporaryDirectory(prefix="uv-wheel-") as tmp:
-        wheel = download_pinned_wheel(requirements, "uv", env, Path(tmp))
+    with pinned_wheel(requirements, "uv", env) as wheel:
         install_wheel(wheel, path / "wheel", path / "wheel" / "bin", interpreter(config.layers_dir))
 
 
