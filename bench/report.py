@@ -1,4 +1,4 @@
-"""The printed table and the targets of issue 9."""
+"""The printed table and the targets of issue 15."""
 
 from __future__ import annotations
 

@@ -15,14 +15,14 @@ Not covered (pip checks them, they cannot come from the installers the buildpack
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
-from packaging.markers import default_environment
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
+
+from .dist_info import InstalledDistribution, marker_environment
 
 
 @dataclass(frozen=True)
@@ -32,27 +32,22 @@ class Distribution:
     requires: tuple[str, ...]
 
 
-def check(venv: Path, python_version: str) -> list[str]:
-    """pip check's complaints about the distributions in `venv` (empty when consistent), for a
-    venv whose interpreter is CPython `python_version` (e.g. "3.13.15")."""
-    environment = {key: str(value) for key, value in default_environment().items()}
-    minor = ".".join(python_version.split(".")[:2])
-    environment.update(
-        python_version=minor,
-        python_full_version=python_version,
-        implementation_version=python_version,
-        implementation_name="cpython",
-        platform_python_implementation="CPython",
-        extra="",
-    )
-    installed: dict[str, Distribution] = {}
-    for dist in _distributions(venv):
-        installed.setdefault(dist.name, dist)
+def check(installed: Sequence[InstalledDistribution], python_version: str) -> list[str]:
+    """pip check's complaints about the `installed` distributions of a venv (empty when
+    consistent), whose interpreter is CPython `python_version` (e.g. "3.13.15")."""
+    environment = {**marker_environment(python_version), "extra": ""}
+    distributions: dict[str, Distribution] = {}
+    for each in installed:
+        try:
+            version = Version(each.version)
+        except InvalidVersion:
+            continue  # pip skips a distribution whose version it cannot read
+        distributions[each.name] = Distribution(each.name, version, each.requires)
 
     missing: list[str] = []
     conflicting: list[str] = []
-    for name in sorted(installed):
-        dist = installed[name]
+    for name in sorted(distributions):
+        dist = distributions[name]
         missing_here: set[str] = set()
         conflicting_here: set[tuple[str, str, str]] = set()
         for text in dist.requires:
@@ -63,7 +58,7 @@ def check(venv: Path, python_version: str) -> list[str]:
             if requirement.marker is not None and not requirement.marker.evaluate(environment):
                 continue
             dependency = canonicalize_name(requirement.name)
-            found = installed.get(dependency)
+            found = distributions.get(dependency)
             if found is None:
                 missing_here.add(dependency)
             elif not requirement.specifier.contains(found.version, prereleases=True):
@@ -77,37 +72,3 @@ def check(venv: Path, python_version: str) -> list[str]:
             for dep, version, req in sorted(conflicting_here)
         ]
     return missing + conflicting
-
-
-def _distributions(venv: Path) -> Iterator[Distribution]:
-    for site in sorted(venv.glob("lib/python3.*/site-packages")):
-        for dist_info in sorted(site.glob("*.dist-info")):
-            parsed = _read_metadata(dist_info / "METADATA")
-            if parsed is not None:
-                yield parsed
-
-
-def _read_metadata(path: Path) -> Distribution | None:
-    """Name, Version and Requires-Dist from the header block of a core metadata file."""
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return None
-    fields: list[tuple[str, str]] = []
-    for line in text.splitlines():
-        if not line.strip():
-            break  # the body (the long description) follows the first blank line
-        if line[0] in " \t" and fields:
-            fields[-1] = (fields[-1][0], fields[-1][1] + " " + line.strip())
-        elif ":" in line:
-            key, _, value = line.partition(":")
-            fields.append((key.strip().lower(), value.strip()))
-    values = dict(fields)
-    try:
-        version = Version(values.get("version", ""))
-    except InvalidVersion:
-        return None
-    if not values.get("name"):
-        return None
-    requires = tuple(value for key, value in fields if key == "requires-dist")
-    return Distribution(canonicalize_name(values["name"]), version, requires)

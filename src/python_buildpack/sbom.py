@@ -20,23 +20,17 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from packaging.markers import (
-    InvalidMarker,
-    Marker,
-    UndefinedComparison,
-    UndefinedEnvironmentName,
-    default_environment,
-)
+from packaging.markers import InvalidMarker, Marker, UndefinedComparison, UndefinedEnvironmentName
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from . import __version__
+from .dist_info import InstalledDistribution, MetadataHeaders, marker_environment
 
 SPEC_VERSION = "1.6"
 EXTENSION = "cdx.json"
@@ -113,70 +107,14 @@ class Distribution:
         return f"pkg:pypi/{self.name}@{quote(self.version, safe='')}"
 
 
-def installed(site_packages: Iterable[Path]) -> list[Distribution]:
-    """Every `*.dist-info` of the given site-packages directories, by canonical name."""
-    found: dict[str, Distribution] = {}
-    for site in site_packages:
-        for info in sorted(site.glob("*.dist-info")):
-            distribution = read_dist_info(info)
-            if distribution is not None:
-                found.setdefault(distribution.name, distribution)
-    return sorted(found.values(), key=lambda d: d.name)
-
-
-# A header line of an email-style block: a field name (printable ASCII but ':') and a colon, or
-# a continuation (leading whitespace). The first other line ends the block, as for email.parser.
-_HEADER_LINE = re.compile(r"From |[\x21-\x39\x3b-\x7e]*:|[ \t]")
-_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n|\Z)")
-
-
-class MetadataHeaders:
-    """The header fields of a core metadata file as `email.parser.HeaderParser` (compat32)
-    gives them: a folded value keeps its line breaks, names match in any case. Read here
-    because every build, warm or not, writes the venv's SBOM: the `email` package and its
-    parser of the whole file (long description included) cost more than the rest of it."""
-
-    def __init__(self, text: str) -> None:
-        self._fields: list[tuple[str, list[str]]] = []
-        for match in _LINE.finditer(text):
-            line = match.group()
-            if not line or not _HEADER_LINE.match(line):
-                break  # a blank line (or any other) starts the body
-            if line.startswith("From "):
-                continue  # an mbox envelope line, which email.parser skips too
-            if line[0] in " \t":
-                if self._fields:
-                    self._fields[-1][1].append(line)
-            elif not line.startswith(":"):
-                name, value = line.split(":", 1)
-                self._fields.append((name.lower(), [value.lstrip(" \t")]))
-
-    def get_all(self, name: str) -> list[str] | None:
-        found = [
-            "".join(lines).rstrip("\r\n") for key, lines in self._fields if key == name.lower()
-        ]
-        return found or None
-
-    def get(self, name: str) -> str | None:
-        found = self.get_all(name)
-        return found[0] if found else None
-
-
-def read_dist_info(info: Path) -> Distribution | None:
-    try:
-        text = (info / "METADATA").read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return None
-    headers = MetadataHeaders(text)
-    name, version = headers.get("Name"), headers.get("Version")
-    if not name or not version:
-        return None
+def sbom_distribution(installed: InstalledDistribution) -> Distribution:
+    headers = installed.headers
     return Distribution(
-        name=canonicalize_name(name),
-        version=version.strip(),
+        name=installed.name,
+        version=installed.version,
         summary=_one_line(headers.get("Summary")),
         licenses=declared_licenses(headers),
-        requires=tuple(headers.get_all("Requires-Dist") or ()),
+        requires=installed.requires,
         extras=tuple(canonicalize_name(e) for e in headers.get_all("Provides-Extra") or []),
     )
 
@@ -256,22 +194,8 @@ def _applies(
     return False
 
 
-def marker_environment(python_version: str) -> dict[str, str]:
-    """Marker values of the venv's Python (the buildpack runs on another one, on the same OS)."""
-    minor = ".".join(python_version.split(".")[:2])
-    environment: dict[str, str] = {k: str(v) for k, v in default_environment().items()}
-    environment.update(
-        python_version=minor,
-        python_full_version=python_version,
-        implementation_name="cpython",
-        implementation_version=python_version,
-        platform_python_implementation="CPython",
-    )
-    return environment
-
-
-def venv_sbom(site_packages: Iterable[Path], python_version: str) -> bytes:
-    distributions = installed(site_packages)
+def venv_sbom(installed: Sequence[InstalledDistribution], python_version: str) -> bytes:
+    distributions = [sbom_distribution(d) for d in installed]
     graph = dependency_graph(distributions, marker_environment(python_version))
     by_name = {d.name: d for d in distributions}
     components = []
@@ -301,8 +225,6 @@ __all__ = [
     "Distribution",
     "declared_licenses",
     "dependency_graph",
-    "installed",
-    "marker_environment",
     "public_url",
     "python_sbom",
     "venv_sbom",

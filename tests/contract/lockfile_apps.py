@@ -103,7 +103,33 @@ def assert_tool_layers(ws: Workspace, tool: str, cache: str | None) -> None:
     cfg = (ws.layers / "venv" / "pyvenv.cfg").read_text()
     assert f"home = {ws.layers / 'python' / 'bin'}" in cfg, cfg
     # Bytecode was compiled at build time (the image's layers are read-only at run time).
-    (site,) = (ws.layers / "venv" / "lib").glob("python3.*/site-packages")
-    assert list((site / "flask" / "__pycache__").glob("*.pyc"))
+    assert_compiled(ws, "flask")
     # Nothing of the tool leaked into the app's environment.
     assert not {"pip", "uv", "poetry", "pipenv", "virtualenv"} & set(distributions(ws))
+
+
+def assert_compiled(ws: Workspace, package: str) -> None:
+    """Every module of the venv's `package` has its bytecode, valid for its source and
+    hash-based (SOURCE_DATE_EPOCH): the lifecycle resets mtimes, which would make timestamp
+    .pyc files stale, and the image's layers are read-only at run time. Checked by the venv's
+    own Python (a source hash depends on the Python version)."""
+    (site,) = (ws.layers / "venv" / "lib").glob("python3.*/site-packages")
+    modules = sorted((site / package).rglob("*.py"))
+    assert modules
+    check = (
+        "import importlib.util, pathlib, sys\n"
+        "for module in map(pathlib.Path, sys.argv[1:]):\n"
+        "    pyc = pathlib.Path(importlib.util.cache_from_source(str(module)))\n"
+        "    header = pyc.read_bytes()[:16] if pyc.is_file() else b''\n"
+        "    flags = int.from_bytes(header[4:8], 'little')\n"
+        "    if flags != 0b11 or header[8:] != importlib.util.source_hash(module.read_bytes()):\n"
+        "        print(module)\n"
+    )
+    bad = subprocess.run(
+        [ws.layers / "venv" / "bin" / "python", "-c", check, *map(str, modules)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PATH": "/usr/bin:/bin"},
+    ).stdout.split()
+    assert bad == [], f"{len(bad)} of {len(modules)} modules of {package} lack valid bytecode"

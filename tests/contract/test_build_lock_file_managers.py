@@ -28,7 +28,7 @@ from tests.harness.package_index import PackageIndex
 from tests.harness.phases import Workspace
 
 UV_SYNC = "Running 'uv sync --locked --no-default-groups --compile-bytecode --no-progress"
-POETRY_SYNC = "Running 'poetry sync --only main --compile --no-interaction'"
+POETRY_SYNC = "Running 'poetry sync --only main --no-interaction'"
 
 
 @dataclass(frozen=True)
@@ -350,7 +350,7 @@ def test_poetry_groups_adds_groups_and_rebuilds(poetry_app: Workspace) -> None:
     poetry_app.set_platform_env("BP_POETRY_GROUPS", "dev")
     result = build_ok(poetry_app)
     assert "poetry.lock, pyproject.toml or the selected groups changed" in result.stdout
-    assert "Running 'poetry sync --only main,dev --compile" in result.stdout
+    assert "Running 'poetry sync --only main,dev --no-interaction" in result.stdout
     assert distributions(poetry_app)["bp-test-beta"] == "1.0.0"
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.contract.lockfile_apps import build_ok, layer_toml, venv_python
+from tests.contract.lockfile_apps import assert_compiled, build_ok, layer_toml, venv_python
 from tests.harness.package_index import PackageIndex
 from tests.harness.phases import Workspace
 
@@ -37,6 +37,10 @@ def test_fresh_install_then_reuse_without_pip(app: Workspace, package_index: Pac
     assert "[Installing pip]" in first.stdout and "Installing pip 26.3" in first.stdout
     assert "Running 'pip install --requirement requirements.txt'" in first.stdout
     assert venv_python(app, "import flask, gunicorn; print(flask.__name__)") == "flask"
+    # pip installs without compiling; the venv is compiled afterwards, on every CPU.
+    assert "Compiling bytecode (" in first.stdout
+    assert_compiled(app, "flask")
+    assert_compiled(app, "gunicorn")
     # pip, setuptools and wheel stay out of the app's environment.
     assert not {"pip", "setuptools", "wheel"} & site_packages(app)
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from python_buildpack import dependency_check
+from python_buildpack.dist_info import read_venv
 from tests.harness.package_index import (
     CONFLICT_ENV,
     CONFLICT_REQUIREMENTS,
@@ -208,4 +209,6 @@ def test_conflict_installs_with_no_deps_and_fails_pip_check(
     # The buildpack's in-process check says the same, on the same venv.
     code = "import platform; print(platform.python_version())"
     version = _run([venv / "bin" / "python", "-c", code], env).strip()
-    assert sorted(dependency_check.check(venv, version)) == sorted(check.stdout.splitlines())
+    assert sorted(dependency_check.check(read_venv(venv), version)) == sorted(
+        check.stdout.splitlines()
+    )

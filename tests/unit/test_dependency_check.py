@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from python_buildpack import dependency_check
+from python_buildpack.dist_info import read_venv
 
 
 def make_venv(path: Path) -> Path:
@@ -47,7 +48,7 @@ def pip_check(venv: Path) -> tuple[int, list[str]]:
 
 
 def ours(venv: Path) -> list[str]:
-    return dependency_check.check(venv, platform.python_version())
+    return dependency_check.check(read_venv(venv), platform.python_version())
 
 
 def test_consistent_venv_has_no_problems(tmp_path: Path) -> None:
@@ -96,10 +97,10 @@ def test_missing_and_conflicting_read_like_pip(tmp_path: Path) -> None:
 def test_markers_are_evaluated_for_the_venv_python_not_ours(tmp_path: Path) -> None:
     venv = make_venv(tmp_path / "venv")
     add_dist(venv, "app-lib", "1.0", "tomli>=1; python_version < '3.11'")
-    assert dependency_check.check(venv, "3.10.16") == [
+    assert dependency_check.check(read_venv(venv), "3.10.16") == [
         "app-lib 1.0 requires tomli, which is not installed."
     ]
-    assert dependency_check.check(venv, "3.13.15") == []
+    assert dependency_check.check(read_venv(venv), "3.13.15") == []
 
 
 @pytest.mark.parametrize("metadata", ["Name: broken\n", "Version: 1.0\n", "Name: x\nVersion: ?\n"])

@@ -13,6 +13,7 @@ from cyclonedx.validation.json import JsonStrictValidator
 
 from python_buildpack.cnb.layers import Layers
 from python_buildpack.cnb.models import LayerTypes
+from python_buildpack.dist_info import read_installed
 from python_buildpack.sbom import public_url, python_sbom, venv_sbom
 
 SHA = "ab" * 32
@@ -76,7 +77,7 @@ def site(tmp_path: Path) -> Path:
 
 
 def test_venv_sbom_lists_every_installed_distribution(site: Path) -> None:
-    data = assert_valid_cyclonedx(venv_sbom([site], "3.13.15"))
+    data = assert_valid_cyclonedx(venv_sbom(read_installed([site]), "3.13.15"))
     assert data["bomFormat"] == "CycloneDX" and data["specVersion"] == "1.6"
     components = {c["name"]: c for c in data["components"]}
     assert set(components) == {
@@ -97,7 +98,7 @@ def test_venv_sbom_lists_every_installed_distribution(site: Path) -> None:
 
 
 def test_licenses_as_declared(site: Path) -> None:
-    data = assert_valid_cyclonedx(venv_sbom([site], "3.13.15"))
+    data = assert_valid_cyclonedx(venv_sbom(read_installed([site]), "3.13.15"))
     licenses = {c["name"]: c.get("licenses") for c in data["components"]}
     assert licenses["flask"] == [{"expression": "BSD-3-Clause"}]
     assert licenses["werkzeug"] == [{"license": {"name": "BSD-3-Clause"}}]
@@ -107,7 +108,7 @@ def test_licenses_as_declared(site: Path) -> None:
 
 
 def test_dependency_graph_from_requires_dist(site: Path) -> None:
-    data = assert_valid_cyclonedx(venv_sbom([site], "3.13.15"))
+    data = assert_valid_cyclonedx(venv_sbom(read_installed([site]), "3.13.15"))
     graph = {d["ref"]: d["dependsOn"] for d in data["dependencies"]}
     assert graph["pkg:pypi/flask@3.1.3"] == [
         "pkg:pypi/asgiref@3.13.0",  # installed, and an extra of flask's
@@ -121,18 +122,20 @@ def test_dependency_graph_from_requires_dist(site: Path) -> None:
 
 
 def test_markers_are_evaluated_for_the_venvs_python(site: Path) -> None:
-    data = assert_valid_cyclonedx(venv_sbom([site], "3.9.20"))
+    data = assert_valid_cyclonedx(venv_sbom(read_installed([site]), "3.9.20"))
     graph = {d["ref"]: d["dependsOn"] for d in data["dependencies"]}
     assert "pkg:pypi/importlib-metadata@8.0.0" in graph["pkg:pypi/flask@3.1.3"]
 
 
 def test_sbom_is_deterministic(site: Path) -> None:
-    assert venv_sbom([site], "3.13.15") == venv_sbom([site], "3.13.15")
-    assert b"timestamp" not in venv_sbom([site], "3.13.15")
+    assert venv_sbom(read_installed([site]), "3.13.15") == venv_sbom(
+        read_installed([site]), "3.13.15"
+    )
+    assert b"timestamp" not in venv_sbom(read_installed([site]), "3.13.15")
 
 
 def test_empty_venv(tmp_path: Path) -> None:
-    data = assert_valid_cyclonedx(venv_sbom([tmp_path], "3.13.15"))
+    data = assert_valid_cyclonedx(venv_sbom(read_installed([tmp_path]), "3.13.15"))
     assert data["components"] == [] and data["dependencies"] == []
 
 
@@ -189,7 +192,7 @@ METADATA_SAMPLES = [
 def test_metadata_headers_read_as_email_parser_does(text: str) -> None:
     from email.parser import HeaderParser
 
-    from python_buildpack.sbom import MetadataHeaders
+    from python_buildpack.dist_info import MetadataHeaders
 
     expected, ours = HeaderParser().parsestr(text), MetadataHeaders(text)
     for name in ("Name", "version", "License", "Summary", "Classifier", "Requires-Dist", "X"):

@@ -7,16 +7,17 @@ the same inputs, the same pinning rules for reuse and the same `pip check` after
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from .. import dependency_check
+from ..bytecode import compile_packages
 from ..commands import run
 from ..config import BuildConfig, PipCheck
+from ..dist_info import InstalledDistribution, read_venv, site_packages_dirs
 from ..errors import PipCheckFailed, PipInstallFailed
 from ..layers.python import PythonInstall
-from ..layers.venv import installed_distributions
 from ..output import Log
 from ..package_managers import UV_PIP, Tool
 from ..pip_inputs import PipInputs
@@ -80,9 +81,10 @@ class PipInstaller:
         inputs = self.inputs
         secrets = secrets_in_env(env)
         if self.uv is None:
+            # --no-compile: the venv is compiled afterwards on every CPU (`bytecode`).
             command: list[str | Path] = [
                 self.python.python, "-m", "pip", "--python", venv, "install",
-                "--no-input", "--progress-bar", "off", *inputs.install_args,
+                "--no-input", "--progress-bar", "off", "--no-compile", *inputs.install_args,
             ]  # fmt: skip
             shown = "pip install "
         else:
@@ -103,10 +105,12 @@ class PipInstaller:
                     "only its [project] dependencies."
                 )
             raise PipInstallFailed(inputs.describe, result.exit_code, tool=self.display)
+        if self.uv is None:
+            compile_packages(self.python.python, site_packages_dirs(venv), env, log)
 
-        pip_check(self.config, self.python, venv, log)
-        installed = installed_distributions(venv)
-        unpinned_installed = sorted(installed - inputs.pinned_names)
+        installed = read_venv(venv)
+        pip_check(self.config, self.python, installed, log)
+        unpinned_installed = sorted({d.name for d in installed} - inputs.pinned_names)
         reusable = inputs.deterministic and not unpinned_installed
         if reusable:
             log.info("Every installed package is pinned: the next build can reuse this environment")
@@ -134,12 +138,17 @@ def uv_pip_env(env: Mapping[str, str]) -> dict[str, str]:
     return result
 
 
-def pip_check(config: BuildConfig, python: PythonInstall, venv: Path, log: Log) -> None:
+def pip_check(
+    config: BuildConfig,
+    python: PythonInstall,
+    installed: Sequence[InstalledDistribution],
+    log: Log,
+) -> None:
     if config.pip_check is PipCheck.OFF:
         return
     # In-process (`dependency_check`): running `pip check` cost half a second, and uv's pip
     # interface needs no pip layer at all.
-    problems = "\n".join(dependency_check.check(venv, python.version))
+    problems = "\n".join(dependency_check.check(installed, python.version))
     if not problems:
         return
     if config.pip_check is PipCheck.STRICT:

@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..bytecode import compile_packages
 from ..commands import capture, run
+from ..dist_info import site_packages_dirs
 from ..errors import LockedPackagesInstallFailed, PackageManagerInstallFailed
 from ..output import Log
 from ..package_managers import Tool
@@ -71,8 +73,8 @@ class PipenvInstaller(LockFileInstaller):
                 requirements.write_text(lines.text, encoding="utf-8")
                 command: list[str | Path] = [
                     self.python.python, "-m", "pip", "--python", venv, "install",
-                    "--no-input", "--progress-bar", "off", "--no-deps", *hash_args,
-                    "--requirement", requirements,
+                    "--no-input", "--progress-bar", "off", "--no-compile", "--no-deps",
+                    *hash_args, "--requirement", requirements,
                 ]  # fmt: skip
                 with log.timed(f"Running 'pip install {label}' (from Pipfile.lock)"):
                     result = run(
@@ -84,6 +86,8 @@ class PipenvInstaller(LockFileInstaller):
                     )
                 if not result.ok:
                     raise LockedPackagesInstallFailed(self.lock_file, result.exit_code)
+        # pip ran with --no-compile: the venv is compiled once, on every CPU (`bytecode`).
+        compile_packages(self.python.python, site_packages_dirs(venv), env, log)
         return self.finish(copied_sources(self.config.app.json(self.lock_file)), log)
 
 

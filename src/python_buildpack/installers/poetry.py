@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from ..app_snapshot import table
+from ..bytecode import compile_packages
+from ..dist_info import site_packages_dirs
 from ..errors import PoetryProjectNotInstallable
 from ..output import Log
 from ..package_managers import Tool
@@ -36,15 +38,16 @@ class PoetryInstaller(LockFileInstaller):
         log.info(project_note(self.config.app.pyproject))
         # A test build (CNB_EXEC_ENV) takes every group, whatever BP_POETRY_GROUPS says.
         selection = ["--all-groups"] if self.config.dev_dependencies else ["--only", groups]
-        command: list[str | Path] = [
-            self.tool.executable, "sync", *selection, "--compile", "--no-interaction",
-        ]  # fmt: skip
+        # No --compile: Poetry compiles each wheel as it installs it; the venv is compiled
+        # afterwards on every CPU (`bytecode`).
+        command: list[str | Path] = [self.tool.executable, "sync", *selection, "--no-interaction"]
         self.run_tool(
             command,
             env,
             log,
             known_failures={NOT_INSTALLABLE_MARKER: PoetryProjectNotInstallable()},
         )
+        compile_packages(self.python.python, site_packages_dirs(venv), env, log)
         return self.finish(copied_sources(self.config.app.toml(self.lock_file) or {}), log)
 
 

@@ -15,10 +15,10 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
+from ..bytecode import compiling_quietly
 from ..cnb.env import LayerEnv, Scope
 from ..cnb.layers import LayerState
 from ..cnb.models import BuildpackPlan, LayerTypes
-from ..commands import start_quiet
 from ..config import BuildConfig, PipInstallerKind
 from ..detect import required_by_others
 from ..fixed_mtime import reset_mtimes
@@ -156,15 +156,6 @@ def bytecode_alongside(pip: PipInstall, python: PythonInstall, log: Log) -> Iter
     (`fixed_mtime`). Its exit status does not matter (pip compiles whatever is missing); a
     build that fails kills it."""
     log.info("Compiling pip's bytecode in the background, while the dependencies install")
-    command: list[str | Path] = [
-        python.python, "-I", "-m", "compileall", "-q",
-        "--invalidation-mode", "timestamp", site_packages(pip.path, python.minor) / "pip",
-    ]  # fmt: skip
-    compiling = start_quiet(command, env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"})
-    try:
+    pip_package = site_packages(pip.path, python.minor) / "pip"
+    with compiling_quietly(python.python, pip_package, invalidation_mode="timestamp"):
         yield
-    except BaseException:
-        compiling.kill()
-        compiling.wait()
-        raise
-    compiling.wait()

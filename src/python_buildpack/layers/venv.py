@@ -11,12 +11,9 @@ layer name sorts after `python`, so the lifecycle puts `venv/bin` ahead of `pyth
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
-
-from packaging.utils import canonicalize_name
 
 from ..cnb.context import DEFAULT_EXEC_ENV
 from ..cnb.env import LayerEnv, Scope
@@ -25,6 +22,7 @@ from ..cnb.models import LayerTypes
 from ..cnb.toml_io import dump_model
 from ..commands import run
 from ..config import BuildConfig
+from ..dist_info import read_venv
 from ..errors import VenvCreationFailed
 from ..output import Log
 from ..package_managers import venv_spec
@@ -235,8 +233,7 @@ def install_dependencies(
 
     if layer.state is LayerState.RESTORED:
         if layer.has_contents:
-            write_sbom(layer, python)
-            distributions, bin_names = _holds(layer.path)
+            distributions, bin_names = _inventory(layer, python)
         else:  # reused from the previous image as it is, SBOM included
             old = layer.old_metadata
             assert old is not None and old.distributions is not None and old.bin is not None
@@ -254,8 +251,7 @@ def install_dependencies(
     create_venv(python, layer.path, env, log)
     install_env = layer_env.apply(env, Scope.BUILD, layer.path)
     reusable = installer.install(layer.path, install_env, log)
-    write_sbom(layer, python)
-    distributions, bin_names = _holds(layer.path)
+    distributions, bin_names = _inventory(layer, python)
     layer.complete(
         _with_contents(metadata, reusable, distributions, bin_names),
         env=layer_env,
@@ -265,13 +261,19 @@ def install_dependencies(
     return VenvInstall(layer.path, install_env, False, distributions, bin_names)
 
 
-def _holds(venv: Path) -> tuple[frozenset[str], frozenset[str]]:
-    """The venv's distributions and the names in its bin/."""
+def _inventory(
+    layer: Layer[VenvMetadata], python: PythonInstall
+) -> tuple[frozenset[str], frozenset[str]]:
+    """Writes the venv's SBOM, and returns what the venv holds: its distributions (canonical
+    names) and the names in its bin/. A venv reused with its files gets its SBOM again from
+    them."""
+    installed = read_venv(layer.path)
+    layer.write_sbom(venv_sbom(installed, python.version), SBOM_EXTENSION)
     try:
-        bin_names = frozenset(path.name for path in (venv / "bin").iterdir())
+        bin_names = frozenset(path.name for path in (layer.path / "bin").iterdir())
     except OSError:
         bin_names = frozenset()
-    return frozenset(installed_distributions(venv)), bin_names
+    return frozenset(d.name for d in installed), bin_names
 
 
 def _with_contents(
@@ -286,11 +288,6 @@ def _with_contents(
     )
 
 
-def write_sbom(layer: Layer[VenvMetadata], python: PythonInstall) -> None:
-    """The SBOM of what is in the venv now: a reused venv gets it again from its own files."""
-    layer.write_sbom(venv_sbom(_site_packages_dirs(layer.path), python.version), SBOM_EXTENSION)
-
-
 def create_venv(python: PythonInstall, path: Path, env: dict[str, str], log: Log) -> None:
     """A venv made by our python, with no pip: the package managers install into it from
     outside, so none of them picks (or downloads) an interpreter of its own."""
@@ -298,20 +295,3 @@ def create_venv(python: PythonInstall, path: Path, env: dict[str, str], log: Log
         result = run([python.python, "-m", "venv", "--without-pip", path], env=env, log=log)
     if not result.ok:
         raise VenvCreationFailed(result.exit_code)
-
-
-def installed_distributions(venv: Path) -> set[str]:
-    return {
-        canonicalize_name(path.name.split("-")[0])
-        for path in _site_packages(venv)
-        if path.suffix == ".dist-info"
-    }
-
-
-def _site_packages_dirs(venv: Path) -> list[Path]:
-    return sorted(venv.glob("lib/python3.*/site-packages"))
-
-
-def _site_packages(venv: Path) -> Iterable[Path]:
-    for site in _site_packages_dirs(venv):
-        yield from site.iterdir()

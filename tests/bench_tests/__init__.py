@@ -1,0 +1,1 @@
+"""Tests of the benchmark's own logic (bench/): reading build logs, statistics, targets."""
