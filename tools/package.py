@@ -395,43 +395,38 @@ def copy_sources(repo: Path, dest: Path) -> None:
         raise LaunchersMissing(missing)
 
 
-def _remove(path: Path, removed: list[str], root: Path) -> None:
-    if trees.remove(path):
-        removed.append(path.relative_to(root).as_posix())
-
-
 def trim_runtime(runtime: Path) -> list[str]:
     """Remove what the buildpack never uses; returns the removed paths (relative)."""
-    removed: list[str] = []
+    pruner = trees.Pruner(runtime)
     stdlib = runtime / "lib" / f"python{RUNTIME_MINOR}"
     for rel in TRIM_PATHS:
-        _remove(runtime / rel, removed, runtime)
+        pruner.remove(runtime / rel)
     for pattern in TRIM_LIB_GLOBS:
         for path in sorted((runtime / "lib").glob(pattern)):
-            _remove(path, removed, runtime)
+            pruner.remove(path)
     for name in TRIM_STDLIB:
-        _remove(stdlib / name, removed, runtime)
+        pruner.remove(stdlib / name)
     for pattern in TRIM_STDLIB_GLOBS:
         for path in sorted(stdlib.glob(pattern)):
             if path.name not in KEEP_SITE_PACKAGES:
-                _remove(path, removed, runtime)
+                pruner.remove(path)
     for pattern in TRIM_DYNLOAD_GLOBS:
         for path in sorted((stdlib / "lib-dynload").glob(pattern)):
-            _remove(path, removed, runtime)
+            pruner.remove(path)
     for path in sorted((runtime / "bin").iterdir()):
         if path.name not in KEEP_BIN:
-            _remove(path, removed, runtime)
+            pruner.remove(path)
     # Static libraries, and bytecode for -O/-OO, which the launcher never passes.
     for pattern in ("*.a", "*.opt-1.pyc", "*.opt-2.pyc"):
         for path in sorted(runtime.rglob(pattern)):
-            _remove(path, removed, runtime)
+            pruner.remove(path)
     # The bytecode of removed modules.
     for cache in sorted(stdlib.rglob("__pycache__")):
         for pyc in sorted(cache.glob("*.pyc")):
             source = cache.parent / (pyc.name.split(".", 1)[0] + ".py")
             if not source.exists():
-                _remove(pyc, removed, runtime)
-    return removed
+                pruner.remove(pyc)
+    return [path.as_posix() for path in pruner.removed]
 
 
 def check_runtime(runtime: Path, arch: str) -> None:

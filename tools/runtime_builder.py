@@ -443,28 +443,23 @@ def install(src_dir: Path, staging: Path, log: BuildLog) -> Path:
 
 def trim(prefix: Path, minor: str) -> list[Path]:
     """Remove what a server app never uses; returns what was removed (relative to `prefix`)."""
-    removed: list[Path] = []
+    pruner = trees.Pruner(prefix)
     stdlib = prefix / "lib" / f"python{minor}"
-
-    def remove(path: Path) -> None:
-        if trees.remove(path):
-            removed.append(path.relative_to(prefix))
-
     for rel in TRIM_STDLIB_DIRS:
-        remove(stdlib / rel)
+        pruner.remove(stdlib / rel)
     for name in TRIM_EXTENSION_MODULES:
         for module in sorted((stdlib / "lib-dynload").glob(f"{name}.*so")):
-            remove(module)
+            pruner.remove(module)
     for entry in sorted((prefix / "bin").iterdir()) if (prefix / "bin").is_dir() else []:
         if entry.name.startswith(TRIM_BIN_PREFIXES):
-            remove(entry)
+            pruner.remove(entry)
     for static_lib in sorted(prefix.rglob("libpython*.a")):
-        remove(static_lib)
+        pruner.remove(static_lib)
     # make install compiles with timestamp invalidation at three optimisation levels; that
     # bytecode is replaced by `compile_stdlib`.
     for cache in sorted(prefix.rglob("__pycache__")):
-        remove(cache)
-    return removed
+        pruner.remove(cache)
+    return pruner.removed
 
 
 def ensure_python_links(prefix: Path, minor: str) -> None:

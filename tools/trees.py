@@ -15,3 +15,16 @@ def remove(path: Path) -> bool:
     else:
         return False
     return True
+
+
+class Pruner:
+    """Removes paths under `root` (`remove`), recording each one that was there, relative to
+    `root`: what a trimmed tree lost, for the log and the tests."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.removed: list[Path] = []
+
+    def remove(self, path: Path) -> None:
+        if remove(path):
+            self.removed.append(path.relative_to(self.root))
