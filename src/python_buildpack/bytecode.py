@@ -60,6 +60,8 @@ def compile_packages(
     for other Python versions that were never meant to be imported, and Python compiles any
     module it does import. So the step names one in a line and the build goes on. Where the
     workers cannot start (no `/dev/shm` for their locks, say), it compiles in one process."""
+    if not directories:
+        return  # compileall without a directory would compile its own sys.path
     workers = min(usable_cpus(), MAX_WORKERS)
     processes = "1 process" if workers == 1 else f"{workers} processes"
     with log.timed(f"Compiling bytecode ({processes})"):

@@ -108,6 +108,13 @@ def test_workers_that_cannot_start_fall_back_to_one_process(
     assert "compileall's workers failed (status 1): in one process now\n" in output
 
 
+def test_no_directory_compiles_nothing(log: Log, log_output: io.StringIO) -> None:
+    # A "Python" that fails if it is run at all: compileall with no directory would compile
+    # its own sys.path (the python layer's standard library).
+    compile_packages(Path("/bin/false"), [], env(), log)
+    assert log_output.getvalue() == ""
+
+
 def test_usable_cpus_counts_this_process_s_cpu_set() -> None:
     assert 1 <= usable_cpus() <= (os.cpu_count() or 1)
 
