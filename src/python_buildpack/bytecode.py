@@ -17,6 +17,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from .commands import Result, run, start_quiet
+from .dist_info import site_packages_dirs
 from .output import Log
 
 # Beyond this many workers, starting them costs more than they save on a venv's few thousand
@@ -51,15 +52,14 @@ def compileall_command(
     return [*command, *directories]
 
 
-def compile_packages(
-    python: Path, directories: Sequence[Path], env: dict[str, str], log: Log
-) -> None:
-    """Compile what was installed into `directories` (a venv's site-packages).
+def compile_venv(python: Path, venv: Path, env: dict[str, str], log: Log) -> None:
+    """Compile what was installed into the `venv`'s site-packages.
 
     A file that does not compile is left as pip leaves it: packages ship templates and modules
     for other Python versions that were never meant to be imported, and Python compiles any
     module it does import. So the step names one in a line and the build goes on. Where the
     workers cannot start (no `/dev/shm` for their locks, say), it compiles in one process."""
+    directories = site_packages_dirs(venv)
     if not directories:
         return  # compileall without a directory would compile its own sys.path
     workers = min(usable_cpus(), MAX_WORKERS)
@@ -72,10 +72,10 @@ def compile_packages(
             result = _compileall(python, directories, env, log, 1)
             failed = _failed_files(result.output)
     if failed:
-        where = os.path.relpath(failed[0], directories[0]) if directories else failed[0]
         log.info(
             f"Some files are not valid Python for this version and have no bytecode, e.g. "
-            f"{where} (as pip leaves them: a module compiles when it is imported)"
+            f"{os.path.relpath(failed[0], directories[0])} (as pip leaves them: a module "
+            "compiles when it is imported)"
         )
     elif not result.ok:
         log.info(

@@ -91,10 +91,10 @@ def read_dist_info(info: Path) -> InstalledDistribution | None:
     except OSError:
         return None
     headers = MetadataHeaders(text)
-    name, version = headers.get("Name"), headers.get("Version")
-    if not name or not name.strip() or not version or not version.strip():
+    name, version = (headers.get("Name") or "").strip(), (headers.get("Version") or "").strip()
+    if not name or not version:
         return None
-    return InstalledDistribution(canonicalize_name(name.strip()), version.strip(), headers)
+    return InstalledDistribution(canonicalize_name(name), version, headers)
 
 
 def marker_environment(python_version: str) -> dict[str, str]:

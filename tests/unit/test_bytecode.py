@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from python_buildpack import bytecode
-from python_buildpack.bytecode import compile_packages, compiling_quietly, usable_cpus
+from python_buildpack.bytecode import compile_venv, compiling_quietly, usable_cpus
 from python_buildpack.output import Log
 
 PYTHON = Path(sys.executable)
@@ -47,7 +47,7 @@ def test_every_module_gets_hash_based_bytecode(
     tmp_path: Path, log: Log, log_output: io.StringIO
 ) -> None:
     site = site_packages(tmp_path)
-    compile_packages(PYTHON, [site], env(), log)
+    compile_venv(PYTHON, tmp_path, env(), log)
     sources = list(site.rglob("*.py"))
     assert len(sources) == 7
     for source in sources:
@@ -63,12 +63,12 @@ def test_the_same_bytes_whatever_the_number_of_workers(
 ) -> None:
     site = site_packages(tmp_path)
     monkeypatch.setattr(bytecode, "usable_cpus", lambda: 1)
-    compile_packages(PYTHON, [site], env(), log)
+    compile_venv(PYTHON, tmp_path, env(), log)
     sequential = all_pycs(site)
     for path in site.rglob("*.pyc"):
         path.unlink()
     monkeypatch.setattr(bytecode, "usable_cpus", lambda: 3)
-    compile_packages(PYTHON, [site], env(), log)
+    compile_venv(PYTHON, tmp_path, env(), log)
     assert all_pycs(site) == sequential and len(sequential) == 7
 
 
@@ -79,7 +79,7 @@ def test_a_file_that_is_not_valid_python_is_named_and_the_build_goes_on(
     template = site / "beta" / "templates" / "{{name}}.py"
     template.parent.mkdir()
     template.write_text("def {{ name }}():\n    pass\n")
-    compile_packages(PYTHON, [site], env(), log)
+    compile_venv(PYTHON, tmp_path, env(), log)
     assert pyc(site / "alpha" / "sub" / "mod.py").is_file()
     assert not pyc(template).exists()
     assert (
@@ -101,17 +101,19 @@ def test_workers_that_cannot_start_fall_back_to_one_process(
     python.chmod(0o755)
     monkeypatch.setattr(bytecode, "usable_cpus", lambda: 2)
     site = site_packages(tmp_path / "venv")
-    compile_packages(python, [site], env(), log)
+    compile_venv(python, tmp_path / "venv", env(), log)
     assert len(all_pycs(site)) == 7
     output = log_output.getvalue()
     assert "Compiling bytecode (2 processes)\n" in output
     assert "compileall's workers failed (status 1): in one process now\n" in output
 
 
-def test_no_directory_compiles_nothing(log: Log, log_output: io.StringIO) -> None:
+def test_a_venv_without_site_packages_compiles_nothing(
+    tmp_path: Path, log: Log, log_output: io.StringIO
+) -> None:
     # A "Python" that fails if it is run at all: compileall with no directory would compile
     # its own sys.path (the python layer's standard library).
-    compile_packages(Path("/bin/false"), [], env(), log)
+    compile_venv(Path("/bin/false"), tmp_path, env(), log)
     assert log_output.getvalue() == ""
 
 

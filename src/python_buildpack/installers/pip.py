@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import dependency_check
-from ..bytecode import compile_packages
+from ..bytecode import compile_venv
 from ..commands import run
 from ..config import BuildConfig, PipCheck
-from ..dist_info import InstalledDistribution, read_venv, site_packages_dirs
+from ..dist_info import InstalledDistribution, read_venv
 from ..errors import PipCheckFailed, PipInstallFailed
 from ..layers.python import PythonInstall
 from ..output import Log
@@ -106,7 +106,7 @@ class PipInstaller:
                 )
             raise PipInstallFailed(inputs.describe, result.exit_code, tool=self.display)
         if self.uv is None:
-            compile_packages(self.python.python, site_packages_dirs(venv), env, log)
+            compile_venv(self.python.python, venv, env, log)
 
         installed = read_venv(venv)
         pip_check(self.config, self.python, installed, log)

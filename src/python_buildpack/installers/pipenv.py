@@ -17,9 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..bytecode import compile_packages
+from ..bytecode import compile_venv
 from ..commands import capture, run
-from ..dist_info import site_packages_dirs
 from ..errors import LockedPackagesInstallFailed, PackageManagerInstallFailed
 from ..output import Log
 from ..package_managers import Tool
@@ -87,7 +86,7 @@ class PipenvInstaller(LockFileInstaller):
                 if not result.ok:
                     raise LockedPackagesInstallFailed(self.lock_file, result.exit_code)
         # pip ran with --no-compile: the venv is compiled once, on every CPU (`bytecode`).
-        compile_packages(self.python.python, site_packages_dirs(venv), env, log)
+        compile_venv(self.python.python, venv, env, log)
         return self.finish(copied_sources(self.config.app.json(self.lock_file)), log)
 
 

@@ -14,8 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..app_snapshot import table
-from ..bytecode import compile_packages
-from ..dist_info import site_packages_dirs
+from ..bytecode import compile_venv
 from ..errors import PoetryProjectNotInstallable
 from ..output import Log
 from ..package_managers import Tool
@@ -47,7 +46,7 @@ class PoetryInstaller(LockFileInstaller):
             log,
             known_failures={NOT_INSTALLABLE_MARKER: PoetryProjectNotInstallable()},
         )
-        compile_packages(self.python.python, site_packages_dirs(venv), env, log)
+        compile_venv(self.python.python, venv, env, log)
         return self.finish(copied_sources(self.config.app.toml(self.lock_file) or {}), log)
 
 
