@@ -74,8 +74,9 @@ class AppResults:
     # layer → paths that differ between the first two cold builds (when the digests do)
     differences: dict[str, list[str]] = field(default_factory=dict)
     # The lifecycle's floor, interleaved with this app's warm rebuilds: a no-op buildpack's
-    # rebuild (all five phases) right after each one.
+    # rebuild right after each one: all five phases, and its builder phase alone.
     floor: Series = field(default_factory=Series)
+    floor_builder: Series = field(default_factory=Series)
     # MB of the build cache (cache volume) after the first cold build.
     cache_mb: float = float("nan")
     kind: str = "pip"  # which targets apply: "pip" or "uv"
@@ -97,6 +98,7 @@ class AppResults:
             "layer_digests": self.digests,
             "differences": self.differences,
             "floor": self.floor.to_json(),
+            "floor_builder": self.floor_builder.to_json(),
             "cache_mb": self.cache_mb,
             "kind": self.kind,
         }
@@ -134,7 +136,7 @@ def run_app(
     work: Path,
     runs: int,
     progress: Callable[[str], None],
-    floor: Callable[[], float] | None = None,
+    floor: Callable[[], dict[str, float]] | None = None,
     logs: Path | None = None,
 ) -> AppResults:
     app = work / "apps" / spec.name
@@ -197,7 +199,9 @@ def run_app(
     def floor_run() -> None:
         if floor is not None:
             progress(f"{spec.name}: lifecycle floor (no-op buildpack rebuild)")
-            results.floor.add(floor())
+            durations = floor()
+            results.floor.add(sum(durations.values()))
+            results.floor_builder.add(durations["builder"])
 
     # The first rebuild after a cold build restores the launch layers from the cache and leaves
     # them to the image (`layers.previous_image`); the rebuilds after it, as in a developer's

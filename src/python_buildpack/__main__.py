@@ -6,9 +6,12 @@ is an error. User errors are printed without a traceback; unexpected ones with i
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from .cnb import CnbError
 from .errors import (
@@ -86,12 +89,30 @@ def filesystem_error(error: OSError, step: str) -> FilesystemError:
     return FilesystemError(operation, " -> ".join(paths) or None, error.strerror or str(error))
 
 
-if __name__ == "__main__":
-    sys.exit(main())
-
-
 def _traceback() -> str:
     # Imported only when needed: `traceback` costs detect more than all of detection itself.
     import traceback
 
     return traceback.format_exc()
+
+
+def run() -> NoReturn:
+    """`main()` as the whole process: it ends without the interpreter's teardown.
+
+    Why: freeing every module and object at exit cost 30 ms of each detect and build (35 ms
+    from the last line to the process's end on the packaged runtime, 3 ms with this), and there
+    is nothing left for it to do. `main()` returns once every file it wrote is closed, every
+    child process it waits for has ended and every cleanup of the build (its `ExitStack`) has
+    run; a daemon thread still filling a layer after a failure is abandoned by a normal exit
+    too, and that layer has no `<name>.toml`, so no later build trusts it. No code of ours
+    registers `atexit` handlers: this exit would skip them."""
+    code = main()
+    for stream in (sys.stdout, sys.stderr):
+        # A closed pipe or stream: nothing more can reach it.
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)
+
+
+if __name__ == "__main__":
+    run()

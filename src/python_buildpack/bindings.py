@@ -25,8 +25,8 @@ Invariants:
 
 from __future__ import annotations
 
+import contextlib
 import re
-import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,7 +47,7 @@ from .errors import (
     BindingsDirUnreadable,
 )
 
-# `ssl`, `configparser`, `netrc` and `atexit` are imported where a binding needs them: every
+# `ssl`, `configparser`, `netrc` and `tempfile` are imported where a binding needs them: every
 # build calls this module, few have bindings, and `ssl` alone costs a warm rebuild ~10 ms.
 
 CA_TYPE = "ca-certificates"
@@ -223,20 +223,23 @@ def _check_netrc(binding: Path, entry: Path) -> None:
 
 
 def prepare_tool_credentials(
-    bindings: BuildBindings, *, system_bundles: Sequence[str] = SYSTEM_BUNDLES
+    bindings: BuildBindings,
+    cleanup: contextlib.ExitStack,
+    *,
+    system_bundles: Sequence[str] = SYSTEM_BUNDLES,
 ) -> dict[str, str]:
     """The variables the build's tool runs need for the bound CAs and pip files.
 
     The CA bundle (the image's CAs, then the bound ones) goes to a fresh temporary directory,
-    removed when the process exits: never a layer, so never cached or exported.
+    removed when `cleanup` closes (the build's end, failed or not): never a layer, so never
+    cached or exported.
     """
     env = {variable: str(path) for variable, (_, path) in bindings.pip_files.items()}
     if bindings.certificates:
-        import atexit
         import tempfile
 
-        directory = Path(tempfile.mkdtemp(prefix="python-buildpack-ca-"))
-        atexit.register(shutil.rmtree, directory, True)
+        temporary = tempfile.TemporaryDirectory(prefix="python-buildpack-ca-")
+        directory = Path(cleanup.enter_context(temporary))
         bundle = directory / "ca-bundle.pem"
         parts = []
         for candidate in system_bundles:

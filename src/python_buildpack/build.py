@@ -42,15 +42,16 @@ def run_build(argv: Sequence[str], log: Log) -> int:
     # The tools' runs (venv creation, pip, uv, Poetry, Pipenv) never see the app's PYTHONPATH;
     # collectstatic and the app do.
     env = tool_run_env(config.environ)
-    # CA bundle, pip.conf and .netrc from bindings: in the tools' env only, never a layer's.
-    env.update(prepare_tool_credentials(config.bindings))
-    image = PreviousImage.read(config.layers_dir, launch_layers_needed_at_build(config, plan))
-    venv = install_layers(config, plan, env, log, image)
+    with contextlib.ExitStack() as cleanup:
+        # CA bundle, pip.conf and .netrc from bindings: in the tools' env only, never a layer's.
+        env.update(prepare_tool_credentials(config.bindings, cleanup))
+        image = PreviousImage.read(config.layers_dir, launch_layers_needed_at_build(config, plan))
+        venv = install_layers(config, plan, env, log, image)
 
-    collect_static_files(config, venv, log)
-    context.write_launch(configure_processes(config, venv, log))
-    # Last: it deletes the files of the layers the previous image already has.
-    image.finish()
+        collect_static_files(config, venv, log)
+        context.write_launch(configure_processes(config, venv, log))
+        # Last: it deletes the files of the layers the previous image already has.
+        image.finish()
 
     if config.python.grace is not None:
         # Repeated where a log is read first, its end: this app stops building on a known day.

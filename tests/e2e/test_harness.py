@@ -19,6 +19,7 @@ from tests.harness.lifecycle import (
     LaunchFailed,
     PhaseFailed,
     PlatformFactory,
+    _wait_precisely,
     free_port,
     image_ref_path,
 )
@@ -273,3 +274,14 @@ def test_a_get_waits_for_the_process_to_have_its_own_network(tmp_path: Path) -> 
     finally:
         own.kill()
         own.wait()
+
+
+def test_a_phase_is_waited_for_on_its_pidfd() -> None:
+    assert _wait_precisely(subprocess.Popen(["sh", "-c", "exit 3"]), timeout=10) == 3
+    slow = subprocess.Popen(["sleep", "10"])
+    try:
+        with pytest.raises(subprocess.TimeoutExpired):
+            _wait_precisely(slow, timeout=0.2)
+    finally:
+        slow.kill()
+        slow.wait()

@@ -32,6 +32,15 @@ lifecycle derives from its reference, and the app image is written next to it; a
 layers: the analyzer reads the previous image's metadata from the layout, the restorer restores
 cached layers, the exporter reuses unchanged launch layers from the previous image.
 
+With `registry=` (a `Registry` on 127.0.0.1) the phases talk to that registry instead, as a CI
+pipeline's platform does (kpack, Tekton, `pack build --publish`): the run image is pushed there
+once, images are named `<registry>/<name>`, and each built image is pulled into the layout
+repository afterwards, so `BuildResult.image` and `launch` work alike in both modes. Why both:
+in layout mode this lifecycle reads every layer of the previous image and of the run image to
+learn its diff ID (go-containerregistry's layout images carry none), un-gzipping it in the
+analyzer and again in the exporter, so that mode's cost grows with the buildpacks' launch layers;
+a registry image's config names its diff IDs.
+
 Launch (the choice asked for). The exported image is run as a container would run it: its layers
 are stacked with overlayfs (the run image's layer is the cached debootstrap rootfs, app layers
 are unpacked per launch with OCI whiteouts turned into overlay whiteouts) in a private mount
@@ -50,6 +59,7 @@ import itertools
 import json
 import os
 import re
+import select
 import shutil
 import signal
 import socket
@@ -91,6 +101,7 @@ from tests.harness.lifecycle_run_image import (
     ensure_run_image,
 )
 from tests.harness.oci_layout import OciImage, extract_layer, read_image
+from tests.harness.registry import Registry
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -276,6 +287,20 @@ def _share_blobs(layout: Path, source: Path) -> None:
         staging.replace(copy)
 
 
+def _wait_precisely(proc: subprocess.Popen[bytes], timeout: float) -> int:
+    """`proc.wait(timeout)`, returning as soon as the process ends. Popen's own wait with a
+    timeout polls, sleeping up to 50 ms between looks, which put steps of 50 ms into the
+    phases' durations (the bench's figures); a pidfd becomes readable the moment it exits."""
+    pidfd = os.pidfd_open(proc.pid)
+    try:
+        ready, _, _ = select.select([pidfd], [], [], timeout)
+    finally:
+        os.close(pidfd)
+    if not ready:
+        raise subprocess.TimeoutExpired(proc.args, timeout)
+    return proc.wait()
+
+
 def _read_toml(path: Path) -> dict[str, Any]:
     return tomllib.loads(path.read_text()) if path.is_file() else {}
 
@@ -296,6 +321,7 @@ class Platform:
     log_level: str = "info"
     build_path: str = IMAGE_PATH
     lifecycle_env: dict[str, str] = field(default_factory=dict)
+    registry: Registry | None = None
     _counter: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     @classmethod
@@ -312,6 +338,7 @@ class Platform:
         log_level: str = "info",
         build_path: str = IMAGE_PATH,
         lifecycle_env: Mapping[str, str] | None = None,
+        registry: Registry | None = None,
     ) -> Platform:
         """Lay out a builder's and a platform's files under `base`.
 
@@ -323,6 +350,7 @@ class Platform:
             bindings under $CNB_PLATFORM_DIR/bindings.
         build_path: PATH of the build "image" the phases (and so the buildpacks) run with.
         lifecycle_env: extra variables for every phase (CNB_EXEC_ENV, SOURCE_DATE_EPOCH, …).
+        registry: export to this registry instead of the OCI layout repository (see "Export").
         """
         _ensure_mountpoints()
         base = base.resolve()
@@ -334,7 +362,10 @@ class Platform:
             log_level=log_level,
             build_path=build_path,
             lifecycle_env=dict(lifecycle_env or {}),
+            registry=registry,
         )
+        if registry is not None:
+            registry.crane("push", str(platform.run_image.layout), platform.run_image_ref)
         platform._write_builder(order)
         platform._write_platform_dir(env or {}, bindings or {})
         platform._write_layout_repo()
@@ -354,6 +385,16 @@ class Platform:
     @property
     def layout_repo(self) -> Path:
         return self.base / "layout-repo"
+
+    @property
+    def run_image_ref(self) -> str:
+        """The run image as the phases name it: in the layout repository or the registry."""
+        return self.image_name(self.run_image.ref)
+
+    def image_name(self, image: str) -> str:
+        """What the phases call image `image`: itself in layout mode (a path in the layout
+        repository), `<registry>/<image>` in registry mode."""
+        return image if self.registry is None else self.registry.ref(image)
 
     def _write_builder(self, order: Sequence[Sequence[OrderEntry | BuildpackRef]] | None) -> None:
         lifecycle_dir = self.cnb / "lifecycle"
@@ -386,7 +427,7 @@ class Platform:
         }
         (self.cnb / "order.toml").write_text(tomli_w.dumps(order_toml))
         (self.cnb / "run.toml").write_text(
-            tomli_w.dumps({"images": [{"image": self.run_image.ref}]})
+            tomli_w.dumps({"images": [{"image": self.run_image_ref}]})
         )
 
     def _write_platform_dir(
@@ -465,10 +506,13 @@ class Platform:
             "group": f"{LAYERS_DIR}/group.toml",
             "plan": f"{LAYERS_DIR}/plan.toml",
         }
-        layout = ["-layout", "-layout-dir", LAYOUT_REPO]
+        layout = ["-layout", "-layout-dir", LAYOUT_REPO] if self.registry is None else []
         user = ["-uid", str(self.uid), "-gid", str(self.gid)]
+        image = self.image_name(image)
         if phase == "analyzer":
-            previous = ["-previous-image", previous_image] if previous_image else []
+            previous = (
+                ["-previous-image", self.image_name(previous_image)] if previous_image else []
+            )
             return [
                 *common, "-layers", LAYERS_DIR, "-analyzed", files["analyzed"],
                 "-run", f"{CNB_DIR}/run.toml", *layout, *previous, *user, image,
@@ -514,7 +558,7 @@ class Platform:
         with log_path.open("wb") as log:
             proc = spawn(mounts, command, stdout=log)
             try:
-                exit_code = proc.wait(timeout=timeout)
+                exit_code = _wait_precisely(proc, timeout)
             except subprocess.TimeoutExpired:
                 _kill_group(proc)
                 raise PhaseFailed(
@@ -568,6 +612,8 @@ class Platform:
 
         layers = build_dir / "layers"
         image_dir = self.layout_repo / image_ref_path(image)
+        if self.registry is not None:
+            self._pull(image, image_dir)
         _share_blobs(image_dir, self.run_image.layout)
         return BuildResult(
             image_ref=image,
@@ -581,6 +627,20 @@ class Platform:
             plan=_read_toml(layers / "plan.toml"),
             layers_dir=layers,
         )
+
+    def _pull(self, image: str, image_dir: Path) -> None:
+        """The image just pushed, as an OCI layout at `image_dir` (replacing an older pull).
+        The run image's blobs are linked in first: crane skips a blob that is there."""
+        assert self.registry is not None
+        shutil.rmtree(image_dir, ignore_errors=True)
+        blobs = image_dir / "blobs" / "sha256"
+        blobs.mkdir(parents=True)
+        for blob in (self.run_image.layout / "blobs" / "sha256").iterdir():
+            try:
+                os.link(blob, blobs / blob.name)
+            except OSError:
+                shutil.copy2(blob, blobs / blob.name)
+        self.registry.crane("pull", "--format", "oci", self.image_name(image), str(image_dir))
 
     # -- launch ----------------------------------------------------------------------------
 

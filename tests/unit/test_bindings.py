@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 from pathlib import Path
 
@@ -55,7 +56,8 @@ def bind(platform: Path, name: str, entries: dict[str, str]) -> Path:
 def test_no_bindings_dir_is_nothing(tmp_path: Path) -> None:
     bindings = read_bindings(tmp_path, {})
     assert bindings.empty
-    assert prepare_tool_credentials(bindings) == {}
+    with contextlib.ExitStack() as cleanup:
+        assert prepare_tool_credentials(bindings, cleanup) == {}
 
 
 def test_ca_binding_certificates_are_bundled_after_the_system_cas(
@@ -69,14 +71,19 @@ def test_ca_binding_certificates_are_bundled_after_the_system_cas(
 
     system = tmp_path / "system.pem"
     system.write_text("# the image's CAs\n")
-    env = prepare_tool_credentials(bindings, system_bundles=[str(tmp_path / "none"), str(system)])
-    assert set(env) == set(CA_VARIABLES)
-    bundle = Path(env["SSL_CERT_FILE"])
-    # Outside the platform and layers dirs: a temp dir of its own.
-    assert not bundle.is_relative_to(tmp_path)
-    text = bundle.read_text()
-    assert text.startswith("# the image's CAs\n")
-    assert text.count("BEGIN CERTIFICATE") == 3
+    with contextlib.ExitStack() as cleanup:
+        env = prepare_tool_credentials(
+            bindings, cleanup, system_bundles=[str(tmp_path / "none"), str(system)]
+        )
+        assert set(env) == set(CA_VARIABLES)
+        bundle = Path(env["SSL_CERT_FILE"])
+        # Outside the platform and layers dirs: a temp dir of its own.
+        assert not bundle.is_relative_to(tmp_path)
+        text = bundle.read_text()
+        assert text.startswith("# the image's CAs\n")
+        assert text.count("BEGIN CERTIFICATE") == 3
+    # Gone with the build, failed or not: the process may end without its atexit handlers.
+    assert not bundle.parent.exists()
 
 
 def test_pip_binding_files_are_given_where_they_are(tmp_path: Path) -> None:
@@ -84,7 +91,8 @@ def test_pip_binding_files_are_given_where_they_are(tmp_path: Path) -> None:
     conf = "[global]\nindex-url = https://builder:" + SECRET + "@index.example.com/simple\n"
     binding = bind(tmp_path, "index", {"type": "pip", ".netrc": netrc, "pip.conf": conf})
     bindings = read_bindings(tmp_path, {})
-    env = prepare_tool_credentials(bindings)
+    with contextlib.ExitStack() as cleanup:
+        env = prepare_tool_credentials(bindings, cleanup)
     assert env == {"NETRC": str(binding / ".netrc"), "PIP_CONFIG_FILE": str(binding / "pip.conf")}
     assert bindings.describe() == [
         ".netrc from binding 'index' (as NETRC)",

@@ -1,9 +1,13 @@
 from __future__ import annotations
 
 import errno
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
+import python_buildpack
 import python_buildpack.build
 from python_buildpack.__main__ import EXIT_ERROR, EXIT_INTERNAL_ERROR, main
 from python_buildpack.cnb import CnbEnvError
@@ -82,3 +86,36 @@ def test_a_missing_own_dependency_is_a_user_error_and_any_other_a_bug(
     else:
         assert err_code == EXIT_INTERNAL_ERROR
         assert "Traceback" in err
+
+
+def test_run_flushes_what_was_written_and_exits_with_mains_code() -> None:
+    # run() ends the process without the interpreter's teardown: what sits in the buffers of
+    # piped stdout and stderr must still come out, and the exit code must be main()'s.
+    src = Path(python_buildpack.__file__).parents[1]
+    script = (
+        "import sys; sys.path.insert(0, sys.argv.pop(1))\n"
+        "import python_buildpack.__main__ as entry\n"
+        "sys.stderr.write('to stderr\\n')\n"
+        "entry.main = lambda: print('last line') or 42\n"
+        "entry.run()\n"
+        "print('not reached')\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-I", "-c", script, str(src)], capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 42
+    assert proc.stdout == "last line\n"
+    assert proc.stderr == "to stderr\n"
+
+
+def test_run_as_a_module_reports_usage() -> None:
+    src = Path(python_buildpack.__file__).parents[1]
+    proc = subprocess.run(
+        [sys.executable, "-I", "-m", "python_buildpack"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=src,
+    )
+    assert proc.returncode == EXIT_ERROR
+    assert "usage: python -m python_buildpack detect|build" in proc.stdout
