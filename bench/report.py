@@ -25,12 +25,15 @@ class Target:
     goal: str
     ok: bool | None
     spread: Series | None = None  # the run-by-run values, when there are several
+    note: str | None = None  # context printed beside it, not part of the verdict
 
     def to_json(self) -> dict[str, Any]:
         value = self.value if not isinstance(self.value, float) else round(self.value, 3)
         shown: dict[str, Any] = {"name": self.name, "value": value, "target": self.goal}
         if self.spread is not None:
             shown["runs"] = self.spread.to_json()
+        if self.note is not None:
+            shown["note"] = self.note
         return {**shown, "ok": self.ok}
 
 
@@ -60,14 +63,15 @@ def targets(apps: Sequence[AppResults], detect: Series, python_start: Series) ->
                         " s",
                     )
                 )
-            found.append(
-                _series_target(
-                    f"{app.name}: warm rebuild, builder phase (s)",
-                    warm.builder,
-                    WARM_BUILDER,
-                    " s",
-                )
+            builder = _series_target(
+                f"{app.name}: warm rebuild, builder phase (s)", warm.builder, WARM_BUILDER, " s"
             )
+            if app.floor_builder.values:
+                # The phase holds the lifecycle's own work too: how much, the no-op shows.
+                builder.note = (
+                    f"a no-op buildpack's builder phase: {app.floor_builder.median:.2f} s"
+                )
+            found.append(builder)
         pin = app.rebuilds.get("one pin changed")
         if pin is not None and "pin total" in app.baseline:
             found.append(
@@ -259,5 +263,6 @@ def targets_text(found: Sequence[Target]) -> str:
         spread = target.spread
         if spread is not None and len(spread.values) > 1:
             shown = f"median {shown} (min {spread.min:.2f}, max {spread.max:.2f})"
-        lines.append(f"  {verdict:7} {target.name}: {shown} (target {target.goal})")
+        note = f"; {target.note}" if target.note else ""
+        lines.append(f"  {verdict:7} {target.name}: {shown} (target {target.goal}{note})")
     return "\n".join(lines)

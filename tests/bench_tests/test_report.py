@@ -7,7 +7,7 @@ import math
 import pytest
 
 from bench.builds import AppResults, BuildSeries
-from bench.report import Target, targets
+from bench.report import Target, targets, targets_text
 from bench.stats import Series, paired
 
 
@@ -18,6 +18,7 @@ def app(kind: str = "pip") -> AppResults:
     warm = BuildSeries(total=Series([4.2, 4.0]), builder=Series([0.5, 0.3]))
     results.rebuilds["warm"] = warm
     results.floor = Series([1.3, 2.6])  # paired differences: 2.9, 1.4
+    results.floor_builder = Series([0.07, 0.09])
     results.rebuilds["one pin changed"] = BuildSeries(builder=Series([2.2]))
     results.baseline["pin total"] = Series([2.0])
     results.digests = {"python": ["a", "a"], "venv": ["b", "b"]}
@@ -35,7 +36,11 @@ def test_each_target_is_the_median_of_run_by_run_pairs() -> None:
     assert cold.spread is not None and cold.spread.min == pytest.approx(0.8)
     over = found["warm rebuild total - no-op buildpack's (s)"]
     assert over.value == pytest.approx((2.9 + 1.4) / 2) and over.ok is False
-    assert found["warm rebuild, builder phase (s)"].value == pytest.approx(0.4)
+    builder = found["warm rebuild, builder phase (s)"]
+    assert builder.value == pytest.approx(0.4)
+    # The lifecycle's part of the phase is shown beside it, not taken off it.
+    assert builder.note == "a no-op buildpack's builder phase: 0.08 s"
+    assert "(target <= 0.3 s; a no-op buildpack's builder phase: 0.08 s)" in targets_text([builder])
     pin = found["one pin changed, builder phase / by-hand warm pip install"]
     assert pin.value == pytest.approx(1.1) and pin.ok is True  # the limit itself holds
     assert found["launch layers reproducible"].ok is True
