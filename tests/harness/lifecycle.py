@@ -834,16 +834,23 @@ class LaunchedProcess:
             raise ValueError("launched without a PrivateNetwork")
         if self.popen.poll() is not None:
             raise LaunchFailed(f"{self.argv} exited with {self.popen.returncode}", self.output)
-        self._wait_for_own_network()
-        enter = ["nsenter", f"--net=/proc/{self.popen.pid}/ns/net", "--"]
-        client = [sys.executable, "-I", "-c", _NAMESPACE_GET]
-        completed = subprocess.run(
-            [*enter, *client, self.network.address, str(port), path, str(timeout)],
-            capture_output=True,
-            text=True,
-            timeout=timeout + 30,
-            env={"PATH": "/usr/bin:/bin"},
-        )
+        # Entered through an fd held open: the path /proc/<pid>/ns/net vanishes for a moment
+        # each time the process exec()s the next step of its start (sh, setpriv, chroot, the
+        # launcher), and nsenter opening it in such a moment failed with ENOENT.
+        namespace = self._open_own_network()
+        try:
+            enter = ["nsenter", f"--net=/proc/self/fd/{namespace}", "--"]
+            client = [sys.executable, "-I", "-c", _NAMESPACE_GET]
+            completed = subprocess.run(
+                [*enter, *client, self.network.address, str(port), path, str(timeout)],
+                capture_output=True,
+                text=True,
+                timeout=timeout + 30,
+                env={"PATH": "/usr/bin:/bin"},
+                pass_fds=(namespace,),
+            )
+        finally:
+            os.close(namespace)
         if completed.returncode != 0:
             raise LaunchFailed(f"GET {path} failed: {completed.stderr}", self.output)
         answer = json.loads(completed.stdout)
@@ -854,19 +861,26 @@ class LaunchedProcess:
         )
 
     def _wait_for_own_network(self, timeout: float = 30) -> None:
-        """Until `unshare` has made the process's network namespace, /proc/<pid>/ns/net is the
-        host's: entering it then would send the GET for the namespace's address out of the
-        host, where nothing answers (and the traffic must not go)."""
-        ours = Path("/proc/self/ns/net").readlink()
+        os.close(self._open_own_network(timeout))
+
+    def _open_own_network(self, timeout: float = 30) -> int:
+        """An fd of the process's network namespace, once it has its own. Until `unshare` has
+        made it, /proc/<pid>/ns/net is the host's: entering it then would send the GET for the
+        namespace's address out of the host, where nothing answers (and the traffic must not
+        go)."""
+        ours = Path("/proc/self/ns/net").stat().st_ino
         deadline = time.monotonic() + timeout
         while True:
             if self.popen.poll() is not None:
                 raise LaunchFailed(f"{self.argv} exited with {self.popen.returncode}", self.output)
             try:
-                if Path(f"/proc/{self.popen.pid}/ns/net").readlink() != ours:
-                    return
+                namespace = os.open(f"/proc/{self.popen.pid}/ns/net", os.O_RDONLY | os.O_CLOEXEC)
             except OSError:
                 pass  # the process is between exec()s; look again
+            else:
+                if os.fstat(namespace).st_ino != ours:
+                    return namespace
+                os.close(namespace)
             if time.monotonic() > deadline:
                 raise LaunchFailed("the process never got a network namespace of its own", "")
             time.sleep(0.05)
