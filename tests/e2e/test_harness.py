@@ -264,13 +264,13 @@ def test_a_get_waits_for_the_process_to_have_its_own_network(tmp_path: Path) -> 
     try:
         same = LaunchedProcess(host, log_path, ["sleep"], PrivateNetwork())
         with pytest.raises(LaunchFailed, match="never got a network namespace of its own"):
-            same._wait_for_own_network(timeout=0.5)
+            same._open_own_network(timeout=0.5)
     finally:
         host.kill()
         host.wait()
     own = subprocess.Popen(["unshare", "--net", "--", "sleep", "30"])
     try:
-        LaunchedProcess(own, log_path, ["unshare"], PrivateNetwork())._wait_for_own_network()
+        os.close(LaunchedProcess(own, log_path, ["unshare"], PrivateNetwork())._open_own_network())
     finally:
         own.kill()
         own.wait()

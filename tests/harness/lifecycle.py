@@ -614,7 +614,8 @@ class Platform:
         image_dir = self.layout_repo / image_ref_path(image)
         if self.registry is not None:
             self._pull(image, image_dir)
-        _share_blobs(image_dir, self.run_image.layout)
+        else:
+            _share_blobs(image_dir, self.run_image.layout)
         return BuildResult(
             image_ref=image,
             image=read_image(image_dir),
@@ -630,16 +631,11 @@ class Platform:
 
     def _pull(self, image: str, image_dir: Path) -> None:
         """The image just pushed, as an OCI layout at `image_dir` (replacing an older pull).
-        The run image's blobs are linked in first: crane skips a blob that is there."""
+        The run image's blobs are linked in first: crane skips a blob that is there, and the
+        image shares them with the cached run image as in layout mode (`_share_blobs`)."""
         assert self.registry is not None
         shutil.rmtree(image_dir, ignore_errors=True)
-        blobs = image_dir / "blobs" / "sha256"
-        blobs.mkdir(parents=True)
-        for blob in (self.run_image.layout / "blobs" / "sha256").iterdir():
-            try:
-                os.link(blob, blobs / blob.name)
-            except OSError:
-                shutil.copy2(blob, blobs / blob.name)
+        _link_or_copy_tree(self.run_image.layout / "blobs", image_dir / "blobs")
         self.registry.crane("pull", "--format", "oci", self.image_name(image), str(image_dir))
 
     # -- launch ----------------------------------------------------------------------------
@@ -859,9 +855,6 @@ class LaunchedProcess:
         return NamespaceResponse(
             answer["status"], answer["headers"], base64.b64decode(answer["body"])
         )
-
-    def _wait_for_own_network(self, timeout: float = 30) -> None:
-        os.close(self._open_own_network(timeout))
 
     def _open_own_network(self, timeout: float = 30) -> int:
         """An fd of the process's network namespace, once it has its own. Until `unshare` has
