@@ -21,8 +21,11 @@ import hashlib
 import importlib
 import lzma
 import os
+import queue
 import shutil
+import stat
 import tarfile
+import threading
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -44,6 +47,10 @@ DEFAULT_MAX_UNPACKED_BYTES = 2 * 1024**3
 # SOURCE_DATE_EPOCH is set.
 DEFAULT_MTIME = 315532800
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+_GZIP_MAGIC = b"\x1f\x8b"
+_GZIP_WBITS = 16 + zlib.MAX_WBITS  # a gzip header and trailer around the deflate stream
+# Inflated chunks (up to _CHUNK each) on their way to the unpacking thread.
+_PIPE_DEPTH = 8
 _READ_ERRORS = (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError, OSError)
 
 
@@ -158,48 +165,209 @@ def extract_tar(
     Unpacking stops with `ArchiveTooLarge` once the files add up to more than
     `max_unpacked_bytes` (a small archive can unpack to gigabytes), and a full or read-only disk
     is a `FilesystemError` naming the file being written.
+    A gzip archive is read and inflated by the calling thread while another writes the files
+    (`_unpack_gzip`); the caller's stream is only ever read by the calling thread.
     If this raises, `dest` may hold part of the archive: callers discard it.
     """
     name = str(archive) if isinstance(archive, Path) else str(getattr(archive, "name", "archive"))
     try:
         dest.mkdir(parents=True, exist_ok=True)
-        with _open_tar_stream(archive, name) as tar:
-            _Extractor(name, dest, strip_top, max_unpacked_bytes).run(tar)
+        extractor = _Extractor(name, dest, strip_top, max_unpacked_bytes)
+        with contextlib.ExitStack() as stack:
+            try:
+                source = (
+                    stack.enter_context(archive.open("rb"))
+                    if isinstance(archive, Path)
+                    else archive
+                )
+                magic = _read_exactly(source, len(_ZSTD_MAGIC))
+            except OSError as e:
+                raise ArchiveCorrupt(name, e.strerror or str(e)) from e
+            if magic.startswith(_GZIP_MAGIC):
+                _unpack_gzip(cast(IO[bytes], _Prefixed(magic, source)), name, extractor)
+            else:
+                with _open_tar_stream(archive, source, magic, stack) as tar:
+                    extractor.run(tar)
     except _WriteFailed as e:
         raise FilesystemError("unpacking Python", e.path, _strerror(e.error)) from None
 
 
 @contextlib.contextmanager
-def _open_tar_stream(archive: Path | IO[bytes], name: str) -> Iterator[tarfile.TarFile]:
-    with contextlib.ExitStack() as stack:
+def _open_tar_stream(
+    archive: Path | IO[bytes], source: IO[bytes], magic: bytes, stack: contextlib.ExitStack
+) -> Iterator[tarfile.TarFile]:
+    """The tar stream of an archive that is not gzip: xz, bzip2, zstd or uncompressed."""
+    name = str(archive) if isinstance(archive, Path) else str(getattr(archive, "name", "archive"))
+    if magic != _ZSTD_MAGIC:
         try:
-            source = (
-                stack.enter_context(archive.open("rb")) if isinstance(archive, Path) else archive
+            # Opened outside `with` so that open errors become ArchiveCorrupt.
+            # tarfile's default buffer (10 KiB): a larger one costs more than it saves, as it
+            # copies what remains of its buffer on every 512-byte header read.
+            tar = tarfile.open(  # noqa: SIM115
+                fileobj=cast(IO[bytes], _Prefixed(magic, source)), mode="r|*"
             )
-            magic = _read_exactly(source, len(_ZSTD_MAGIC))
-        except OSError as e:
-            raise ArchiveCorrupt(name, e.strerror or str(e)) from e
-        if magic != _ZSTD_MAGIC:
+        except (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError, gzip.BadGzipFile) as e:
+            raise ArchiveCorrupt(name, f"not a readable tar archive ({e})") from e
+        with tar:
+            yield tar
+        return
+    path = archive if isinstance(archive, Path) else _spool(magic, source, stack)
+    with _zstd_reader(path, name) as stream:
+        try:
+            tar = tarfile.open(fileobj=stream, mode="r|")  # noqa: SIM115
+        except (tarfile.TarError, EOFError) as e:
+            raise ArchiveCorrupt(name, f"not a readable tar archive ({e})") from e
+        with tar:
+            yield tar
+
+
+def _unpack_gzip(source: IO[bytes], name: str, extractor: _Extractor) -> None:
+    """Inflate `source` in this thread while another thread writes out what it holds.
+
+    Inflating and hashing (the download's) release the GIL, and so does creating files, so the
+    two overlap on a second core: unpacking CPython took 0.35 s instead of 0.49 s (medians of
+    12, interleaved). `source` stays with the calling thread, where a download's deadline signal
+    lands and where its caller reads the rest after a failure. The unpacking thread is always
+    joined before this returns or raises, and its error, if it stopped first, is the one raised.
+    """
+    pipe = _Pipe()
+    failures: list[BaseException] = []
+
+    def unpack() -> None:
+        try:
             try:
-                # Opened outside `with` so that open errors become ArchiveCorrupt.
-                # tarfile's default buffer (10 KiB): a larger one costs more than it saves, as it
-                # copies what remains of its buffer on every 512-byte header read.
-                tar = tarfile.open(  # noqa: SIM115
-                    fileobj=cast(IO[bytes], _Prefixed(magic, source)), mode="r|*"
-                )
-            except (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError, gzip.BadGzipFile) as e:
-                raise ArchiveCorrupt(name, f"not a readable tar archive ({e})") from e
-            with tar:
-                yield tar
-            return
-        path = archive if isinstance(archive, Path) else _spool(magic, source, stack)
-        with _zstd_reader(path, name) as stream:
-            try:
-                tar = tarfile.open(fileobj=stream, mode="r|")  # noqa: SIM115
+                # Plain tar: the stream is inflated already. Opened outside `with` so that
+                # open errors become ArchiveCorrupt.
+                tar = tarfile.open(fileobj=cast(IO[bytes], pipe), mode="r|")  # noqa: SIM115
             except (tarfile.TarError, EOFError) as e:
                 raise ArchiveCorrupt(name, f"not a readable tar archive ({e})") from e
             with tar:
-                yield tar
+                extractor.run(tar)
+        except BaseException as e:  # handed to the calling thread, which raises it
+            failures.append(e)
+        finally:
+            # Past the archive's end marker, or after a failure: take what is still sent, so
+            # the inflating side never waits on a full pipe.
+            pipe.discard_rest()
+
+    unpacker = threading.Thread(target=unpack, name="unpack-archive", daemon=True)
+    unpacker.start()
+    last: bytes | None = _END
+    try:
+        _inflate(source, name, pipe)
+    except BaseException:
+        last = None
+        raise
+    finally:
+        _finish(pipe, unpacker, last)
+    if failures:
+        raise failures[0]
+
+
+def _finish(pipe: _Pipe, unpacker: threading.Thread, last: bytes | None) -> None:
+    """Send the end (`_END`) or an abort (None) and wait for the unpacker to stop.
+
+    Done again if a signal's exception (a download's deadline) interrupts it, and only then
+    raised: the caller may empty the directory for another attempt next, which a thread still
+    writing into it would spoil. The deadline's timer fires once, so this ends."""
+    interrupted: BaseException | None = None
+    while True:
+        try:
+            pipe.close(last)
+            unpacker.join()
+            break
+        except BaseException as e:
+            interrupted = interrupted or e
+            last = None
+    if interrupted is not None:
+        raise interrupted
+
+
+def _inflate(source: IO[bytes], name: str, pipe: _Pipe) -> None:
+    """Send the inflated content of the gzip stream `source` into `pipe`, up to its end.
+
+    What follows the end of the first gzip member is left unread, as tarfile's own reader
+    does: a download's caller reads and hashes the rest anyway. Each piece of output is
+    bounded, so a small archive that inflates to gigabytes is stopped by the unpacker's size
+    cap without being held in memory first."""
+    inflater = zlib.decompressobj(wbits=_GZIP_WBITS)
+    while not inflater.eof:
+        try:
+            data = source.read(_CHUNK)
+        except OSError as e:
+            raise ArchiveCorrupt(name, _describe(e)) from e
+        if not data:
+            raise ArchiveCorrupt(name, "the archive ends in the middle of its compressed data")
+        while data and not inflater.eof:
+            try:
+                out = inflater.decompress(data, _CHUNK)
+            except zlib.error as e:
+                raise ArchiveCorrupt(name, _describe(e)) from e
+            data = inflater.unconsumed_tail
+            if out and not pipe.send(out):
+                return  # the unpacker stopped; its error is the one to report
+
+
+class _PipeAborted(Exception):
+    """The inflating side failed; the unpacker stops without an error of its own."""
+
+
+_END = b""
+
+
+class _Pipe:
+    """A bounded queue of inflated chunks, read by tarfile in the unpacking thread as a file."""
+
+    def __init__(self) -> None:
+        self._chunks: queue.Queue[bytes | None] = queue.Queue(maxsize=_PIPE_DEPTH)
+        self._buffer = b""
+        self._pos = 0
+        self._ended = False
+        self._closed = threading.Event()  # the unpacker takes no more
+
+    # The inflating side.
+    def send(self, chunk: bytes) -> bool:
+        """Queue a chunk; False once the unpacker has stopped."""
+        if self._closed.is_set():
+            return False
+        self._chunks.put(chunk)
+        return True
+
+    def close(self, last: bytes | None) -> None:
+        """`_END` once everything was sent, None to abort. The unpacker takes items until it
+        gets one of them, so this never waits for long."""
+        self._chunks.put(last)
+
+    # The unpacking side.
+    def read(self, size: int = -1) -> bytes:
+        parts = []
+        while size != 0:
+            if self._pos >= len(self._buffer) and (self._ended or not self._next()):
+                break
+            available = len(self._buffer) - self._pos
+            take = available if size < 0 else min(size, available)
+            parts.append(self._buffer[self._pos : self._pos + take])
+            self._pos += take
+            if size > 0:
+                size -= take
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def _next(self) -> bool:
+        chunk = self._chunks.get()
+        if chunk is None:
+            self._ended = True
+            raise _PipeAborted()
+        if chunk is _END or not chunk:
+            self._ended = True
+            return False
+        self._buffer, self._pos = chunk, 0
+        return True
+
+    def discard_rest(self) -> None:
+        self._closed.set()
+        while not self._ended:
+            chunk = self._chunks.get()
+            self._ended = chunk is None or not chunk
 
 
 def _read_exactly(source: IO[bytes], size: int) -> bytes:
@@ -297,9 +465,12 @@ class _Extractor:
         self.unpacked = 0
         self.root = os.path.realpath(dest)
         self.strip_top = strip_top
-        self.directories: list[tuple[Path, tarfile.TarInfo]] = []
-        self.symlinks: list[tuple[Path, str]] = []
-        self.parents: dict[Path, str] = {}
+        self.directories: list[tuple[str, tarfile.TarInfo]] = []
+        self.symlinks: list[tuple[str, str]] = []
+        # Real paths of the directories files went into, by their path below `dest`. Paths are
+        # strings here, not `Path`s: this runs once per member, over a thousand times for
+        # CPython, and pathlib's parsing was a good part of the time.
+        self.parents: dict[str, str] = {}
 
     def _unsafe(self, member: tarfile.TarInfo, reason: str) -> UnsafeArchive:
         return UnsafeArchive(self.archive, member.name, reason)
@@ -339,7 +510,7 @@ class _Extractor:
         self._check_symlinks()
         # Directory modes last, so a read-only directory does not block its own contents.
         for path, member in reversed(self.directories):
-            path.chmod((member.mode & 0o777) | 0o700)
+            Path(path).chmod((member.mode & 0o777) | 0o700)
             os.utime(path, (member.mtime, member.mtime))
 
     def _extract(self, tar: tarfile.TarFile, member: tarfile.TarInfo) -> None:
@@ -354,15 +525,15 @@ class _Extractor:
             if not member.isdir():
                 raise ArchiveCorrupt(self.archive, f"{member.name!r} is not a directory")
             return
-        target = self.dest.joinpath(*parts)
-        parent = self._made_parent(member, target.parent)
-        target = Path(parent) / target.name
+        parent = self._made_parent(member, "/".join(parts[:-1]))
+        target = f"{parent}/{parts[-1]}"
 
         if member.isdir():
-            if target.is_symlink() or (target.exists() and not target.is_dir()):
+            directory = Path(target)
+            if directory.is_symlink() or (directory.exists() and not directory.is_dir()):
                 self.parents.clear()
-                target.unlink()
-            target.mkdir(exist_ok=True)
+                directory.unlink()
+            directory.mkdir(exist_ok=True)
             self.directories.append((target, member))
             return
         self._clear(target, member)
@@ -373,7 +544,7 @@ class _Extractor:
             if not self._inside(os.path.normpath(f"{parent}/{link}")):
                 raise self._unsafe(member, f"is a symbolic link that leads outside ({link})")
             self.parents.clear()
-            target.symlink_to(link)
+            Path(target).symlink_to(link)
             self.symlinks.append((target, member.name))
         elif member.islnk():
             if member.linkname.startswith("/"):
@@ -393,46 +564,48 @@ class _Extractor:
         else:
             self._write_file(tar, member, target)
 
-    def _made_parent(self, member: tarfile.TarInfo, parent: Path) -> str:
-        """The real path of `parent`, checked to lie inside and made if missing.
+    def _made_parent(self, member: tarfile.TarInfo, parent: str) -> str:
+        """The real path of `parent` (below `dest`), checked to lie inside and made if missing.
 
         Remembered until a link is made or anything is removed, the only ways a known
         directory's real path can change."""
         known = self.parents.get(parent)
         if known is not None:
             return known
-        real = os.path.realpath(parent)
+        real = os.path.realpath(f"{self.dest}/{parent}")
         if not self._inside(real):
             raise self._unsafe(member, "would be written through a link that leads outside")
         Path(real).mkdir(parents=True, exist_ok=True)
         self.parents[parent] = real
         return real
 
-    def _clear(self, target: Path, member: tarfile.TarInfo) -> None:
+    def _clear(self, target: str, member: tarfile.TarInfo) -> None:
         """Remove what a repeated member name left, never following a symlink."""
-        if target.is_symlink() or target.is_file():
-            self.parents.clear()
-            target.unlink()
-        elif target.exists():
+        try:
+            # One lstat: in the usual case (nothing there yet) this is the whole cost.
+            mode = os.lstat(target).st_mode
+        except FileNotFoundError:
+            return
+        if not (stat.S_ISLNK(mode) or stat.S_ISREG(mode)):
             raise ArchiveCorrupt(self.archive, f"{member.name!r} replaces a directory with a file")
+        self.parents.clear()
+        Path(target).unlink()
 
-    def _write_file(self, tar: tarfile.TarFile, member: tarfile.TarInfo, target: Path) -> None:
+    def _write_file(self, tar: tarfile.TarFile, member: tarfile.TarInfo, target: str) -> None:
         source = tar.extractfile(member)
         assert source is not None  # regular files always have content
         if self.unpacked + member.size > self.max_unpacked_bytes:
             raise ArchiveTooLarge(self.archive, self.max_unpacked_bytes)
         try:
-            self._copy_out(source, target)
+            self._copy_out(source, target, member)
         except OSError as e:
             # Reading the archive raised ArchiveCorrupt already: this is the disk.
             raise _WriteFailed(target, e) from None
-        # setuid/setgid/sticky bits are dropped; the owner can always read and write.
-        target.chmod((member.mode & 0o777) | 0o600)
-        os.utime(target, (member.mtime, member.mtime))
 
-    def _copy_out(self, source: IO[bytes], target: Path) -> None:
+    def _copy_out(self, source: IO[bytes], target: str, member: tarfile.TarInfo) -> None:
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-        with os.fdopen(os.open(target, flags, 0o600), "wb") as out:
+        fd = os.open(target, flags, 0o600)
+        with os.fdopen(fd, "wb") as out:
             while True:
                 try:
                     chunk = source.read(_CHUNK)
@@ -445,10 +618,15 @@ class _Extractor:
                 if self.unpacked > self.max_unpacked_bytes:
                     raise ArchiveTooLarge(self.archive, self.max_unpacked_bytes)
                 out.write(chunk)
+            out.flush()
+            # On the open file, not by path again: setuid/setgid/sticky bits are dropped and
+            # the owner can always read and write; the mtime is set after the last write.
+            os.fchmod(fd, (member.mode & 0o777) | 0o600)
+            os.utime(fd, (member.mtime, member.mtime))
 
     def _check_symlinks(self) -> None:
         """A link that pointed inside when made can lead outside through a later link."""
         for path, name in self.symlinks:
             if not self._inside(os.path.realpath(path)):
-                path.unlink()
+                Path(path).unlink()
                 raise UnsafeArchive(self.archive, name, "is a symbolic link that leads outside")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import functools
 import hashlib
 import html
 import netrc
@@ -232,11 +233,22 @@ def _netrc_secret(path: str | None, hostname: str | None) -> str | None:
     return f"{login}:{password or ''}"
 
 
-def _ssl_context(parts: SplitResult, settings: IndexSettings) -> ssl.SSLContext:
+def _ssl_context(parts: SplitResult, settings: IndexSettings) -> ssl.SSLContext | None:
+    """The TLS settings for an https URL, None for plain http (which has none to load)."""
+    if parts.scheme != "https":
+        return None
     host = parts.netloc.rpartition("@")[2]
-    if host in settings.trusted_hosts or parts.hostname in settings.trusted_hosts:
+    trusted = host in settings.trusted_hosts or parts.hostname in settings.trusted_hosts
+    return _context(trusted, settings.cert)
+
+
+@functools.cache
+def _context(trusted: bool, cafile: str | None) -> ssl.SSLContext:
+    # Made once per build: loading the CA store takes about 20 ms, and the index page and the
+    # wheel (of pip and uv alike) are read with the same settings.
+    if trusted:
         context = ssl.create_default_context()
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
         return context
-    return ssl.create_default_context(cafile=settings.cert)
+    return ssl.create_default_context(cafile=cafile)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import gzip
 import io
+import random
 import shutil
 import subprocess
 import sys
 import tarfile
 import tempfile
+import threading
 import types
 from collections.abc import Callable
 from pathlib import Path
@@ -267,6 +270,136 @@ def test_a_header_understating_its_size_cannot_pass_the_cap(tmp_path: Path) -> N
         extract_tar(archive, tmp_path / "layer", max_unpacked_bytes=350_000)
     written = sum(p.stat().st_size for p in (tmp_path / "layer").rglob("*") if p.is_file())
     assert written <= 350_000
+
+
+class RecordingStream:
+    """A download-like stream: records which thread reads it, can fail after some bytes."""
+
+    def __init__(self, data: bytes, fail_after: int | None = None) -> None:
+        self._source = io.BytesIO(data)
+        self.name = "https://mirror.example/python.tar.gz"
+        self.readers: set[int] = set()
+        self.read_bytes = 0
+        self._fail_after = fail_after
+
+    def read(self, size: int = -1) -> bytes:
+        self.readers.add(threading.get_ident())
+        if self._fail_after is not None and self.read_bytes >= self._fail_after:
+            raise StreamFailed("connection reset")
+        chunk = self._source.read(size)
+        self.read_bytes += len(chunk)
+        return chunk
+
+
+class StreamFailed(Exception):
+    """Stands in for a download's retryable error: not an archive problem."""
+
+
+def gzip_tar(build: Callable[[tarfile.TarFile], None]) -> bytes:
+    raw = io.BytesIO()
+    with (
+        gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=1) as gz,
+        tarfile.open(fileobj=cast(IO[bytes], gz), mode="w") as tar,
+    ):
+        build(tar)
+    return raw.getvalue()
+
+
+def unpack_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "unpack-archive"]
+
+
+def test_a_gzip_stream_is_read_by_the_calling_thread_only(tmp_path: Path) -> None:
+    # The download's deadline signal and its caller's final read happen in this thread.
+    def build(tar: tarfile.TarFile) -> None:
+        python_tree(tar)
+        add_file(tar, "python/lib/data", random.randbytes(3_000_000))
+
+    stream = RecordingStream(gzip_tar(build))
+    extract_tar(cast(IO[bytes], stream), tmp_path / "layer")
+    assert_python_tree(tmp_path / "layer")
+    assert stream.readers == {threading.get_ident()}
+    assert unpack_threads() == []
+
+
+def test_a_failing_stream_stops_the_unpacking_thread(tmp_path: Path) -> None:
+    def build(tar: tarfile.TarFile) -> None:
+        python_tree(tar)
+        add_file(tar, "python/lib/data", random.randbytes(4_000_000))
+
+    stream = RecordingStream(gzip_tar(build), fail_after=1_500_000)
+    # Raised as it is, for the download to retry, not taken for a corrupt archive.
+    with pytest.raises(StreamFailed):
+        extract_tar(cast(IO[bytes], stream), tmp_path / "layer")
+    assert unpack_threads() == []
+
+
+def test_an_unpacking_failure_stops_the_reading(tmp_path: Path) -> None:
+    def build(tar: tarfile.TarFile) -> None:
+        add_file(tar, "python/../../evil")
+        add_file(tar, "python/lib/data", random.randbytes(32_000_000))
+
+    data = gzip_tar(build)
+    stream = RecordingStream(data)
+    with pytest.raises(UnsafeArchive):
+        extract_tar(cast(IO[bytes], stream), tmp_path / "layer")
+    # The inflating side stops at the unpacker's error instead of reading on to the end.
+    assert stream.read_bytes < len(data) // 2
+    assert unpack_threads() == []
+
+
+def test_a_gzip_bomb_is_stopped_without_inflating_it_all(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def build(tar: tarfile.TarFile) -> None:
+        add_file(tar, "python/zeros", b"\0" * 200_000_000)
+
+    sent: list[int] = []
+    send = archive_module._Pipe.send
+
+    def counting_send(self: archive_module._Pipe, chunk: bytes) -> bool:
+        sent.append(len(chunk))
+        return send(self, chunk)
+
+    monkeypatch.setattr(archive_module._Pipe, "send", counting_send)
+    data = gzip_tar(build)  # under 1 MB: a single read
+    with pytest.raises(ArchiveTooLarge):
+        extract_tar(io.BytesIO(data), tmp_path / "layer", max_unpacked_bytes=10_000_000)
+    # Inflated a bounded piece at a time, and no further than the cap and the pipe's depth.
+    assert max(sent) <= 1024 * 1024
+    assert sum(sent) < 30_000_000
+    assert unpack_threads() == []
+
+
+def test_a_gzip_stream_ending_early_is_corrupt(tmp_path: Path) -> None:
+    data = gzip_tar(lambda tar: add_file(tar, "python/big", BODY))
+    with pytest.raises(ArchiveCorrupt, match="ends in the middle"):
+        extract_tar(cast(IO[bytes], RecordingStream(data[: len(data) - 10])), tmp_path / "a")
+    assert unpack_threads() == []
+
+
+class Interrupted(Exception):
+    """Stands in for the download deadline's exception, raised by its timer signal."""
+
+
+def test_the_unpacker_is_waited_for_even_when_a_signal_interrupts() -> None:
+    closed: list[bytes | None] = []
+    release = threading.Event()
+
+    class Pipe:
+        def close(self, last: bytes | None) -> None:
+            closed.append(last)
+            if len(closed) == 1:
+                raise Interrupted()
+            release.set()
+
+    unpacker = threading.Thread(target=release.wait, daemon=True)
+    unpacker.start()
+    with pytest.raises(Interrupted):
+        archive_module._finish(cast(archive_module._Pipe, Pipe()), unpacker, archive_module._END)
+    # Told to stop (an abort after the interruption) and waited for before the error is raised.
+    assert closed == [b"", None]
+    assert not unpacker.is_alive()
 
 
 # --- writing ----------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import csv
 import hashlib
 import io
 import os
+import ssl
 import subprocess
 import sys
 import zipfile
@@ -281,3 +282,32 @@ def test_an_index_behind_a_private_ca_and_basic_auth_is_read_with_pip_cert_and_n
         link = find_wheel(pin, settings, tags=[X86])
         assert sha(fetch_wheel(link, pin, tmp_path, settings)) == sha(wheels[1])
         assert {r.authorized for r in server.request_log if r.path.endswith(".whl")} == {True}
+
+
+def test_tls_settings_only_for_https_and_made_once() -> None:
+    from urllib.parse import urlsplit
+
+    from python_buildpack import pinned_wheels
+
+    settings = IndexSettings(
+        find_links=(),
+        indexes=("https://pypi.example.com/simple",),
+        trusted_hosts=frozenset({"mirror.internal:8443"}),
+        cert=None,
+    )
+    # Plain http has no certificates to load (about 20 ms each time).
+    assert (
+        pinned_wheels._ssl_context(urlsplit("http://127.0.0.1:8080/simple/uv/"), settings) is None
+    )
+    verified = pinned_wheels._ssl_context(urlsplit("https://pypi.example.com/simple/uv/"), settings)
+    assert verified is not None and verified.verify_mode == ssl.CERT_REQUIRED
+    assert verified.check_hostname
+    # The index page and the wheel share one context.
+    again = pinned_wheels._ssl_context(
+        urlsplit("https://files.example.com/packages/uv.whl"), settings
+    )
+    assert again is verified
+    trusted = pinned_wheels._ssl_context(
+        urlsplit("https://user:pw@mirror.internal:8443/simple/uv/"), settings
+    )
+    assert trusted is not None and trusted.verify_mode == ssl.CERT_NONE
