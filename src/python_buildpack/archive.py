@@ -250,9 +250,9 @@ def _unpack_gzip(source: IO[bytes], name: str, extractor: _Extractor) -> None:
             # the inflating side never waits on a full pipe.
             pipe.discard_rest()
 
+    last: bytes | None = _END
     unpacker = threading.Thread(target=unpack, name="unpack-archive", daemon=True)
     unpacker.start()
-    last: bytes | None = _END
     try:
         _inflate(source, name, pipe)
     except BaseException:
