@@ -381,7 +381,11 @@ def _read_exactly(source: IO[bytes], size: int) -> bytes:
 
 
 class _Prefixed:
-    """`source` with `prefix` (bytes already read from it) put back in front."""
+    """`source` with `prefix` (bytes already read from it) put back in front.
+
+    The first read returns all it asks for (fewer bytes only at the end): `tarfile`'s stream
+    mode tells the compression from its first read alone, and xz's magic (6 bytes) is longer
+    than the prefix; a network stream may return less per read too."""
 
     def __init__(self, prefix: bytes, source: IO[bytes]) -> None:
         self._prefix = prefix
@@ -393,7 +397,11 @@ class _Prefixed:
         if size < 0:
             data, self._prefix = self._prefix + self._source.read(), b""
             return data
-        data, self._prefix = self._prefix[:size], self._prefix[size:]
+        if size <= len(self._prefix):
+            data, self._prefix = self._prefix[:size], self._prefix[size:]
+            return data
+        data = self._prefix + _read_exactly(self._source, size - len(self._prefix))
+        self._prefix = b""
         return data
 
 
