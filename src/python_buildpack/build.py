@@ -18,7 +18,7 @@ from .django import collect_static_files, may_collect_static
 from .env_checks import tool_run_env
 from .installers import lock_file_installer, pip_installer
 from .layers.background import Background
-from .layers.pip import bytecode_alongside, install_pip, open_pip_layer, pip_wanted
+from .layers.pip import install_pip, open_pip_layer, packing_pip_alongside, pip_wanted
 from .layers.pip_cache import prepare_pip_cache
 from .layers.previous_image import PreviousImage
 from .layers.python import install_python, open_python_layer
@@ -103,7 +103,7 @@ def install_layers(
     the package manager table.
     """
     spec = tool_layer_spec(config)
-    # Work that goes on while the dependencies install: pip's bytecode, when pip is new.
+    # Work that goes on while the dependencies install: packing pip (`layers.pip_zip`), when new.
     with contextlib.ExitStack() as alongside:
         with Background() as background:
             opened_python = open_python_layer(config, log)
@@ -119,7 +119,7 @@ def install_layers(
             if opened_pip is not None:
                 pip = install_pip(opened_pip, env, log)
                 if opened_pip.fill is not None:
-                    alongside.enter_context(bytecode_alongside(pip, python, log))
+                    alongside.enter_context(packing_pip_alongside(pip, python, log))
                 _, env = prepare_pip_cache(config, pip.build_env, log)
             tool = None
             if spec is not None and opened_tool is not None:

@@ -10,13 +10,12 @@ whatever the number of workers), in a fraction of the time.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
-from .commands import Result, run, start_quiet
+from .commands import Result, run
 from .dist_info import site_packages_dirs
 from .output import Log
 
@@ -95,21 +94,3 @@ def _compileall(
 def _failed_files(output: str) -> list[str]:
     """The files compileall -q reported it could not compile."""
     return [match[2] for match in ERROR_LINE.finditer(output)]
-
-
-@contextlib.contextmanager
-def compiling_quietly(python: Path, directory: Path, *, invalidation_mode: str) -> Iterator[None]:
-    """Compile `directory` in a process of its own while the block runs; kill it if the block
-    fails. Its exit status does not matter to the caller (what it leaves out compiles when it
-    is imported)."""
-    command = compileall_command(
-        python, [directory], workers=1, invalidation_mode=invalidation_mode
-    )
-    compiling = start_quiet(command, env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"})
-    try:
-        yield
-    except BaseException:
-        compiling.kill()
-        compiling.wait()
-        raise
-    compiling.wait()

@@ -143,12 +143,15 @@ def capture(
     return subprocess.CompletedProcess(args, proc.returncode, stdout, stderr)
 
 
-def start_quiet(cmd: Sequence[str | Path], *, env: Mapping[str, str]) -> subprocess.Popen[bytes]:
-    """Start a command whose output nobody reads (stdin, stdout and stderr on /dev/null), for
-    work alongside the build; the caller waits for it, or kills it."""
+def start_quiet(
+    cmd: Sequence[str | Path], *, env: Mapping[str, str], stderr: IO[bytes] | None = None
+) -> subprocess.Popen[bytes]:
+    """Start a command whose output nobody reads as it runs (stdin, stdout on /dev/null; stderr
+    too, or into the file `stderr`, to explain a failure), for work alongside the build; the
+    caller waits for it, or kills it."""
     quiet = subprocess.DEVNULL
     popen: subprocess.Popen[bytes] = _popen(
-        cmd, env=env, cwd=None, stdin=quiet, stdout=quiet, stderr=quiet
+        cmd, env=env, cwd=None, stdin=quiet, stdout=quiet, stderr=stderr or quiet
     )
     return popen
 

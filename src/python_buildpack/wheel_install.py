@@ -8,9 +8,8 @@ pip (`pip list`, `pip uninstall`) sees an ordinary installation.
 
 Reproducible by construction: members are written in sorted order with fixed modes and one fixed
 mtime (the lifecycle's own, 1980-01-01T00:00:01Z), so a layer holds the same bytes every time.
-No `.pyc` is compiled here: compiling all of pip costs about a second, while a build imports a
-fraction of it (measured in `bench/`); the `.pyc` files Python writes for what it imports stay
-valid across builds thanks to `fixed_mtime.reset_mtimes`.
+No `.pyc` is compiled here: compiling all of pip costs about a second, which the pip layer
+spends in a process of its own while the dependencies install (`layers.pip_zip`).
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ its own test below them.
 
 from __future__ import annotations
 
+import subprocess
 from dataclasses import dataclass
 
 import pytest
@@ -339,7 +340,21 @@ def test_pip_layer_only_when_a_later_buildpack_requires_pip(uv_app: Workspace) -
     pip = layer_toml(uv_app, "pip")
     assert pip.types.build and not pip.types.launch
     (site,) = (uv_app.layers / "pip" / "lib").glob("python3.*/site-packages")
-    assert (site / "pip").is_dir() and (uv_app.layers / "pip" / "bin" / "pip").is_file()
+    assert sorted(path.name for path in site.iterdir()) == ["pip.pth", "pip.zip"]
+    # What the later buildpack runs, with the environment the lifecycle gives it: pip from its
+    # zip, aimed at the venv (`--python` restarts it as `pip.zip/pip` in the venv's Python).
+    listed = subprocess.run(
+        [uv_app.layers / "pip" / "bin" / "pip", "list", "--format=freeze"],
+        env={
+            "PYTHONUSERBASE": str(uv_app.layers / "pip"),
+            "PIP_PYTHON": str(uv_app.layers / "venv"),
+            "PATH": "/usr/bin:/bin",
+        },
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "bp-test-alpha==" in listed.stdout, listed.stdout
 
 
 # --- Poetry ---------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -49,9 +50,19 @@ def test_fresh_install_then_reuse_without_pip(app: Workspace, package_index: Pac
     assert venv.metadata["reusable"] is True
     pip = layer_toml(app, "pip")
     assert pip.types.build and pip.types.cache and not pip.types.launch
-    # pip's wheel was unpacked by the buildpack (no pip ran to install pip); its script works.
+    # pip's wheel was unpacked by the buildpack (no pip ran to install pip), then packed into
+    # one zip file with its bytecode, which `site` finds through pip.pth; its script works.
     (pip_site,) = (app.layers / "pip" / "lib").glob("python3.*/site-packages")
-    assert (pip_site / "pip-26.3.dist-info" / "INSTALLER").read_text() == "python-buildpack\n"
+    assert sorted(path.name for path in pip_site.iterdir()) == ["pip.pth", "pip.zip"]
+    assert "Compiling and packing pip into one zip file in the background" in first.stdout
+    assert "Packed pip's " in first.stdout and " files into pip.zip" in first.stdout
+    with zipfile.ZipFile(pip_site / "pip.zip") as packed:
+        names = set(packed.namelist())
+        assert packed.read("pip-26.3.dist-info/INSTALLER") == b"python-buildpack\n"
+    # Every module of pip, not only those the install imported, so the next build's pip
+    # starts from bytecode.
+    modules = [name for name in names if name.startswith("pip/") and name.endswith(".py")]
+    assert len(modules) > 300 and [m for m in modules if m + "c" not in names] == []
     version = subprocess.run(
         [app.layers / "pip" / "bin" / "pip", "--version"],
         env={"PYTHONUSERBASE": str(app.layers / "pip"), "PATH": "/usr/bin:/bin"},
@@ -59,13 +70,7 @@ def test_fresh_install_then_reuse_without_pip(app: Workspace, package_index: Pac
         text=True,
         check=True,
     )
-    assert version.stdout.startswith(f"pip 26.3 from {pip_site / 'pip'}")
-    # Compiled while the dependencies installed: every module of pip, not only those the
-    # install imported, so the next build's pip starts from bytecode.
-    assert "Compiling pip's bytecode in the background" in first.stdout
-    modules = list((pip_site / "pip").rglob("*.py"))
-    missing = [m for m in modules if not any(m.parent.glob(f"__pycache__/{m.stem}.cpython-3*.pyc"))]
-    assert len(modules) > 300 and missing == []
+    assert version.stdout.startswith(f"pip 26.3 from {pip_site / 'pip.zip' / 'pip'}")
     assert (app.layers / "venv" / "env" / "VIRTUAL_ENV.override").read_text() == str(
         app.layers / "venv"
     )
@@ -82,7 +87,7 @@ def test_fresh_install_then_reuse_without_pip(app: Workspace, package_index: Pac
     ) in second.stdout
     assert " and pip 26.3 are unchanged\n" in second.stdout
     assert "Running 'pip install" not in second.stdout
-    assert "Compiling pip's bytecode" not in second.stdout
+    assert "Compiling and packing pip" not in second.stdout
     assert rec.requests == []
 
 
@@ -118,26 +123,43 @@ def test_changed_pin_rebuilds_and_removed_packages_disappear(
     assert "Using cached pip 26.3" in result.stdout
 
 
-def test_pip_bytecode_stays_valid_after_a_restore(app: Workspace) -> None:
+def test_pip_runs_from_its_zip_and_leaves_the_restored_layer_unchanged(app: Workspace) -> None:
     requirements(app, "bp-test-alpha==1.0.0")
     build_ok(app)
     pip_layer = app.layers / "pip"
-    # pip's first run wrote the bytecode of the modules it imports into its own layer.
-    written = {path: path.read_bytes() for path in pip_layer.rglob("*.pyc")}
-    assert len(written) > 100
+    files = {path: path.read_bytes() for path in pip_layer.rglob("*") if path.is_file()}
     # What the lifecycle's restorer does to a cached layer: every file gets the time of the
     # restore (not the mtime the layer was exported with).
     restored_at = time.time()
     for path in pip_layer.rglob("*"):
         os.utime(path, (restored_at, restored_at))
 
-    requirements(app, "bp-test-alpha==1.1.0")
+    # A new pin, and an sdist: pip builds it in an isolated environment, with a pip
+    # subprocess started from the zip (`pip.zip/pip`).
+    requirements(app, "bp-test-alpha==1.1.0", "bp-test-cext==1.0.0")
     result = build_ok(app)
-    assert "Using cached pip 26.3" in result.stdout
+    assert "Using cached pip 26.3\n" in result.stdout
     assert "Running 'pip install --requirement requirements.txt'" in result.stdout
-    # pip found its bytecode valid for its sources: nothing recompiled, no .pyc rewritten.
-    changed = [path for path, data in written.items() if path.read_bytes() != data]
-    assert changed == []
+    assert venv_python(app, "import bp_test_cext; print(bp_test_cext.add(2, 3))") == "5"
+    # The bytecode in the zip is hash-based and unchecked: pip found it valid whatever the
+    # mtimes, and wrote nothing into its layer.
+    after = {path: path.read_bytes() for path in pip_layer.rglob("*") if path.is_file()}
+    assert after == files
+
+
+def test_a_pip_layer_of_unpacked_files_is_replaced_with_the_reason(app: Workspace) -> None:
+    requirements(app, "bp-test-alpha==1.0.0")
+    build_ok(app)
+    # What a build before pip was packed left: metadata without a layout.
+    toml = app.layers / "pip.toml"
+    toml.write_text(toml.read_text().replace('layout = "zip"\n', ""))
+    result = build_ok(app)
+    assert (
+        "Discarding cached pip 26.3 since:\n"
+        "  - The layout of pip's files changed from unpacked to zip\n"
+    ) in result.stdout
+    assert "Installing pip 26.3, alongside Python" in result.stdout
+    assert 'layout = "zip"' in toml.read_text()
 
 
 def test_unpinned_requirements_always_rebuild(app: Workspace) -> None:

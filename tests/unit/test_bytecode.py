@@ -7,13 +7,12 @@ import io
 import os
 import struct
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from python_buildpack import bytecode
-from python_buildpack.bytecode import compile_venv, compiling_quietly, usable_cpus
+from python_buildpack.bytecode import compile_venv, usable_cpus
 from python_buildpack.output import Log
 
 PYTHON = Path(sys.executable)
@@ -119,32 +118,3 @@ def test_a_venv_without_site_packages_compiles_nothing(
 
 def test_usable_cpus_counts_this_process_s_cpu_set() -> None:
     assert 1 <= usable_cpus() <= (os.cpu_count() or 1)
-
-
-@pytest.mark.timeout(30)  # the "Python" sleeps for 60 s: waited for, not killed, it fails
-def test_compiling_alongside_is_killed_when_the_block_fails(tmp_path: Path) -> None:
-    # A "Python" that would run for a minute: a failed block must not wait for it.
-    python, pid_file = tmp_path / "python", tmp_path / "pid"
-    python.write_text(
-        f"#!/bin/sh\necho $$ > {pid_file}.new\nmv {pid_file}.new {pid_file}\nexec sleep 60\n"
-    )
-    python.chmod(0o755)
-    with (
-        pytest.raises(ValueError),
-        compiling_quietly(python, tmp_path, invalidation_mode="timestamp"),
-    ):
-        for _ in range(1000):
-            if pid_file.exists():
-                break
-            time.sleep(0.01)
-        raise ValueError("the install failed")
-    # Killed and reaped: no such process any more.
-    assert not Path(f"/proc/{pid_file.read_text().strip()}").exists()
-
-
-def test_compiling_alongside_is_waited_for(tmp_path: Path) -> None:
-    site = site_packages(tmp_path)
-    with compiling_quietly(PYTHON, site, invalidation_mode="timestamp"):
-        pass
-    header = pyc(site / "single.py").read_bytes()[:8]
-    assert struct.unpack("<I", header[4:8])[0] == 0  # a timestamp .pyc

@@ -220,11 +220,18 @@ def test_pip_reasons() -> None:
     ]
 
 
+def test_pip_metadata_from_before_the_zip_reads_and_is_discarded_with_the_reason() -> None:
+    old = PipLayerMetadata.model_validate({"python_version": "3.13.5", "pip_version": "26.3"})
+    new = PipLayerMetadata(python_version="3.13.5", pip_version="26.3", layout=pip.LAYOUT)
+    assert pip.changes(old, new) == ["The layout of pip's files changed from unpacked to zip"]
+
+
 def test_layer_metadata_keeps_its_toml_field_names() -> None:
     """Caches written by earlier builds must still read: the same names, nothing more."""
     target = {"python_version", "arch", "distro_name", "distro_version"}
     assert set(PythonLayerMetadata.model_fields) == target | {"archive_sha256"}
-    assert set(PipLayerMetadata.model_fields) == {"python_version", "pip_version"}
+    # `layout` came later, with a default that reads what was written before it.
+    assert set(PipLayerMetadata.model_fields) == {"python_version", "pip_version", "layout"}
     assert set(ToolLayerMetadata.model_fields) == target | {"tool_version", "requirements_sha256"}
     assert set(CacheMetadata.model_fields) == target
     assert set(VenvMetadata.model_fields) == target | {
