@@ -191,6 +191,30 @@ def test_changed_lock_file_rebuilds_from_the_cache(
     assert downloads and all("bp_test_alpha-1.1.0" in path for path in downloads), downloads
 
 
+@pytest.mark.parametrize("manager", [pytest.param(m, id=m.tool) for m in (POETRY, PIPENV)])
+def test_the_cached_pip_reinstalls_the_tool_from_its_zip(manager: Manager, app: Workspace) -> None:
+    """Poetry and Pipenv are installed by the pip layer's pip: on a rebuild, pip as one zip
+    file (`layers.pip_zip`), with `--python` aimed at the tool's own venv."""
+    build_ok(app)
+    toml = app.layers / f"{manager.tool}.toml"
+    text = toml.read_text()
+    old_sha = text.split('requirements_sha256 = "', 1)[1].split('"', 1)[0]
+    toml.write_text(text.replace(old_sha, "0" * 64))
+    out = build_ok(app).stdout
+    assert "Using cached pip " in out
+    assert f"The pinned dependencies of {manager.display} changed" in out
+    assert f"Installing {manager.display} {pinned(manager.tool)}" in out
+    (site,) = (app.layers / "pip" / "lib").glob("python3.*/site-packages")
+    assert sorted(path.name for path in site.iterdir()) == ["pip.pth", "pip.zip"]
+    tool = subprocess.run(
+        [app.layers / manager.tool / "bin" / manager.tool, "--version"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert pinned(manager.tool) in tool.stdout
+
+
 @pytest.mark.parametrize("manager", MANAGERS)
 def test_out_of_date_lock_file_fails_with_the_tools_message_and_the_fix(
     manager: Manager, app: Workspace
