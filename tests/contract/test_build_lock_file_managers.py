@@ -205,7 +205,11 @@ def test_the_cached_pip_reinstalls_the_tool_from_its_zip(manager: Manager, app: 
     assert f"The pinned dependencies of {manager.display} changed" in out
     assert f"Installing {manager.display} {pinned(manager.tool)}" in out
     (site,) = (app.layers / "pip" / "lib").glob("python3.*/site-packages")
-    assert sorted(path.name for path in site.iterdir()) == ["pip.pth", "pip.zip"]
+    assert sorted(path.name for path in site.iterdir()) == [
+        "pip-26.3.dist-info",
+        "pip.pth",
+        "pip.zip",
+    ]
     tool = subprocess.run(
         [app.layers / manager.tool / "bin" / manager.tool, "--version"],
         capture_output=True,
@@ -364,7 +368,11 @@ def test_pip_layer_only_when_a_later_buildpack_requires_pip(uv_app: Workspace) -
     pip = layer_toml(uv_app, "pip")
     assert pip.types.build and not pip.types.launch
     (site,) = (uv_app.layers / "pip" / "lib").glob("python3.*/site-packages")
-    assert sorted(path.name for path in site.iterdir()) == ["pip.pth", "pip.zip"]
+    assert sorted(path.name for path in site.iterdir()) == [
+        "pip-26.3.dist-info",
+        "pip.pth",
+        "pip.zip",
+    ]
     # What the later buildpack runs, with the environment the lifecycle gives it: pip from its
     # zip, aimed at the venv (`--python` restarts it as `pip.zip/pip` in the venv's Python).
     listed = subprocess.run(

@@ -53,12 +53,16 @@ def test_fresh_install_then_reuse_without_pip(app: Workspace, package_index: Pac
     # pip's wheel was unpacked by the buildpack (no pip ran to install pip), then packed into
     # one zip file with its bytecode, which `site` finds through pip.pth; its script works.
     (pip_site,) = (app.layers / "pip" / "lib").glob("python3.*/site-packages")
-    assert sorted(path.name for path in pip_site.iterdir()) == ["pip.pth", "pip.zip"]
+    assert sorted(path.name for path in pip_site.iterdir()) == [
+        "pip-26.3.dist-info",
+        "pip.pth",
+        "pip.zip",
+    ]
+    assert (pip_site / "pip-26.3.dist-info" / "INSTALLER").read_text() == "python-buildpack\n"
     assert "Compiling and packing pip into one zip file in the background" in first.stdout
     assert "Packed pip's " in first.stdout and " files into pip.zip" in first.stdout
     with zipfile.ZipFile(pip_site / "pip.zip") as packed:
         names = set(packed.namelist())
-        assert packed.read("pip-26.3.dist-info/INSTALLER") == b"python-buildpack\n"
     # Every module of pip, not only those the install imported, so the next build's pip
     # starts from bytecode.
     modules = [name for name in names if name.startswith("pip/") and name.endswith(".py")]
@@ -145,6 +149,20 @@ def test_pip_runs_from_its_zip_and_leaves_the_restored_layer_unchanged(app: Work
     # mtimes, and wrote nothing into its layer.
     after = {path: path.read_bytes() for path in pip_layer.rglob("*") if path.is_file()}
     assert after == files
+
+
+def test_an_app_that_requires_pip_gets_it_from_the_zipped_pip_too(app: Workspace) -> None:
+    # pip's .dist-info stays out of the zip: the pip subprocess that installs into the venv
+    # runs with the zip first on sys.path and would take pip for installed there already.
+    requirements(app, "bp-test-alpha==1.0.0", "pip==26.3")
+    build_ok(app)
+    assert "pip" in site_packages(app)
+    requirements(app, "bp-test-alpha==1.1.0", "pip==26.3")
+    result = build_ok(app)
+    assert "Using cached pip 26.3\n" in result.stdout
+    assert "Running 'pip install --requirement requirements.txt'" in result.stdout
+    assert "pip" in site_packages(app)
+    assert venv_python(app, "import pip; print(pip.__version__)") == "26.3"
 
 
 def test_a_pip_layer_of_unpacked_files_is_replaced_with_the_reason(app: Workspace) -> None:

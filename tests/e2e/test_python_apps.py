@@ -146,7 +146,7 @@ def test_changed_python_version_and_pin_under_the_lifecycle(
     # pip ran from it and wrote nothing, so the restored layer is the first build's.
     pip_layer = second.layers_dir / LAYERS.rsplit("/", 1)[1] / "pip"
     (site,) = (pip_layer / "lib").glob("python3.*/site-packages")
-    assert sorted(p.name for p in site.iterdir()) == ["pip.pth", "pip.zip"]
+    assert sorted(p.name for p in site.iterdir()) == ["pip-26.3.dist-info", "pip.pth", "pip.zip"]
     assert layer_files(second, "pip") == layer_files(first, "pip")
     exit_code, output = platform.run(
         second,

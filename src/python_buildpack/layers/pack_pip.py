@@ -2,12 +2,15 @@
 
 A self-contained stdlib script, run by the layer's own Python (`python -I -S pack_pip.py
 SITE_PACKAGES`) so that the bytecode and its hashes are that Python's. It reads the unpacked
-`pip/` and `pip-*.dist-info/` under SITE_PACKAGES and:
+`pip/` under SITE_PACKAGES and:
 
 - compiles each module once, and writes its timestamp `.pyc` into the tree's `__pycache__`
   (atomically, as the import system does) for the pip that runs from the tree meanwhile;
 - writes SITE_PACKAGES/pip.zip (through a temporary name, then a rename): every file, and
-  beside each module its bytecode as `<module>.pyc`, where zipimport looks for it. The bytecode
+  beside each module its bytecode as `<module>.pyc`, where zipimport looks for it. Not
+  `pip-*.dist-info`: pip's subprocesses run with the zip first on `sys.path`, and would find
+  pip installed in the environment they install into (a venv's own `pip==` requirement was
+  then "already satisfied"). It stays beside the zip, where it was. The bytecode
   is unchecked hash-based: zipimport never writes bytecode and, for timestamp `.pyc` files,
   compares them with the zip entry's DOS time in the local time zone; the zip never changes
   after this, and the layer's metadata (pip and Python versions) says when it is stale.
@@ -34,17 +37,11 @@ TIMESTAMP, UNCHECKED_HASH = 0b00, 0b01
 
 
 def _files(site: Path) -> list[Path]:
-    """pip's files under `site`, sorted, without any `__pycache__`."""
-    tops = [
-        path
-        for path in site.iterdir()
-        if path.name == "pip" or (path.name.startswith("pip-") and path.name.endswith(".dist-info"))
-    ]
+    """The files of the `pip` package under `site`, sorted, without any `__pycache__`."""
     found = []
-    for top in sorted(tops):
-        for root, dirs, names in os.walk(top):
-            dirs[:] = sorted(d for d in dirs if d != "__pycache__")
-            found += [Path(root, name) for name in sorted(names)]
+    for root, dirs, names in os.walk(site / "pip"):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        found += [Path(root, name) for name in sorted(names)]
     return found
 
 

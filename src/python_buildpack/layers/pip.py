@@ -4,8 +4,8 @@ pip is installed by unpacking its wheel, pinned by hash in `requirements/pip.txt
 from the package index the build uses (`pinned_wheels`), into the layer as a user base
 (`PYTHONUSERBASE`): no pip runs to install pip, which took seconds. It then targets the app's venv
 with `--python`, so the app image carries no pip. Once the build's own pip install is done, the
-layer holds pip as one zip file with its bytecode (`pip_zip`): the cache restores two files
-instead of about 960.
+layer holds pip as one zip file with its bytecode (`pip_zip`): the cache restores about ten
+files instead of about 960.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """The `pip` layer's pip as one zip file: `site-packages/pip.zip`, put on `sys.path` by
-`site-packages/pip.pth`.
+`site-packages/pip.pth`, beside pip's `.dist-info` (see `pack_pip.py` for why it stays out).
 
 Every warm rebuild pays for the pip layer's files twice without running pip: the lifecycle's
 restorer writes them out of the cache and its exporter reads them back to checksum the layer.
-Unpacked with its bytecode, pip is about 960 files; packed, it is two. pip supports running
+Unpacked with its bytecode, pip is about 960 files; packed, it is about ten. pip supports running
 from a zip: `--python` and build isolation start their pip subprocesses from `pip.zip/pip`
 (pip's `get_runnable_pip`), whose `__main__` puts the zip on `sys.path` itself.
 
@@ -45,21 +45,12 @@ def packed(site: Path) -> bool:
     )
 
 
-def _tree(site: Path) -> list[Path]:
-    return sorted(
-        path
-        for path in site.iterdir()
-        if path.name == "pip" or (path.name.startswith("pip-") and path.name.endswith(".dist-info"))
-    )
-
-
 def use_zip(site: Path) -> int:
     """Swap pip's tree under `site` for `pip.zip`; return how many files the tree had."""
     aside = site / ASIDE
     shutil.rmtree(aside, ignore_errors=True)
     aside.mkdir()
-    for path in _tree(site):
-        path.rename(aside / path.name)
+    (site / "pip").rename(aside / "pip")
     files = sum(len(names) for _, _, names in os.walk(aside))
     partial = site / f"{PTH_NAME}.partial"
     partial.write_text(f"{ZIP_NAME}\n", encoding="utf-8")
