@@ -83,6 +83,18 @@ def layer_toml(ws: Workspace, name: str) -> LayerContentMetadata:
     return load_toml(ws.layers / f"{name}.toml", LayerContentMetadata, what=name)
 
 
+def pip_zipped_site(ws: Workspace) -> Path:
+    """The pip layer's site-packages, asserted to hold pip as one zip file (`layers.pip_zip`):
+    the zip, the `.pth` file that finds it, and pip's `.dist-info` beside them."""
+    (site,) = (ws.layers / "pip" / "lib").glob("python3.*/site-packages")
+    assert sorted(path.name for path in site.iterdir()) == [
+        "pip-26.3.dist-info",
+        "pip.pth",
+        "pip.zip",
+    ]
+    return site
+
+
 def assert_tool_layers(ws: Workspace, tool: str, cache: str | None) -> None:
     """The tool is build + cache and never in the image; so is its cache, whose variable later
     buildpacks get; the venv is made by our python."""

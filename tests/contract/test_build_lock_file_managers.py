@@ -22,6 +22,7 @@ from tests.contract.lockfile_apps import (
     layer_toml,
     lockfile_app,
     pinned,
+    pip_zipped_site,
     upgrade,
     venv_python,
 )
@@ -204,12 +205,7 @@ def test_the_cached_pip_reinstalls_the_tool_from_its_zip(manager: Manager, app: 
     assert "Using cached pip " in out
     assert f"The pinned dependencies of {manager.display} changed" in out
     assert f"Installing {manager.display} {pinned(manager.tool)}" in out
-    (site,) = (app.layers / "pip" / "lib").glob("python3.*/site-packages")
-    assert sorted(path.name for path in site.iterdir()) == [
-        "pip-26.3.dist-info",
-        "pip.pth",
-        "pip.zip",
-    ]
+    pip_zipped_site(app)
     tool = subprocess.run(
         [app.layers / manager.tool / "bin" / manager.tool, "--version"],
         capture_output=True,
@@ -367,12 +363,7 @@ def test_pip_layer_only_when_a_later_buildpack_requires_pip(uv_app: Workspace) -
     assert "[Installing pip]" in result.stdout
     pip = layer_toml(uv_app, "pip")
     assert pip.types.build and not pip.types.launch
-    (site,) = (uv_app.layers / "pip" / "lib").glob("python3.*/site-packages")
-    assert sorted(path.name for path in site.iterdir()) == [
-        "pip-26.3.dist-info",
-        "pip.pth",
-        "pip.zip",
-    ]
+    pip_zipped_site(uv_app)
     # What the later buildpack runs, with the environment the lifecycle gives it: pip from its
     # zip, aimed at the venv (`--python` restarts it as `pip.zip/pip` in the venv's Python).
     listed = subprocess.run(

@@ -10,7 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.contract.lockfile_apps import assert_compiled, build_ok, layer_toml, venv_python
+from tests.contract.lockfile_apps import (
+    assert_compiled,
+    build_ok,
+    layer_toml,
+    pip_zipped_site,
+    venv_python,
+)
 from tests.harness.package_index import PackageIndex
 from tests.harness.phases import Workspace
 
@@ -52,12 +58,7 @@ def test_fresh_install_then_reuse_without_pip(app: Workspace, package_index: Pac
     assert pip.types.build and pip.types.cache and not pip.types.launch
     # pip's wheel was unpacked by the buildpack (no pip ran to install pip), then packed into
     # one zip file with its bytecode, which `site` finds through pip.pth; its script works.
-    (pip_site,) = (app.layers / "pip" / "lib").glob("python3.*/site-packages")
-    assert sorted(path.name for path in pip_site.iterdir()) == [
-        "pip-26.3.dist-info",
-        "pip.pth",
-        "pip.zip",
-    ]
+    pip_site = pip_zipped_site(app)
     assert (pip_site / "pip-26.3.dist-info" / "INSTALLER").read_text() == "python-buildpack\n"
     assert "Compiling and packing pip into one zip file in the background" in first.stdout
     assert "Packed pip's " in first.stdout and " files into pip.zip" in first.stdout

@@ -166,7 +166,7 @@ def test_an_interrupted_swap_is_not_trusted(tmp_path: Path, left: str) -> None:
     if left == "tree":
         (site / "pip").mkdir()
     elif left == "aside":
-        (site / ASIDE / "pip").mkdir(parents=True)
+        (site / ASIDE).mkdir()
     elif left == "no pth":
         (site / PTH_NAME).unlink()
     else:

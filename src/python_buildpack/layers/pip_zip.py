@@ -24,10 +24,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from ..cnb.toml_io import atomic_write_bytes
 from ..commands import start_quiet
 from ..output import Log, format_duration
 
-ZIP_NAME = "pip.zip"
+ZIP_NAME = "pip.zip"  # `pack_pip.ZIP_NAME`: that script runs alone, importing nothing of ours
 PTH_NAME = "pip.pth"
 # Where the tree goes while it is deleted: not an importable name.
 ASIDE = ".pip-unpacked"
@@ -49,12 +50,9 @@ def use_zip(site: Path) -> int:
     """Swap pip's tree under `site` for `pip.zip`; return how many files the tree had."""
     aside = site / ASIDE
     shutil.rmtree(aside, ignore_errors=True)
-    aside.mkdir()
-    (site / "pip").rename(aside / "pip")
+    (site / "pip").rename(aside)
     files = sum(len(names) for _, _, names in os.walk(aside))
-    partial = site / f"{PTH_NAME}.partial"
-    partial.write_text(f"{ZIP_NAME}\n", encoding="utf-8")
-    partial.replace(site / PTH_NAME)
+    atomic_write_bytes(site / PTH_NAME, f"{ZIP_NAME}\n".encode())
     shutil.rmtree(aside)
     return files
 
