@@ -22,6 +22,7 @@ from .layers.pip import install_pip, open_pip_layer, packing_pip_alongside, pip_
 from .layers.pip_cache import prepare_pip_cache
 from .layers.previous_image import PreviousImage
 from .layers.python import install_python, open_python_layer
+from .layers.python_archive import open_archive_cache
 from .layers.tool import install_tool, open_tool_layer
 from .layers.tool_cache import prepare_tool_cache
 from .layers.venv import Installer, VenvInstall, install_dependencies
@@ -106,19 +107,21 @@ def install_layers(
     # Work that goes on while the dependencies install: packing pip (`layers.pip_zip`), when new.
     with contextlib.ExitStack() as alongside:
         with Background() as background:
-            opened_python = open_python_layer(config, log)
+            opened_python = open_python_layer(config, log, image)
+            archive = open_archive_cache(config, log)
             # Decided on before Python is installed, so that the layers filled from a wheel
             # (pip's, uv's) unpack while it downloads and unpacks (`layers.background`); each
             # step still logs in order, its decision included.
             wanted = pip_wanted(config, plan)
             opened_pip = open_pip_layer(config, env, background) if wanted else None
             opened_tool = open_tool_layer(config, spec, env, background) if spec else None
-            python = install_python(config, opened_python, env, log)
+            python = install_python(config, opened_python, env, log, image, archive)
             env = python.build_env
             pip = None
             if opened_pip is not None:
                 pip = install_pip(opened_pip, env, log)
                 if opened_pip.fill is not None:
+                    python.ensure_files(log, "pip is packed with it")
                     alongside.enter_context(packing_pip_alongside(pip, python, log))
                 _, env = prepare_pip_cache(config, pip.build_env, log)
             tool = None

@@ -180,11 +180,14 @@ def test_changed_lock_file_rebuilds_from_the_cache(
     manager: Manager, app: Workspace, locked_package_index: PackageIndex
 ) -> None:
     build_ok(app)
+    # As the lifecycle restores a rebuild: Python's files stayed in the previous image.
+    app.restore_for_rebuild()
     upgrade(app, manager.app)
     with locked_package_index.recording() as rec:
         out = build_ok(app).stdout
     assert "Discarding cached virtual environment since:" in out
     assert manager.changed in out
+    assert "from the build cache, since the dependencies are installed with it" in out
     assert manager.installing in out
     assert distributions(app)["bp-test-alpha"] == "1.1.0"
     # Everything else comes from the tool's cache layer (pip's, for Pipenv).
@@ -197,6 +200,7 @@ def test_the_cached_pip_reinstalls_the_tool_from_its_zip(manager: Manager, app: 
     """Poetry and Pipenv are installed by the pip layer's pip: on a rebuild, pip as one zip
     file (`layers.pip_zip`), with `--python` aimed at the tool's own venv."""
     build_ok(app)
+    app.restore_for_rebuild()
     toml = app.layers / f"{manager.tool}.toml"
     text = toml.read_text()
     old_sha = text.split('requirements_sha256 = "', 1)[1].split('"', 1)[0]
@@ -204,6 +208,8 @@ def test_the_cached_pip_reinstalls_the_tool_from_its_zip(manager: Manager, app: 
     out = build_ok(app).stdout
     assert "Using cached pip " in out
     assert f"The pinned dependencies of {manager.display} changed" in out
+    # The tool's venv is made by the python layer's Python, unpacked from the cached archive.
+    assert f"from the build cache, since {manager.display} is installed with it" in out
     assert f"Installing {manager.display} {pinned(manager.tool)}" in out
     pip_zipped_site(app)
     tool = subprocess.run(

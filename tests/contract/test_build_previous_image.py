@@ -1,4 +1,5 @@
-"""bin/build on rebuilds: the venv left to the previous image (`layers.previous_image`).
+"""bin/build on rebuilds: the venv and Python left to the previous image
+(`layers.previous_image`), Python unpacked from the cached archive when it must run.
 
 Each rebuild starts from the layers directory the lifecycle would restore
 (`Workspace.restore_for_rebuild`); tests/e2e/test_python_apps.py runs the same under the real
@@ -7,10 +8,13 @@ lifecycle, whose exporter then reuses the image's layer.
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 import tomllib
 
-from tests.contract.lockfile_apps import build_ok, layer_toml, venv_python
+from python_buildpack.cnb.models import LayerTypes
+from tests.contract.lockfile_apps import build_ok, layer_toml, pip_zipped_site, venv_python
 from tests.harness.package_index import PackageIndex
 from tests.harness.phases import Workspace
 
@@ -46,12 +50,24 @@ def left_to_image(ws: Workspace, name: str) -> bool:
     return not files
 
 
+def archive_cached(ws: Workspace) -> bool:
+    """The python-archive layer holds the runtime's archive as a cache-only layer."""
+    types = layer_toml(ws, "python-archive").types
+    assert types.cache and not types.launch and not types.build
+    return (ws.layers / "python-archive" / "archive").is_file()
+
+
 def test_an_unchanged_venv_is_taken_from_the_previous_image(app: Workspace) -> None:
-    build_ok(app)
-    assert set(store(app)) == {"venv"}
+    first = build_ok(app)
+    assert set(store(app)) == {"python", "venv"}
     digest = store(app)
     processes = launch_toml(app)
     assert not left_to_image(app, "venv")
+    # Python's files go to the image and never to the cache: its archive does.
+    assert not left_to_image(app, "python")
+    assert layer_toml(app, "python").types == LayerTypes(launch=True)
+    assert archive_cached(app)
+    assert "Installing Python 3.13" in first.stdout
 
     # First rebuild: the files came back from the cache; the image already holds the same
     # layer, so it is left to it (the exporter takes it from there) and leaves the cache.
@@ -61,8 +77,10 @@ def test_an_unchanged_venv_is_taken_from_the_previous_image(app: Workspace) -> N
     assert left_to_image(app, "venv")
     assert (app.layers / "venv.sbom.cdx.json").is_file()
     assert store(app) == digest and launch_toml(app) == processes
-    # Python stays restored and cached: a change of the dependencies needs it.
-    assert not left_to_image(app, "python") and layer_toml(app, "python").types.cache
+    # Python was restored as metadata alone, and nothing ran it.
+    assert "Using cached Python 3.13.15 from the previous image" in second.stdout
+    assert "Installing Python" not in second.stdout.replace("[Installing Python]", "")
+    assert left_to_image(app, "python") and archive_cached(app)
 
     # From then on only its metadata is restored: nothing to unpack, tar or cache.
     app.restore_for_rebuild()
@@ -70,7 +88,7 @@ def test_an_unchanged_venv_is_taken_from_the_previous_image(app: Workspace) -> N
     third = build_ok(app)
     assert "Using cached virtual environment from the previous image since" in third.stdout
     assert "Running 'pip install" not in third.stdout
-    assert left_to_image(app, "venv")
+    assert left_to_image(app, "venv") and left_to_image(app, "python")
     # The processes were chosen from the recorded contents of the venv: the same as before.
     assert store(app) == digest and launch_toml(app) == processes
 
@@ -84,13 +102,44 @@ def test_a_changed_requirement_rebuilds_a_venv_left_to_the_image(
     app.restore_for_rebuild()
     requirements = [*package_index.requirements("flask", "gunicorn"), "bp-test-alpha==1.0.0"]
     (app.app / "requirements.txt").write_text("\n".join(requirements) + "\n")
+    assert not (app.layers / "python").exists()
     changed = build_ok(app)
     assert "Discarding cached virtual environment since:" in changed.stdout
     assert "The requirements changed" in changed.stdout
-    assert "Using cached Python 3.13" in changed.stdout
+    # Python's files are unpacked from the cached archive, with no download, to install with.
+    assert "Using cached Python 3.13.15 from the previous image" in changed.stdout
+    assert (
+        "Installing Python 3.13.15 from the build cache, since the dependencies are installed "
+        "with it"
+    ) in changed.stdout
     types = layer_toml(app, "venv").types
     assert types.build and types.launch and types.cache
     assert venv_python(app, "import bp_test_alpha, flask; print('ok')") == "ok"
+    # A whole layer again, exec.d programs included, exported with its files.
+    assert (app.layers / "python" / "exec.d" / "web-concurrency").is_file()
+    assert layer_toml(app, "python").types == LayerTypes(launch=True)
+    assert archive_cached(app)
+    # The next rebuild leaves it to the image again.
+    app.restore_for_rebuild()
+    again = build_ok(app)
+    assert "Using cached Python 3.13.15 from the previous image" in again.stdout
+    assert left_to_image(app, "python") and left_to_image(app, "venv")
+
+
+def test_pip_installed_anew_is_packed_by_python_unpacked_from_the_cache(app: Workspace) -> None:
+    """The venv is reused, but the pip layer left the cache: the new pip is packed into its
+    zip by the python layer's own Python, which must be unpacked for that."""
+    build_ok(app)
+    app.restore_for_rebuild()
+    (app.layers / "pip.toml").unlink()
+    shutil.rmtree(app.layers / "pip")
+    result = build_ok(app)
+    assert "Using cached virtual environment since" in result.stdout
+    assert "Installing Python 3.13.15 from the build cache, since pip is packed with it" in (
+        result.stdout
+    )
+    pip_zipped_site(app)
+    assert not left_to_image(app, "python")
 
 
 def test_without_the_previous_image_the_venv_comes_from_the_cache_or_is_installed(
@@ -138,7 +187,8 @@ def test_an_unreadable_store_toml_reuses_nothing(app: Workspace) -> None:
     result = build_ok(app)
     assert "its files were not restored from the cache" in result.stdout
     assert "Running 'pip install" in result.stdout
-    assert store(app) == {"venv": store(app)["venv"]}
+    assert "Installing Python 3.13.15 from the build cache" in result.stdout
+    assert set(store(app)) == {"python", "venv"}
 
 
 def test_collectstatic_and_later_buildpacks_keep_the_files_at_build_time(
@@ -162,6 +212,9 @@ def test_collectstatic_and_later_buildpacks_keep_the_files_at_build_time(
     assert "a later buildpack that requires 'cpython' may need them" in result.stdout
     assert not left_to_image(app, "venv")
     assert venv_python(app, "import flask; print('ok')") == "ok"
+    # Python too: a build layer, for the later buildpack, unpacked from the cached archive.
+    assert not left_to_image(app, "python") and layer_toml(app, "python").types.build
+    assert "Installing Python 3.13.15 from the build cache" in result.stdout
 
     # A Django app (manage.py): collectstatic may run the app, every build.
     (app.app / "manage.py").write_text("import sys\nsys.exit(0)\n")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from python_buildpack.cnb.models import LayerContentMetadata
+from python_buildpack.cnb.models import LayerContentMetadata, LayerTypes
 from python_buildpack.cnb.toml_io import load_toml, write_toml
 from tests.conftest import runtime_by_minor
 from tests.harness.buildpack_dir import make_buildpack_dir
@@ -21,6 +21,10 @@ from tests.harness.runtimes import RUNTIMES_DIR, BuiltRuntime
 
 def python_toml(ws: Workspace) -> LayerContentMetadata:
     return load_toml(ws.layers / "python.toml", LayerContentMetadata, what="python layer")
+
+
+def archive_layer(ws: Workspace) -> LayerContentMetadata:
+    return load_toml(ws.layers / "python-archive.toml", LayerContentMetadata, what="archive")
 
 
 def pin(ws: Workspace, version: str) -> None:
@@ -38,7 +42,16 @@ def test_fresh_install_then_cached(ws: Workspace, runtimes: list[BuiltRuntime]) 
     assert "3.13 requested in .python-version" in first.stdout
 
     layer = python_toml(ws)
-    assert layer.types.launch and layer.types.build and layer.types.cache
+    # A launch layer whose files are never cached: the archive is, byte for byte.
+    assert layer.types == LayerTypes(launch=True)
+    assert archive_layer(ws).types == LayerTypes(cache=True)
+    assert archive_layer(ws).metadata == {
+        "python_version": runtime.version,
+        "archive_sha256": runtime.sha256,
+    }
+    kept = ws.layers / "python-archive" / "archive"
+    assert hashlib.sha256(kept.read_bytes()).hexdigest() == runtime.sha256
+    assert [path.name for path in kept.parent.iterdir()] == ["archive"]
     assert layer.metadata["python_version"] == runtime.version
     assert layer.metadata["archive_sha256"] == runtime.sha256
     assert (ws.layers / "python" / "env.build" / "PYTHONUNBUFFERED.override").read_text() == "1"
@@ -83,6 +96,34 @@ def test_fresh_install_then_cached(ws: Workspace, runtimes: list[BuiltRuntime]) 
     assert second.exit_code == 0, second.output
     assert f"Using cached Python {runtime.version}" in second.stdout
     assert "Installing Python" not in second.stdout.replace("[Installing Python]", "")
+
+    # Under a new image name (no previous image), from the same cache: unpacked from the
+    # cached archive, not downloaded.
+    ws.restore_for_rebuild(previous_image=False)
+    assert not (ws.layers / "python").exists() and kept.is_file()
+    third = ws.build()
+    assert third.exit_code == 0, third.output
+    assert f"Installing Python {runtime.version} from the build cache\n" in third.stdout
+    assert subprocess.run([python, "-c", "pass"], check=False).returncode == 0
+    assert hashlib.sha256(kept.read_bytes()).hexdigest() == runtime.sha256
+
+
+def test_a_damaged_cached_archive_is_downloaded_again(
+    ws: Workspace, runtimes: list[BuiltRuntime]
+) -> None:
+    runtime = runtime_by_minor(runtimes, "3.13")
+    pin(ws, runtime.minor)
+    assert ws.build().exit_code == 0
+    ws.restore_for_rebuild(previous_image=False)
+    kept = ws.layers / "python-archive" / "archive"
+    kept.write_bytes(kept.read_bytes()[:-1000])
+    result = ws.build()
+    assert result.exit_code == 0, result.output
+    assert "The cached archive is damaged (" in result.stdout
+    assert f"Installing Python {runtime.version}\n" in result.stdout
+    assert hashlib.sha256(kept.read_bytes()).hexdigest() == runtime.sha256
+    assert archive_layer(ws).types == LayerTypes(cache=True)
+    assert (ws.layers / "python" / "bin" / "python3").exists()
 
 
 def test_changed_version_discards_with_the_reason(
@@ -149,6 +190,9 @@ def test_checksum_mismatch_names_both_sums(ws: Workspace, runtimes: list[BuiltRu
     assert wanted.sha256 in result.output and other.sha256 in result.output
     assert "Traceback" not in result.output
     assert not (ws.layers / "python.toml").exists()
+    # Nothing of the download is kept for a later build to trust.
+    assert not (ws.layers / "python-archive.toml").exists()
+    assert not any((ws.layers / "python-archive").iterdir())
 
 
 def test_missing_archive_is_a_clear_error(ws: Workspace) -> None:
@@ -172,6 +216,9 @@ def test_a_dropped_connection_is_retried(ws: Workspace, runtimes: list[BuiltRunt
         assert mirror.count("/" + runtime.filename) == 2
     assert result.exit_code == 0, result.output
     assert "retrying" in result.stdout.lower()
+    # The kept copy started again with the retry.
+    kept = ws.layers / "python-archive" / "archive"
+    assert hashlib.sha256(kept.read_bytes()).hexdigest() == runtime.sha256
 
 
 def _evil_archive(path: Path) -> str:
@@ -259,6 +306,9 @@ def test_a_bundled_archive_is_installed_without_downloading(
         in result.stdout
     )
     assert python_toml(ws).metadata["archive_sha256"] == runtime.sha256
+    # The buildpack holds the archive: no copy in the cache.
+    assert not (ws.layers / "python-archive.toml").exists()
+    assert not (ws.layers / "python-archive").exists()
 
 
 def test_a_bundled_archive_is_checked_like_a_download(

@@ -90,23 +90,27 @@ def test_flask_app_builds_runs_and_rebuilds_from_cache(
     with package_index.recording() as rec:
         second = platform.build(app, image="flask", cache_dir=cache_dir, previous_image="flask")
     log = second.logs["builder"]
-    assert "Using cached Python 3.13" in log
+    assert "Using cached Python 3.13" in log and " from the previous image" in log
     assert "Using cached virtual environment since" in log
     assert "Running 'pip install" not in log
     assert rec.requests == []
+    # Python's files are never cached: the cache restores the archive (one file) instead.
+    assert f'Restoring data for "{BUILDPACK_ID}:python"' not in second.logs["restorer"]
+    assert f'Restoring data for "{BUILDPACK_ID}:python-archive"' in second.logs["restorer"]
     for layer in ("python", "venv"):
         assert second.layer_digest(BUILDPACK_ID, layer) == first.layer_digest(BUILDPACK_ID, layer)
     assert serve(platform, second, gunicorn())["flask"] == "3.1.3"
 
     # The image already held the venv as it was: the second build left it to it (out of the
     # cache). The third restores only its metadata, and the exporter takes the previous
-    # image's layer as it is. Python stays cached: a dependency change needs it.
+    # image's layer as it is; Python's likewise, its archive cached for a dependency change.
     third = platform.build(app, image="flask", cache_dir=cache_dir, previous_image="flask")
     log = third.logs["builder"]
-    assert "Using cached Python 3.13" in log
+    assert "Using cached Python 3.13" in log and " from the previous image" in log
     assert "Using cached virtual environment from the previous image since" in log
     assert f'Restoring data for "{BUILDPACK_ID}:venv"' not in third.logs["restorer"]
-    assert f'Restoring data for "{BUILDPACK_ID}:python"' in third.logs["restorer"]
+    assert f'Restoring data for "{BUILDPACK_ID}:python"' not in third.logs["restorer"]
+    assert f'Restoring data for "{BUILDPACK_ID}:python-archive"' in third.logs["restorer"]
     for layer in ("python", "venv"):
         assert f"Reusing layer '{BUILDPACK_ID}:{layer}'" in third.logs["exporter"]
         assert third.layer_digest(BUILDPACK_ID, layer) == first.layer_digest(BUILDPACK_ID, layer)
@@ -141,6 +145,13 @@ def test_changed_python_version_and_pin_under_the_lifecycle(
     assert "Discarding cached virtual environment since:" in log
     assert "The requirements changed" in log
     assert all("bp_test_alpha-1.1.0" in path for path in rec.file_requests()), rec.file_requests()
+    # Python's files came from the cached archive, not the cache's copy of the layer nor a
+    # download, and make the same layer again.
+    assert f'Restoring data for "{BUILDPACK_ID}:python"' not in second.logs["restorer"]
+    assert (
+        f"Installing Python {versions[0]} from the build cache, since the dependencies are "
+        "installed with it"
+    ) in log
     assert second.layer_digest(BUILDPACK_ID, "python") == first.layer_digest(BUILDPACK_ID, "python")
     # The cached pip layer is pip as one zip file with its bytecode (two files to restore):
     # pip ran from it and wrote nothing, so the restored layer is the first build's.

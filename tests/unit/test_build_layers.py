@@ -39,6 +39,7 @@ class Recorder:
         self.env: dict[str, str] = {}
         for name in (
             "open_python_layer",
+            "open_archive_cache",
             "open_pip_layer",
             "open_tool_layer",
             "install_python",
@@ -68,14 +69,24 @@ class Recorder:
         self.calls.append(f"open {spec.name}")
         return f"opened {spec.name}"
 
-    def open_python_layer(self, config: object, log: Log) -> str:
+    def open_python_layer(self, config: object, log: Log, image: PreviousImage) -> str:
         self.calls.append("open python")
         return "opened python"
 
+    def open_archive_cache(self, config: object, log: Log) -> str:
+        self.calls.append("open python-archive")
+        return "python-archive"
+
     def install_python(
-        self, config: object, opened: str, env: dict[str, str], log: Log
+        self,
+        config: object,
+        opened: str,
+        env: dict[str, str],
+        log: Log,
+        image: PreviousImage,
+        archive: str,
     ) -> PythonInstall:
-        assert opened == "opened python"
+        assert (opened, archive) == ("opened python", "python-archive")
         self._layer("python")
         return PythonInstall(Path("/layers/python"), "3.13.5", {**env, "PYTHON": "1"})
 
@@ -227,4 +238,5 @@ def test_tool_layers_are_decided_before_python(
 ) -> None:
     """So that the ones unpacked from a wheel fill while Python installs (`layers.background`)."""
     recorder = run(monkeypatch, tool, plan, pip_installer)
-    assert recorder.calls[: len(opened_first) + 2] == ["open python", *opened_first, "python"]
+    expected = ["open python", "open python-archive", *opened_first, "python"]
+    assert recorder.calls[: len(expected)] == expected

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict
 from python_buildpack.cnb.layers import Layer, Layers
 from python_buildpack.cnb.models import LayerTypes
 from python_buildpack.errors import ToolInstallFailed, ToolVenvCreationFailed, VenvCreationFailed
-from python_buildpack.layers import download_cache, pip, python, tool, venv
+from python_buildpack.layers import download_cache, pip, python, python_archive, tool, venv
 from python_buildpack.layers.common import (
     BUILT_FOR_REASONS,
     BuiltFor,
@@ -31,6 +31,7 @@ from python_buildpack.layers.common import (
 from python_buildpack.layers.download_cache import CacheMetadata
 from python_buildpack.layers.pip import PipLayerMetadata
 from python_buildpack.layers.python import PythonLayerMetadata
+from python_buildpack.layers.python_archive import PythonArchiveMetadata
 from python_buildpack.layers.tool import ToolLayerMetadata
 from python_buildpack.layers.venv import INSTALL_RULES, VenvMetadata
 from python_buildpack.output import Log
@@ -81,6 +82,18 @@ def assert_every_field_change_has_a_reason(
 def test_every_python_metadata_field_change_has_a_reason() -> None:
     old = PythonLayerMetadata(**TARGET, archive_sha256="a" * 64)
     assert_every_field_change_has_a_reason(old, python.changes)
+
+
+def test_every_python_archive_metadata_field_change_has_a_reason() -> None:
+    old = PythonArchiveMetadata(python_version="3.13.5", archive_sha256="a" * 64)
+    assert_every_field_change_has_a_reason(old, python_archive.changes)
+    # Another version is another archive: the version change says it.
+    new = PythonArchiveMetadata(python_version="3.13.6", archive_sha256="b" * 64)
+    assert python_archive.changes(old, new) == ["The Python version changed from 3.13.5 to 3.13.6"]
+    rebuilt = PythonArchiveMetadata(python_version="3.13.5", archive_sha256="b" * 64)
+    assert python_archive.changes(old, rebuilt) == [
+        "The archive changed (sha256 aaaaaaaaaaaa… to bbbbbbbbbbbb…)"
+    ]
 
 
 def test_every_pip_metadata_field_change_has_a_reason() -> None:

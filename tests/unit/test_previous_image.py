@@ -56,6 +56,16 @@ def restored(layers: Path, *, files: bool) -> Layer[Metadata]:
     )  # fmt: skip
 
 
+def test_the_digest_covers_the_files_written_when_given() -> None:
+    """The python layer's exec.d programs change with the buildpack, not its metadata."""
+    programs = {"exec.d/web-concurrency": "a" * 64}
+    with_programs = content_digest(METADATA, env(), programs)
+    assert with_programs != digest()
+    assert content_digest(METADATA, env(), {"exec.d/web-concurrency": "b" * 64}) != with_programs
+    # None written: the digest of layers recorded before the argument existed (the venv's).
+    assert content_digest(METADATA, env(), {}) == content_digest(METADATA, env()) == digest()
+
+
 def test_the_digest_covers_metadata_and_env() -> None:
     assert digest() == digest()
     assert digest() != digest("0")
@@ -111,6 +121,18 @@ def test_finish_leaves_unchanged_files_to_the_image_and_records_each_layer(
     assert read_toml_dict(tmp_path / STORE_TOML) == {
         "metadata": {"launch_layers": {"python": digest()}}
     }
+
+
+def test_finish_records_the_digest_with_the_files_written(tmp_path: Path) -> None:
+    programs = {"exec.d/web-concurrency": "a" * 64}
+    image = PreviousImage.read(tmp_path)
+    layer = Layers(tmp_path).uncached_layer("python", types=LayerTypes(launch=True))
+    layer.complete(METADATA, env=env())
+    image.export(layer, env(), programs)
+    image.finish()
+    recorded = PreviousImage.read(tmp_path)
+    assert recorded.why_not_reuse("python", content_digest(METADATA, env(), programs)) is None
+    assert recorded.why_not_reuse("python", digest()) is not None
 
 
 def test_finish_keeps_files_the_image_does_not_have(tmp_path: Path) -> None:

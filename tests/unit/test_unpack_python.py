@@ -150,6 +150,28 @@ def test_a_cut_off_stream_is_retried_from_an_empty_layer(
     ]
 
 
+def test_the_kept_copy_is_the_whole_download_after_a_retry(
+    server: Server, tmp_path: Path, log: Log
+) -> None:
+    """`keep` (the build cache's copy) holds exactly the body that matched its sha256: the
+    cut-off first attempt is not in it, nor is anything missing that the unpacker left unread
+    (a gzip stream's end, tar's padding)."""
+    from python_buildpack.layers.python_archive import KeptDownload
+
+    padded = GOOD + b"\0" * 4096  # trailing bytes no unpacker reads
+    server.routes["/p.tar.gz"] = [cut_off(STALE, len(padded), len(STALE) // 2), ok(padded)]
+    kept = KeptDownload(tmp_path / "archive.partial")
+    dest = tmp_path / "layer"
+    unpack_python(
+        f"{server.base}/p.tar.gz", sha(padded), dest, log,
+        deadline=30.0, max_unpacked_bytes=2**30, retry_delay=0.01, keep=kept,
+    )  # fmt: skip
+    kept.close()
+    assert server.count("/p.tar.gz") == 2
+    assert kept.path.read_bytes() == padded
+    assert (dest / "bin" / "python3").read_bytes() == b"#!elf"
+
+
 def test_retries_exhausted_leave_the_layer_empty(server: Server, tmp_path: Path, log: Log) -> None:
     server.routes["/p.tar.gz"] = [cut_off(GOOD, len(GOOD), len(GOOD) // 2)]
     dest = tmp_path / "layer"

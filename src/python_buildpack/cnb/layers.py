@@ -237,6 +237,8 @@ class Layers:
         image: `Layer.leave_files_to_previous_image`) is discarded with MISSING_CONTENTS, unless
         `without_files(old_metadata)` returns None: then it is RESTORED without contents, to
         be completed as `launch = true` alone. Otherwise it returns the reason to discard it.
+        A launch-only layer always comes back as metadata alone: it is RESTORED without
+        contents, unless `without_files` is given and returns a reason.
         """
         validate_layer_name(name)
         toml_path = self.layers_dir / f"{name}.toml"
@@ -270,7 +272,8 @@ class Layers:
         reasons = list(keep(old))
         if reasons:
             return self._emptied(layer(LayerState.EMPTY, Cause.CHANGED, reasons))
-        if (types.build or types.cache) and not (self.layers_dir / name).is_dir():
+        contentless = not (self.layers_dir / name).is_dir()
+        if contentless and (types.build or types.cache or without_files is not None):
             why = (
                 "its files were not restored from the cache"
                 if without_files is None

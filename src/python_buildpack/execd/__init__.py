@@ -21,13 +21,18 @@ def install_programs(layer_dir: Path, interpreter: Path) -> list[Path]:
     shutil.rmtree(exec_d, ignore_errors=True)
     exec_d.mkdir(parents=True)
     installed = []
-    for name, module in PROGRAMS.items():
-        source = (Path(__file__).parent / module).read_text(encoding="utf-8")
+    for name in PROGRAMS:
         path = exec_d / name
-        path.write_text(f"#!{interpreter} -IS\n{source}", encoding="utf-8")
+        path.write_text(program_text(name, interpreter), encoding="utf-8")
         path.chmod(0o755)
         installed.append(path)
     return installed
 
 
-__all__ = ["EXEC_D", "PROGRAMS", "install_programs"]
+def program_text(name: str, interpreter: Path) -> str:
+    """The file `<layer>/exec.d/<name>` as `install_programs` writes it."""
+    source = (Path(__file__).parent / PROGRAMS[name]).read_text(encoding="utf-8")
+    return f"#!{interpreter} -IS\n{source}"
+
+
+__all__ = ["EXEC_D", "PROGRAMS", "install_programs", "program_text"]

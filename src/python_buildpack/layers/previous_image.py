@@ -1,4 +1,5 @@
-"""The `venv` layer taken from the previous image as it is, without restoring its files.
+"""Launch layers (`venv`, `python`) taken from the previous image as they are, without
+restoring their files.
 
 Why: on a rebuild where nothing changed, much of the time is the lifecycle's work on the
 launch layers: it restores their files from the cache (thousands of small files), then tars and
@@ -14,13 +15,12 @@ lifecycle restores `store.toml` from the previous image's metadata only, never f
 when it is there the previous image exists, and its digests say what that image's layers hold.
 A build to a new image name (no previous image) finds none, and keeps the layer cached.
 
-Why the venv and not `python`: a venv left to the image costs nothing when the dependencies
-change, since it is then rebuilt from scratch anyway (from the installer's cache layer). Python
-is what rebuilds it: left to the image, it would be downloaded and unpacked again on the next
-dependency change (measured: 1.7-2.4 s more on a one-pin change, the row where Heroku's
-buildpack is ahead), so it stays restored and cached. What needs the venv's files at build
-time on every build keeps them restored and cached too: Django's collectstatic, and any later
-buildpack in the group (`cnb.group`), which may run the app's Python at build time.
+A venv left to the image costs nothing when the dependencies change, since it is then rebuilt
+from scratch anyway (from the installer's cache layer). Python is what rebuilds it: its files
+are never cached, and a build that must run it unpacks it from the cached archive
+(`layers.python_archive`), one file for the restorer instead of about 1,500. What needs the
+launch layers' files at build time on every build keeps them: Django's collectstatic, and any
+later buildpack in the group (`cnb.group`), which may run the app's Python at build time.
 """
 
 from __future__ import annotations
@@ -53,13 +53,18 @@ class LaunchLayerRecord(BaseModel):
     launch_layers: dict[str, str] = {}
 
 
-def content_digest(metadata: Mapping[str, Any], env: LayerEnv) -> str:
+def content_digest(
+    metadata: Mapping[str, Any], env: LayerEnv, written: Mapping[str, str] | None = None
+) -> str:
     """What a launch layer holds, as far as this buildpack decides it: the metadata it was
-    built from and its env files."""
-    content = {
+    built from, its env files and, in `written`, the files this buildpack version writes into
+    it whatever the metadata (the `python` layer's exec.d programs), by path."""
+    content: dict[str, Any] = {
         "metadata": metadata,
         "env": {str(path): value for path, value in sorted(env.files().items())},
     }
+    if written:
+        content["written"] = dict(sorted(written.items()))
     return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 
 
@@ -74,7 +79,9 @@ class PreviousImage:
     # Why the launch layers' files are needed at build time on every build (e.g. "Django's
     # collectstatic"), or None.
     needed_at_build: str | None = None
-    _exported: dict[str, tuple[Layer[Any], LayerEnv]] = field(default_factory=dict)
+    _exported: dict[str, tuple[Layer[Any], LayerEnv, Mapping[str, str] | None]] = field(
+        default_factory=dict
+    )
 
     @classmethod
     def read(cls, layers_dir: Path, needed_at_build: str | None = None) -> PreviousImage:
@@ -106,19 +113,22 @@ class PreviousImage:
             )
         return None
 
-    def export(self, layer: Layer[Any], env: LayerEnv) -> None:
-        """Record that this build exports `layer` (completed) with `env`."""
-        self._exported[layer.name] = (layer, env)
+    def export(
+        self, layer: Layer[Any], env: LayerEnv, written: Mapping[str, str] | None = None
+    ) -> None:
+        """Record that this build exports `layer` (completed) with `env` (and the files
+        `written`: see `content_digest`)."""
+        self._exported[layer.name] = (layer, env, written)
 
     def finish(self) -> list[str]:
         """Leave the files of the unchanged layers the previous image already holds to it, and
         write `store.toml` for the next build. Returns the names of the layers left."""
         digests: dict[str, str] = {}
         left = []
-        for name, (layer, env) in sorted(self._exported.items()):
+        for name, (layer, env, written) in sorted(self._exported.items()):
             if layer.written_metadata is None:
                 raise ValueError(f"layer {name!r} was exported before it was completed")
-            digest = content_digest(layer.written_metadata, env)
+            digest = content_digest(layer.written_metadata, env, written)
             digests[name] = digest
             if (
                 layer.has_contents

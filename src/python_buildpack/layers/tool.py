@@ -170,6 +170,7 @@ def _install_with_pip(
     # buildpacks get `poetry` on PATH, not a second `python` or the tool's dependencies.
     tool_venv = path / "venv"
     requirements = requirements_file(config.buildpack_dir, name)
+    python.ensure_files(log, f"{display} is installed with it")
     with log.timed(f"Installing {display} {version}"):
         venv = run(
             [python.python, "-m", "venv", "--without-pip", tool_venv], env=pip.build_env, log=log

@@ -247,6 +247,7 @@ def install_dependencies(
         build_env = layer_env.apply(env, Scope.BUILD, layer.path)
         return VenvInstall(layer.path, build_env, True, distributions, bin_names)
 
+    python.ensure_files(log, "the dependencies are installed with it")
     log.info(f"Installing {installer.describe}")
     create_venv(python, layer.path, env, log)
     install_env = layer_env.apply(env, Scope.BUILD, layer.path)

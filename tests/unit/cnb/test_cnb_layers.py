@@ -206,6 +206,35 @@ def test_cached_layer_restored_as_metadata_only_may_be_reused_without_its_files(
     assert refused.reasons == ("the previous image has another copy",)
 
 
+def test_a_launch_only_layer_restored_as_metadata_asks_without_files_when_given(
+    tmp_path: Path,
+) -> None:
+    """A launch-only layer always comes back without its files: without `without_files` it is
+    reused as it is; with it, that decides (the python layer asks whether the previous image
+    holds what this build would make)."""
+    restore(tmp_path, "python", '[metadata]\nversion = "3.13.1"\n', contents=False)
+    plain = Layers(tmp_path).cached_layer(
+        "python", types=LAUNCH_ONLY, metadata_model=RuntimeMetadata, keep=keep_version("3.13.1"),
+    )  # fmt: skip
+    assert (plain.state, plain.has_contents) == (LayerState.RESTORED, False)
+
+    restore(tmp_path, "python", '[metadata]\nversion = "3.13.1"\n', contents=False)
+    asked = Layers(tmp_path).cached_layer(
+        "python", types=LAUNCH_ONLY, metadata_model=RuntimeMetadata, keep=keep_version("3.13.1"),
+        without_files=lambda old: None,
+    )  # fmt: skip
+    assert (asked.state, asked.has_contents) == (LayerState.RESTORED, False)
+
+    restore(tmp_path, "python", '[metadata]\nversion = "3.13.1"\n', contents=False)
+    refused = Layers(tmp_path).cached_layer(
+        "python", types=LAUNCH_ONLY, metadata_model=RuntimeMetadata, keep=keep_version("3.13.1"),
+        without_files=lambda old: f"the image holds {old.version} made otherwise",
+    )  # fmt: skip
+    assert (refused.state, refused.cause) == (LayerState.EMPTY, Cause.MISSING_CONTENTS)
+    assert refused.reasons == ("the image holds 3.13.1 made otherwise",)
+    assert refused.has_contents and not refused.toml_path.exists()
+
+
 def test_without_files_is_not_asked_about_a_changed_layer_or_one_with_files(
     tmp_path: Path,
 ) -> None:
