@@ -212,9 +212,17 @@ def test_collectstatic_and_later_buildpacks_keep_the_files_at_build_time(
     assert "a later buildpack that requires 'cpython' may need them" in result.stdout
     assert not left_to_image(app, "venv")
     assert venv_python(app, "import flask; print('ok')") == "ok"
-    # Python too: a build layer, for the later buildpack, unpacked from the cached archive.
-    assert not left_to_image(app, "python") and layer_toml(app, "python").types.build
+    # Python too: unpacked from the cached archive, then a build layer, cached with its files
+    # while the later buildpack is there.
     assert "Installing Python 3.13.15 from the build cache" in result.stdout
+    python = layer_toml(app, "python").types
+    assert not left_to_image(app, "python") and python.build and python.cache
+    app.restore_for_rebuild()
+    assert (app.layers / "python" / "bin" / "python3").exists()
+    again = app.build(plan=plan)
+    assert again.exit_code == 0, again.output
+    assert "Using cached Python 3.13.15\n" in again.stdout
+    assert "Installing Python" not in again.stdout.replace("[Installing Python]", "")
 
     # A Django app (manage.py): collectstatic may run the app, every build.
     (app.app / "manage.py").write_text("import sys\nsys.exit(0)\n")
@@ -222,6 +230,8 @@ def test_collectstatic_and_later_buildpacks_keep_the_files_at_build_time(
     result = app.build(plan="")
     assert result.exit_code == 0, result.output
     assert not left_to_image(app, "venv")
+    assert "Using cached Python 3.13.15\n" in result.stdout
+    assert layer_toml(app, "python").types == LayerTypes(build=True, launch=True, cache=True)
 
 
 def test_a_later_buildpack_in_the_group_keeps_the_venv_at_build_time(app: Workspace) -> None:

@@ -16,11 +16,11 @@ when it is there the previous image exists, and its digests say what that image'
 A build to a new image name (no previous image) finds none, and keeps the layer cached.
 
 A venv left to the image costs nothing when the dependencies change, since it is then rebuilt
-from scratch anyway (from the installer's cache layer). Python is what rebuilds it: its files
-are never cached, and a build that must run it unpacks it from the cached archive
-(`layers.python_archive`), one file for the restorer instead of about 1,500. What needs the
-launch layers' files at build time on every build keeps them: Django's collectstatic, and any
-later buildpack in the group (`cnb.group`), which may run the app's Python at build time.
+from scratch anyway (from the installer's cache layer). Python is what rebuilds it: a build
+that must run it unpacks it from the cached archive (`layers.python_archive`), one file for the
+restorer instead of about 1,500. What needs the launch layers' files at build time on every
+build keeps them restored and cached: Django's collectstatic, and any later buildpack in the
+group (`cnb.group`), which may run the app's Python at build time.
 """
 
 from __future__ import annotations

@@ -1,15 +1,16 @@
-"""The `python` layer: a relocatable CPython (launch; build when a later step needs it).
+"""The `python` layer: a relocatable CPython (launch; build + cache when a later step needs
+it on every build).
 
 Reused as long as the same archive would be installed for the same target; otherwise the log
 lists every reason the cached one was discarded.
 
-Its files are never cached: the archive is (`layers.python_archive`, one file). A rebuild
-reuses the layer from the previous image by its metadata alone, and most rebuilds (nothing
-changed, or the app's code only) never run Python, so its 1,500 or so files are neither
-restored nor tarred again. What runs Python asks for its files first (`PythonInstall.
+Its files go to the image, and the archive to the cache (`layers.python_archive`, one file).
+A rebuild reuses the layer from the previous image by its metadata alone, and most rebuilds
+(nothing changed, or the app's code only) never run Python, so its 1,500 or so files are
+neither restored nor tarred again. What runs Python asks for its files first (`PythonInstall.
 ensure_files`): they are then unpacked from the cached archive, sha256 checked again. Django's
 collectstatic and later buildpacks need them on every build (`PreviousImage.needed_at_build`):
-the layer is then a build layer, unpacked on every build.
+then the layer is a build layer and cached with its files, as before the archive.
 """
 
 from __future__ import annotations
@@ -177,12 +178,13 @@ def open_python_layer(
             LAYER_NAME, content_digest(dump_model(old), env, written_files(path))
         )
 
+    # What needs Python at build time on every build keeps its files restored and cached, as
+    # the restorer extracts them beside the other layers; otherwise they stay in the image.
+    needed = image.needed_at_build is not None
     layer = open_layer(
         config.layers_dir,
         LAYER_NAME,
-        # Never cached (see the module's docstring); a build layer only for later steps that
-        # need it on every build, whose files are then unpacked on every build.
-        types=LayerTypes(build=image.needed_at_build is not None, launch=True),
+        types=LayerTypes(build=needed, launch=True, cache=needed),
         metadata=metadata,
         changes=changes,
         log=log,

@@ -1,6 +1,7 @@
 """The `python-archive` layer: the Python archive as downloaded (cache only, never in the image).
 
-Why: the `python` layer's files are the image's, not the cache's (`layers.python`). A rebuild
+Why: the `python` layer's files are the image's, not the cache's (`layers.python`; unless
+collectstatic or a later buildpack needs them on every build). A rebuild
 whose venv is unchanged never needs them, and the lifecycle then neither restores their 1,500
 or so files from the cache nor tars them again; one that must install dependencies again
 unpacks Python from this archive, which the restorer brings back as one file, with no download.
