@@ -14,10 +14,12 @@ import pytest
 from python_buildpack.cnb.layers import Cause, LayerState
 from python_buildpack.cnb.models import LayerContentMetadata, LayerTypes
 from python_buildpack.cnb.toml_io import load_toml
+from python_buildpack.errors import FilesystemError
 from python_buildpack.layers.python_archive import (
     ARCHIVE,
     LAYER_NAME,
     ArchiveCache,
+    TeeReader,
     open_archive_cache,
 )
 from python_buildpack.output import Log
@@ -150,3 +152,33 @@ def test_a_bundled_archive_has_no_layer_and_drops_an_earlier_one(tmp_path: Path)
     assert bundled is None and log == ""
     assert not (tmp_path / f"{LAYER_NAME}.toml").exists()
     assert not (tmp_path / LAYER_NAME).exists()
+
+
+def test_a_full_disk_under_the_kept_copy_is_a_filesystem_error(tmp_path: Path) -> None:
+    """Not an OSError: the unpacker reading through the copy would report a broken archive."""
+    cache, _ = opened(tmp_path)
+    assert cache is not None
+    # Every write to /dev/full fails with ENOSPC.
+    full = open("/dev/full", "wb", buffering=0)  # noqa: SIM115, PTH123
+    with pytest.raises(FilesystemError) as info, cache.keeping() as kept:
+        reader = TeeReader(io.BytesIO(b"archive"), full, kept.path)
+        reader.read()
+    full.close()
+    assert info.value.title == "File system error while unpacking Python"
+    assert "No space left on device" in info.value.render()
+    assert str(kept.path) in info.value.render()
+    assert not (tmp_path / f"{LAYER_NAME}.toml").exists()
+
+
+def test_a_full_disk_when_the_copy_is_closed_keeps_nothing(tmp_path: Path) -> None:
+    """The last buffered bytes reach the disk when the copy is closed, at the block's end."""
+    cache, _ = opened(tmp_path)
+    assert cache is not None
+    with pytest.raises(FilesystemError) as info, cache.keeping() as kept:
+        kept.tee(io.BytesIO(b"archive")).read()
+        kept.close()
+        kept._file = open("/dev/full", "wb")  # noqa: SIM115, PTH123
+        kept._file.write(b"buffered")
+    assert "No space left on device" in info.value.render()
+    assert list((tmp_path / LAYER_NAME).iterdir()) == []
+    assert not (tmp_path / f"{LAYER_NAME}.toml").exists()

@@ -16,6 +16,7 @@ bundled in the buildpack needs no copy, so there is no layer for it.
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +27,7 @@ from pydantic import BaseModel, ConfigDict
 from ..cnb.layers import Cause, Layer, LayerState, remove_layer
 from ..cnb.models import LayerTypes
 from ..config import BuildConfig
+from ..errors import FilesystemError
 from ..output import Log
 from .common import ChangeReasons, decide_layer, log_layer_state
 
@@ -83,12 +85,13 @@ class ArchiveCache:
         kept = KeptDownload(self.layer.path / PARTIAL)
         try:
             yield kept
-        except BaseException:
             kept.close()
+        except BaseException:
+            with contextlib.suppress(OSError, FilesystemError):
+                kept.close()
             with contextlib.suppress(OSError):
                 kept.path.unlink()
             raise
-        kept.close()
         kept.path.replace(self.layer.path / ARCHIVE)
         self.layer.complete(self.metadata)
 
@@ -109,31 +112,49 @@ class KeptDownload:
         """`stream`, copying every byte read into the file (truncated first: a retry starts
         the download again)."""
         self.close()
-        self._file = self.path.open("wb")
-        return TeeReader(stream, self._file)
+        try:
+            self._file = self.path.open("wb")
+        except OSError as error:
+            raise _kept_error(self.path, error) from None
+        return TeeReader(stream, self._file, self.path)
 
     def close(self) -> None:
         if self._file is not None:
-            self._file.close()
-            self._file = None
+            file, self._file = self._file, None
+            try:
+                file.close()  # the last buffered bytes are written here
+            except OSError as error:
+                raise _kept_error(self.path, error) from None
 
 
 class TeeReader:
-    """A reader that writes what it returns to `copy`; `drain` reads the rest through it."""
+    """A reader that writes what it returns to `copy` (the file at `path`); `drain` reads the
+    rest through it."""
 
-    def __init__(self, source: BinaryIO, copy: BinaryIO) -> None:
+    def __init__(self, source: BinaryIO, copy: BinaryIO, path: Path) -> None:
         self._source = source
         self._copy = copy
+        self._path = path
         self.name = getattr(source, "name", "archive")
 
     def read(self, size: int = -1) -> bytes:
         data = self._source.read(size)
-        self._copy.write(data)
+        try:
+            self._copy.write(data)
+        except OSError as error:
+            # Not an OSError of the stream's: the unpacker would take it for a broken archive.
+            raise _kept_error(self._path, error) from None
         return data
 
     def drain(self) -> None:
         while self.read(_CHUNK):
             pass
+
+
+def _kept_error(path: Path, error: OSError) -> FilesystemError:
+    """A full or read-only disk under the kept copy, told as the unpack's own are."""
+    reason = os.strerror(error.errno) if error.errno else str(error)
+    return FilesystemError("unpacking Python", str(path), reason)
 
 
 def open_archive_cache(config: BuildConfig, log: Log) -> ArchiveCache | None:
