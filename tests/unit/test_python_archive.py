@@ -65,6 +65,14 @@ def restore_for_rebuild(layers: Path) -> None:
     )
 
 
+def cached_for_rebuild(layers: Path) -> None:
+    """A first build that downloads and keeps the archive, then the restorer's rebuild."""
+    cache, _ = opened(layers)
+    assert cache is not None
+    download(cache, [b"archive"])
+    restore_for_rebuild(layers)
+
+
 def test_a_download_is_kept_whole_as_the_last_attempt_read_it(tmp_path: Path) -> None:
     cache, log = opened(tmp_path)
     assert cache is not None and cache.archive is None and log == ""
@@ -87,10 +95,7 @@ def test_a_failed_download_keeps_nothing(tmp_path: Path) -> None:
 
 
 def test_the_same_archive_is_reused_and_kept_cached(tmp_path: Path) -> None:
-    cache, _ = opened(tmp_path)
-    assert cache is not None
-    download(cache, [b"archive"])
-    restore_for_rebuild(tmp_path)
+    cached_for_rebuild(tmp_path)
     again, log = opened(tmp_path)
     assert again is not None and log == ""
     assert again.archive == tmp_path / LAYER_NAME / ARCHIVE
@@ -108,10 +113,7 @@ def test_the_same_archive_is_reused_and_kept_cached(tmp_path: Path) -> None:
 def test_another_archive_discards_the_cached_one_with_the_reason(
     tmp_path: Path, options: dict[str, str], reason: str
 ) -> None:
-    cache, _ = opened(tmp_path)
-    assert cache is not None
-    download(cache, [b"archive"])
-    restore_for_rebuild(tmp_path)
+    cached_for_rebuild(tmp_path)
     again, log = opened(tmp_path, **options)
     assert again is not None and again.archive is None
     assert log.splitlines() == ["Discarding cached Python archive 3.13.5 since:", f"  - {reason}"]
@@ -119,10 +121,7 @@ def test_another_archive_discards_the_cached_one_with_the_reason(
 
 
 def test_a_layer_without_its_archive_is_discarded(tmp_path: Path) -> None:
-    cache, _ = opened(tmp_path)
-    assert cache is not None
-    download(cache, [b"archive"])
-    restore_for_rebuild(tmp_path)
+    cached_for_rebuild(tmp_path)
     (tmp_path / LAYER_NAME / ARCHIVE).unlink()
     again, log = opened(tmp_path)
     assert again is not None and again.archive is None
@@ -130,10 +129,7 @@ def test_a_layer_without_its_archive_is_discarded(tmp_path: Path) -> None:
 
 
 def test_a_forgotten_archive_is_no_longer_cached(tmp_path: Path) -> None:
-    cache, _ = opened(tmp_path)
-    assert cache is not None
-    download(cache, [b"archive"])
-    restore_for_rebuild(tmp_path)
+    cached_for_rebuild(tmp_path)
     again, _ = opened(tmp_path)
     assert again is not None
     again.forget("the archive's sha256 did not match")
