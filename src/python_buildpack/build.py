@@ -25,7 +25,7 @@ from .layers.python import install_python, open_python_layer
 from .layers.python_archive import open_archive_cache
 from .layers.tool import install_tool, open_tool_layer
 from .layers.tool_cache import prepare_tool_cache
-from .layers.venv import Installer, VenvInstall, install_dependencies
+from .layers.venv import Installer, VenvInstall, install_dependencies, rebuilt_on_every_build
 from .output import Log, format_duration
 from .package_managers import ManagerSpec, Tool
 from .processes import configure_processes
@@ -107,7 +107,7 @@ def install_layers(
     # Work that goes on while the dependencies install: packing pip (`layers.pip_zip`), when new.
     with contextlib.ExitStack() as alongside:
         with Background() as background:
-            opened_python = open_python_layer(config, log, image)
+            opened_python = open_python_layer(config, log, image, rebuilt_on_every_build(config))
             archive = open_archive_cache(config, log)
             # Decided on before Python is installed, so that the layers filled from a wheel
             # (pip's, uv's) unpack while it downloads and unpacks (`layers.background`); each

@@ -255,3 +255,61 @@ def test_a_later_buildpack_in_the_group_keeps_the_venv_at_build_time(app: Worksp
     assert "the later buildpack example/inline-tests may need them" in result.stdout
     assert not left_to_image(app, "venv")
     assert venv_python(app, "import flask; print('ok')") == "ok"
+
+
+def test_python_stays_cached_while_the_venv_is_installed_on_every_build(
+    app: Workspace, package_index: PackageIndex
+) -> None:
+    """Unpinned requirements install the venv anew on every build, with Python: its files are
+    restored by the restorer beside the other layers, not unpacked by the build every time."""
+    pinned = package_index.requirements("flask", "gunicorn")
+    (app.app / "requirements.txt").write_text("\n".join([*pinned, "bp-test-alpha"]) + "\n")
+    build_ok(app)
+    assert layer_toml(app, "python").types == LayerTypes(build=True, launch=True, cache=True)
+    for _ in range(2):
+        app.restore_for_rebuild()
+        assert (app.layers / "python" / "bin" / "python3").exists()
+        result = build_ok(app)
+        assert "Running 'pip install" in result.stdout
+        assert "Using cached Python 3.13.15\n" in result.stdout
+        assert "Installing Python" not in result.stdout.replace("[Installing Python]", "")
+        assert not left_to_image(app, "python")
+        assert layer_toml(app, "python").types.cache
+
+    # Pinned now: this install is the last one, then Python goes back to the image alone.
+    (app.app / "requirements.txt").write_text("\n".join([*pinned, "bp-test-alpha==1.0.0"]) + "\n")
+    app.restore_for_rebuild()
+    result = build_ok(app)
+    # Restored with its files, used once more, then left to the image.
+    assert "Using cached Python 3.13.15\n" in result.stdout
+    assert left_to_image(app, "python")
+    app.restore_for_rebuild()
+    result = build_ok(app)
+    assert "Using cached virtual environment since" in result.stdout
+    assert left_to_image(app, "python") and left_to_image(app, "venv")
+    app.restore_for_rebuild()
+    result = build_ok(app)
+    assert "Using cached Python 3.13.15 from the previous image" in result.stdout
+
+
+def test_python_left_to_the_image_is_unpacked_once_for_a_venv_installed_on_every_build(
+    app: Workspace, package_index: PackageIndex
+) -> None:
+    build_ok(app)
+    app.restore_for_rebuild()
+    build_ok(app)
+    assert left_to_image(app, "python")
+    # BP_PIP_REUSE_VENV=false: the venv is installed on every build from now on.
+    app.set_platform_env("BP_PIP_REUSE_VENV", "false")
+    app.restore_for_rebuild()
+    result = build_ok(app)
+    assert (
+        "its files stayed in the previous image, and the dependencies are installed with it "
+        "on every build (BP_PIP_REUSE_VENV is false)"
+    ) in result.stdout
+    assert "Installing Python 3.13.15 from the build cache" in result.stdout
+    assert layer_toml(app, "python").types == LayerTypes(build=True, launch=True, cache=True)
+    app.restore_for_rebuild()
+    again = build_ok(app)
+    assert "Using cached Python 3.13.15\n" in again.stdout
+    assert "Running 'pip install" in again.stdout

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -175,6 +176,26 @@ def test_changed_python_version_and_pin_under_the_lifecycle(
         assert third.layer_digest(BUILDPACK_ID, "python") != first.layer_digest(
             BUILDPACK_ID, "python"
         )
+
+
+def test_unpinned_requirements_keep_python_in_the_cache_under_the_lifecycle(
+    python_platform: Any, fixture_app: Any, cache_dir: Path
+) -> None:
+    """Unpinned requirements are installed on every build, with Python: the restorer brings its
+    files back beside the other layers, so no build unpacks it from the archive."""
+    platform = python_platform()
+    app = fixture_app("pyproject_only")
+    (app / "requirements.txt").write_text("bp-test-alpha\n")
+    first = platform.build(app, image="unpinned", cache_dir=cache_dir)
+    assert serve(platform, first, SERVE_WSGI)["alpha"]
+    second = platform.build(app, image="unpinned", cache_dir=cache_dir, previous_image="unpinned")
+    log = second.logs["builder"]
+    assert f'Restoring data for "{BUILDPACK_ID}:python"' in second.logs["restorer"]
+    assert "Running 'pip install" in log
+    assert re.search(r"Using cached Python 3\.\d+\.\d+\n", log), log
+    assert "from the build cache" not in log
+    assert second.layer_digest(BUILDPACK_ID, "python") == first.layer_digest(BUILDPACK_ID, "python")
+    assert serve(platform, second, SERVE_WSGI)["alpha"]
 
 
 @pytest.mark.parametrize(("name", "minor"), [("stdlib_311", "3.11"), ("stdlib_313", "3.13")])

@@ -38,6 +38,7 @@ class Recorder:
         self.installer: Any = None
         self.env: dict[str, str] = {}
         for name in (
+            "rebuilt_on_every_build",
             "open_python_layer",
             "open_archive_cache",
             "open_pip_layer",
@@ -69,7 +70,12 @@ class Recorder:
         self.calls.append(f"open {spec.name}")
         return f"opened {spec.name}"
 
-    def open_python_layer(self, config: object, log: Log, image: PreviousImage) -> str:
+    def rebuilt_on_every_build(self, config: object) -> None:
+        return None
+
+    def open_python_layer(
+        self, config: object, log: Log, image: PreviousImage, venv_rebuilt: str | None
+    ) -> str:
         self.calls.append("open python")
         return "opened python"
 

@@ -27,6 +27,7 @@ from python_buildpack.installers import (
 from python_buildpack.installers.pip import PipInstaller, uv_pip_env
 from python_buildpack.layers.python import PythonInstall
 from python_buildpack.layers.tool import ToolInstall
+from python_buildpack.layers.venv import rebuilt_on_every_build
 from python_buildpack.output import Log
 from python_buildpack.package_managers import PackageManager, Tool
 from python_buildpack.pip_inputs import PipInputs
@@ -234,3 +235,22 @@ def test_a_stale_lock_file_is_named_with_the_specs_fix(tmp_path: Path, tool: Too
         failed.value.title
         == f"Installing the dependencies with {spec.display} failed (exit status 1)"
     )
+
+
+@pytest.mark.parametrize(
+    ("unpinned", "reuse", "why"),
+    [
+        ([], True, None),
+        (["flask"], True, "not every requirement is pinned to one version"),
+        ([], False, "BP_PIP_REUSE_VENV is false"),
+    ],
+)
+def test_a_pip_venv_installed_on_every_build_is_known_before_python(
+    unpinned: list[str], reuse: bool, why: str | None
+) -> None:
+    inputs = PipInputs("requirements.txt", [], "d", unpinned=unpinned)
+    config = types.SimpleNamespace(pip_inputs=inputs, reuse_venv=reuse)
+    assert rebuilt_on_every_build(config) == why  # type: ignore[arg-type]
+    # A lock file's venv is known only after its install.
+    lock = types.SimpleNamespace(pip_inputs=None, reuse_venv=reuse)
+    assert rebuilt_on_every_build(lock) is None  # type: ignore[arg-type]

@@ -168,6 +168,20 @@ def test_finish_keeps_new_files_and_those_needed_at_build(tmp_path: Path) -> Non
     assert layer.path.is_dir()
 
 
+def test_finish_keeps_the_files_of_a_layer_needed_on_every_build(tmp_path: Path) -> None:
+    write_store(tmp_path, f'[metadata.launch_layers]\npython = "{digest()}"\n')
+    image = PreviousImage.read(tmp_path)
+    layer = restored(tmp_path, files=True)
+    layer.complete(METADATA, env=env())
+    image.export(layer, env(), files_needed=True)
+    assert image.finish() == []
+    assert layer.path.is_dir()
+    # Its digest is recorded all the same, for a later build that no longer needs the files.
+    assert read_toml_dict(tmp_path / STORE_TOML)["metadata"]["launch_layers"] == {
+        "python": digest()
+    }
+
+
 def test_a_layer_reused_without_files_is_recorded_again(tmp_path: Path) -> None:
     write_store(tmp_path, f'[metadata.launch_layers]\npython = "{digest()}"\n')
     image = PreviousImage.read(tmp_path)

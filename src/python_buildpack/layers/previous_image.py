@@ -79,7 +79,7 @@ class PreviousImage:
     # Why the launch layers' files are needed at build time on every build (e.g. "Django's
     # collectstatic"), or None.
     needed_at_build: str | None = None
-    _exported: dict[str, tuple[Layer[Any], LayerEnv, Mapping[str, str] | None]] = field(
+    _exported: dict[str, tuple[Layer[Any], LayerEnv, Mapping[str, str] | None, bool]] = field(
         default_factory=dict
     )
 
@@ -114,18 +114,24 @@ class PreviousImage:
         return None
 
     def export(
-        self, layer: Layer[Any], env: LayerEnv, written: Mapping[str, str] | None = None
+        self,
+        layer: Layer[Any],
+        env: LayerEnv,
+        written: Mapping[str, str] | None = None,
+        *,
+        files_needed: bool = False,
     ) -> None:
         """Record that this build exports `layer` (completed) with `env` (and the files
-        `written`: see `content_digest`)."""
-        self._exported[layer.name] = (layer, env, written)
+        `written`: see `content_digest`). `files_needed`: the next builds need its files (as
+        with `needed_at_build`, for this layer alone), so they are never left to the image."""
+        self._exported[layer.name] = (layer, env, written, files_needed)
 
     def finish(self) -> list[str]:
         """Leave the files of the unchanged layers the previous image already holds to it, and
         write `store.toml` for the next build. Returns the names of the layers left."""
         digests: dict[str, str] = {}
         left = []
-        for name, (layer, env, written) in sorted(self._exported.items()):
+        for name, (layer, env, written, files_needed) in sorted(self._exported.items()):
             if layer.written_metadata is None:
                 raise ValueError(f"layer {name!r} was exported before it was completed")
             digest = content_digest(layer.written_metadata, env, written)
@@ -134,6 +140,7 @@ class PreviousImage:
                 layer.has_contents
                 and layer.state is LayerState.RESTORED
                 and self.needed_at_build is None
+                and not files_needed
                 and self.recorded is not None
                 and self.recorded.get(name) == digest
             ):

@@ -1,5 +1,5 @@
-"""The `python` layer: a relocatable CPython (launch; build + cache when a later step needs
-it on every build).
+"""The `python` layer: a relocatable CPython (launch; build + cache when something runs it
+on every build).
 
 Reused as long as the same archive would be installed for the same target; otherwise the log
 lists every reason the cached one was discarded.
@@ -8,9 +8,11 @@ Its files go to the image, and the archive to the cache (`layers.python_archive`
 A rebuild reuses the layer from the previous image by its metadata alone, and most rebuilds
 (nothing changed, or the app's code only) never run Python, so its 1,500 or so files are
 neither restored nor tarred again. What runs Python asks for its files first (`PythonInstall.
-ensure_files`): they are then unpacked from the cached archive, sha256 checked again. Django's
-collectstatic and later buildpacks need them on every build (`PreviousImage.needed_at_build`):
-then the layer is a build layer and cached with its files, as before the archive.
+ensure_files`): they are then unpacked from the cached archive, sha256 checked again. What runs
+Python on every build keeps the layer a build layer, cached with its files, as before the
+archive, so that the restorer extracts them beside the other layers: Django's collectstatic and
+later buildpacks (`PreviousImage.needed_at_build`), and a venv installed anew on every build
+(unpinned requirements, the app installed as a copy: `venv.rebuilt_on_every_build`).
 """
 
 from __future__ import annotations
@@ -162,11 +164,12 @@ def written_files(path: Path) -> dict[str, str]:
 
 
 def open_python_layer(
-    config: BuildConfig, log: Log, image: PreviousImage
+    config: BuildConfig, log: Log, image: PreviousImage, venv_rebuilt: str | None = None
 ) -> OpenedLayer[PythonLayerMetadata]:
     """The step's header and the layer, reused (with its files, or from the previous image by
     its metadata alone) or emptied (the log says which): the layers that fill alongside Python
-    are decided on between this and `install_python`."""
+    are decided on between this and `install_python`. `venv_rebuilt`: why the venv is installed
+    anew on every build (`venv.rebuilt_on_every_build`), if it is."""
     python = config.python
     log.header("Installing Python")
     metadata = PythonLayerMetadata(**built_for(config), archive_sha256=python.release.sha256)
@@ -174,13 +177,18 @@ def open_python_layer(
     env = layer_env(path, minor_version(python.version))
 
     def without_files(old: PythonLayerMetadata) -> str | None:
+        if venv_rebuilt is not None:
+            return (
+                "its files stayed in the previous image, and the dependencies are installed "
+                f"with it on every build ({venv_rebuilt})"
+            )
         return image.why_not_reuse(
             LAYER_NAME, content_digest(dump_model(old), env, written_files(path))
         )
 
-    # What needs Python at build time on every build keeps its files restored and cached, as
-    # the restorer extracts them beside the other layers; otherwise they stay in the image.
-    needed = image.needed_at_build is not None
+    # What runs Python on every build keeps its files restored and cached, as the restorer
+    # extracts them beside the other layers; otherwise they stay in the image.
+    needed = image.needed_at_build is not None or venv_rebuilt is not None
     layer = open_layer(
         config.layers_dir,
         LAYER_NAME,
@@ -218,7 +226,8 @@ def install_python(
             SBOM_EXTENSION,
         )
         layer.complete(metadata, env=layer_env_)
-        image.export(layer, layer_env_, written_files(layer.path))
+        # A layer cached with its files is one that runs on every build: it stays so.
+        image.export(layer, layer_env_, written_files(layer.path), files_needed=layer.types.cache)
 
     if layer.state is LayerState.RESTORED and not layer.has_contents:
         # Left to the previous image; the archive stays cached for a build that must run it.
