@@ -101,6 +101,10 @@ def test_the_same_archive_is_reused_and_kept_cached(tmp_path: Path) -> None:
     assert again.archive == tmp_path / LAYER_NAME / ARCHIVE
     again.keep_cached()
     assert layer_toml(tmp_path).types == LayerTypes(cache=True)
+    # Asked again (Python unpacked from it later in the build): written once.
+    (tmp_path / f"{LAYER_NAME}.toml").unlink()
+    again.keep_cached()
+    assert not (tmp_path / f"{LAYER_NAME}.toml").exists()
 
 
 @pytest.mark.parametrize(

@@ -17,14 +17,13 @@ def test_the_interpreter_is_only_given_once_the_files_are_there(tmp_path: Path) 
     install = PythonInstall(
         tmp_path, "3.13.5", {}, unpack_later=lambda log, why: unpacked.append(why)
     )
-    assert not install.has_files
     with pytest.raises(RuntimeError, match="ensure_files"):
         _ = install.python
     log = Log(out=io.StringIO(), err=io.StringIO())
     install.ensure_files(log, "the dependencies are installed with it")
     install.ensure_files(log, "pip is packed with it")
     assert unpacked == ["the dependencies are installed with it"]
-    assert install.has_files and install.python == tmp_path / "bin" / "python3"
+    assert install.python == tmp_path / "bin" / "python3"
 
 
 def test_a_python_with_its_files_needs_no_unpacking(tmp_path: Path) -> None:

@@ -96,10 +96,6 @@ class PythonInstall:
         self.build_env = build_env
         self._unpack_later = unpack_later
 
-    @property
-    def has_files(self) -> bool:
-        return self._unpack_later is None
-
     def ensure_files(self, log: Log, why: str) -> None:
         """Unpack the files from the cached archive if they were left to the previous image;
         `why` ends the log line ("since <why>")."""

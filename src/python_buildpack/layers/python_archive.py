@@ -96,8 +96,9 @@ class ArchiveCache:
         self.layer.complete(self.metadata)
 
     def keep_cached(self) -> None:
-        """Keep the restored archive in the cache for the next build."""
-        if self.archive is not None:
+        """Keep the restored archive in the cache for the next build (once per build: Python
+        unpacked later from it asks again)."""
+        if self.archive is not None and not self.layer.completed:
             self.layer.complete(self.metadata)
 
 
