@@ -41,6 +41,7 @@ from bench.baseline import Baseline  # noqa: E402
 from bench.builds import AppBench, AppResults, run_app  # noqa: E402
 from bench.detect import measure_detect  # noqa: E402
 from bench.report import build_table, targets, targets_text  # noqa: E402
+from bench.runtimes import add_runtime_argument, bench_runtimes  # noqa: E402
 from bench.stats import Series  # noqa: E402
 from tests.harness.buildpack_dir import make_buildpack_dir  # noqa: E402
 from tests.harness.http_server import FileServer  # noqa: E402
@@ -49,7 +50,6 @@ from tests.harness.lifecycle_install import ensure_lifecycle  # noqa: E402
 from tests.harness.lifecycle_run_image import ensure_run_image  # noqa: E402
 from tests.harness.package_index import PackageIndex, serve_locked_package_index  # noqa: E402
 from tests.harness.registry import Registry  # noqa: E402
-from tests.harness.runtimes import RUNTIMES_DIR, BuiltRuntime, ensure_runtimes  # noqa: E402
 from tools.package import package_buildpack  # noqa: E402
 
 APPS = REPO / "bench" / "apps"
@@ -94,13 +94,6 @@ def machine() -> dict[str, Any]:
         "kernel": host.release(),
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
     }
-
-
-def newest_313(runtimes: list[BuiltRuntime]) -> BuiltRuntime:
-    return max(
-        (r for r in runtimes if r.minor == "3.13"),
-        key=lambda r: tuple(int(p) for p in r.version.split(".")),
-    )
 
 
 @contextmanager
@@ -160,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         default="registry",
         help="export images to a registry on 127.0.0.1 (default) or to OCI layouts",
     )
+    add_runtime_argument(parser)
     args = parser.parse_args(argv)
     if args.quick:
         args.runs, args.detect_runs = 1, 20
@@ -179,14 +173,15 @@ def main(argv: list[str] | None = None) -> int:
         "export": args.export,
     }
     progress("preparing runtimes, the lifecycle, the run image and the package index")
-    runtimes = ensure_runtimes()
-    runtime = newest_313(runtimes)
+    bench_python = bench_runtimes(args.runtime)
+    runtime, runtimes = bench_python.runtime, bench_python.runtimes
+    info["runtime"] = bench_python.describe
     lifecycle, run_image = ensure_lifecycle(), ensure_run_image()
     results: list[AppResults] = []
     failures: dict[str, str] = {}
     with (
         work_dir(args.keep) as work,
-        FileServer(RUNTIMES_DIR) as mirror,
+        FileServer(bench_python.mirror_root) as mirror,
         _registry(args.export, work) as registry,
     ):
         progress("packaging the buildpack")
@@ -312,7 +307,8 @@ def _header(info: dict[str, Any]) -> str:
         f"python-buildpack benchmark, {info['date']}, {m['usable_cores']} cores ({m['cpu']}), "
         f"load {m['load_average_at_start'][0]:.1f} at start / "
         f"{m['load_average_at_end'][0]:.1f} at end; {info['runs']} run(s) per scenario "
-        f"(cold builds: at least 2); images exported to {EXPORT_TITLES[info['export']]}"
+        f"(cold builds: at least 2); images exported to {EXPORT_TITLES[info['export']]}; "
+        f"{info['runtime']}"
     )
 
 

@@ -37,12 +37,13 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # `python bench/startup.py` puts bench/, not the checkout, first
     sys.path.insert(0, str(REPO))
 
+from bench.runtimes import add_runtime_argument, bench_runtimes  # noqa: E402
 from bench.stats import Series  # noqa: E402
 from tests.harness.buildpack_dir import make_buildpack_dir  # noqa: E402
 from tests.harness.http_server import FileServer  # noqa: E402
 from tests.harness.package_index import PackageIndex  # noqa: E402
 from tests.harness.phases import PhaseResult, Workspace, clean_env  # noqa: E402
-from tests.harness.runtimes import RUNTIMES_DIR, BuiltRuntime, ensure_runtimes  # noqa: E402
+from tests.harness.runtimes import BuiltRuntime  # noqa: E402
 from tools.package import CLEAN_PATH, package_buildpack  # noqa: E402
 
 WEB_APP = REPO / "bench" / "apps" / "web"
@@ -193,13 +194,6 @@ def prepare(
     return variant
 
 
-def newest_313(runtimes: list[BuiltRuntime]) -> BuiltRuntime:
-    return max(
-        (r for r in runtimes if r.minor == "3.13"),
-        key=lambda r: tuple(int(p) for p in r.version.split(".")),
-    )
-
-
 def show(series: Series) -> str:
     return series.show(digits=3)
 
@@ -213,16 +207,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--instructions", action="store_true", help="also count instructions (needs valgrind)"
     )
+    add_runtime_argument(parser)
     args = parser.parse_args(argv)
 
-    runtimes = ensure_runtimes()
-    runtime = newest_313(runtimes)
+    bench_python = bench_runtimes(args.runtime)
+    runtime, runtimes = bench_python.runtime, bench_python.runtimes
     work = Path(tempfile.mkdtemp(prefix="python-buildpack-startup-"))
     checkouts = {"this": REPO}
     if args.compare:
         checkouts["compare"] = args.compare.resolve()
     try:
-        with FileServer(RUNTIMES_DIR) as mirror, PackageIndex.start() as index:
+        with FileServer(bench_python.mirror_root) as mirror, PackageIndex.start() as index:
             variants = [
                 prepare(name, path, work, runtime, runtimes, mirror.url, index)
                 for name, path in checkouts.items()
@@ -242,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"cores: {os.cpu_count()}, load average at the end: "
         f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}, runs: {args.runs}, "
-        f"runtime: CPython {runtime.version}"
+        f"runtime: {bench_python.describe}"
     )
     for name, path in checkouts.items():
         print(f"{name}: {path}")

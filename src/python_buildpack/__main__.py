@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import gc
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import NoReturn
 
 from .cnb import CnbError
@@ -50,10 +51,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     phase, rest = args[0], args[1:]
     try:
         if phase == "detect":
-            from .detect import run_detect
+            with _imports_uncollected():
+                from .detect import run_detect
 
             return run_detect(rest, log)
-        from .build import run_build
+        with _imports_uncollected():
+            from .build import run_build
 
         return run_build(rest, log)
     except UserError as error:
@@ -87,6 +90,23 @@ def filesystem_error(error: OSError, step: str) -> FilesystemError:
     operation = step[:1].lower() + step[1:]
     paths = [str(p) for p in (error.filename, error.filename2) if p is not None]
     return FilesystemError(operation, " -> ".join(paths) or None, error.strerror or str(error))
+
+
+@contextlib.contextmanager
+def _imports_uncollected() -> Iterator[None]:
+    """The phase's imports with the cyclic garbage collector off (bin/python-buildpack turns it
+    off before the first import), then their objects frozen out of its way.
+
+    Why: importing the build phase creates some 250,000 objects (modules, classes, functions,
+    pydantic's and typing's structures), none of them garbage. The collections that the
+    allocations trigger walked them again and again: about a tenth of a warm build's own time.
+    Frozen, they are never walked by the collections of the build itself."""
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        gc.enable()
 
 
 def _traceback() -> str:

@@ -119,3 +119,22 @@ def test_run_as_a_module_reports_usage() -> None:
     )
     assert proc.returncode == EXIT_ERROR
     assert "usage: python -m python_buildpack detect|build" in proc.stdout
+
+
+def test_the_phase_runs_with_the_garbage_collector_on_and_its_imports_frozen() -> None:
+    """bin/python-buildpack turns the collector off before the first import; main() turns it
+    back on once the phase's modules are imported, with their objects frozen."""
+    src = Path(python_buildpack.__file__).parents[1]
+    launcher = (src.parent / "bin" / "python-buildpack").read_text()
+    assert "gc.disable()" in launcher
+    script = (
+        "import gc, sys; gc.disable(); sys.path.insert(0, sys.argv.pop(1))\n"
+        "import python_buildpack.__main__ as entry, python_buildpack.detect as detect\n"
+        "frozen = lambda: gc.get_freeze_count() > 0\n"
+        "detect.run_detect = lambda args, log: print(gc.isenabled(), frozen()) or 0\n"
+        "sys.exit(entry.main(['detect']))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-I", "-c", script, str(src)], capture_output=True, text=True, check=False
+    )
+    assert (proc.returncode, proc.stdout) == (0, "True True\n"), proc.stderr
