@@ -185,11 +185,15 @@ def test_only_the_runtimes_asked_for_are_built(
     ]
     built: list[str] = []
 
-    def build(source: cs.CachedSource, arch: str, cache_dir: Path) -> rt.BuiltRuntime:
-        built.append(source.version)
+    def build(
+        source: cs.CachedSource, arch: str, cache_dir: Path, *, optimize: bool = False
+    ) -> rt.BuiltRuntime:
+        built.append(source.version + (" optimized" if optimize else ""))
+        assert optimize == (cache_dir == tmp_path / "optimized")
         return fake_runtime(cache_dir, source.version)
 
     monkeypatch.setattr(rt, "RUNTIMES_DIR", tmp_path)
+    monkeypatch.setattr(rt, "OPTIMIZED_DIR", tmp_path / "optimized")
     monkeypatch.setattr(rt, "available_sources", lambda: sources)
     monkeypatch.setattr(rt, "build_runtime", build)
     monkeypatch.setattr(rt.runtime_builder, "host_arch", lambda: "amd64")
@@ -203,3 +207,8 @@ def test_only_the_runtimes_asked_for_are_built(
     assert built == ["3.13.15", "3.11.2", "3.13.5"]
     with pytest.raises(RuntimeError, match=r"no CPython 3\.12"):
         rt.ensure_newest("3.12")
+    # The benchmarks' runtime, built with PGO and LTO: cached apart from the tests' ones.
+    optimized = rt.ensure_newest("3.13", optimized=True)
+    assert optimized.archive_path.parent == tmp_path / "optimized"
+    assert rt.ensure_newest("3.13", optimized=True) == optimized
+    assert built == ["3.13.15", "3.11.2", "3.13.5", "3.13.15 optimized"]
