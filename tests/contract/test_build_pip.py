@@ -207,6 +207,10 @@ def test_reuse_can_be_disabled(app: Workspace) -> None:
     result = build_ok(app)
     assert "BP_PIP_REUSE_VENV is false" in result.stdout
     assert "Running 'pip install" in result.stdout
+    # Never reused, so never cached: the restorer does not bring its files back for nothing.
+    assert not layer_toml(app, "venv").types.cache
+    again = build_ok(app)
+    assert "Running 'pip install" in again.stdout
 
 
 def test_sdist_with_a_c_extension_compiles(app: Workspace) -> None:

@@ -273,7 +273,11 @@ def install_dependencies(
     layer.complete(
         _with_contents(metadata, reusable, distributions, bin_names),
         env=layer_env,
-        types=LayerTypes(build=True, launch=True, cache=reusable),
+        # What the next build will not reuse (BP_PIP_REUSE_VENV=false) is not worth its
+        # thousands of files in the cache: the restorer would extract them for nothing.
+        types=LayerTypes(
+            build=True, launch=True, cache=reusable and not installer.reuse_blockers()
+        ),
     )
     image.export(layer, layer_env)
     return VenvInstall(layer.path, install_env, False, distributions, bin_names)
