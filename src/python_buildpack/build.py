@@ -17,6 +17,7 @@ from .detect import NEEDED, required_by_others, working_directory
 from .django import collect_static_files, may_collect_static
 from .env_checks import tool_run_env
 from .installers import lock_file_installer, pip_installer
+from .installers.pip import rebuilt_on_every_build
 from .layers.background import Background
 from .layers.pip import install_pip, open_pip_layer, packing_pip_alongside, pip_wanted
 from .layers.pip_cache import prepare_pip_cache
@@ -25,7 +26,7 @@ from .layers.python import install_python, open_python_layer
 from .layers.python_archive import open_archive_cache
 from .layers.tool import install_tool, open_tool_layer
 from .layers.tool_cache import prepare_tool_cache
-from .layers.venv import Installer, VenvInstall, install_dependencies, rebuilt_on_every_build
+from .layers.venv import Installer, VenvInstall, install_dependencies
 from .output import Log, format_duration
 from .package_managers import ManagerSpec, Tool
 from .processes import configure_processes

@@ -24,10 +24,9 @@ from python_buildpack.installers import (
     poetry,
     uv,
 )
-from python_buildpack.installers.pip import PipInstaller, uv_pip_env
+from python_buildpack.installers.pip import PipInstaller, rebuilt_on_every_build, uv_pip_env
 from python_buildpack.layers.python import PythonInstall
 from python_buildpack.layers.tool import ToolInstall
-from python_buildpack.layers.venv import rebuilt_on_every_build
 from python_buildpack.output import Log
 from python_buildpack.package_managers import PackageManager, Tool
 from python_buildpack.pip_inputs import PipInputs
@@ -241,7 +240,7 @@ def test_a_stale_lock_file_is_named_with_the_specs_fix(tmp_path: Path, tool: Too
     ("unpinned", "reuse", "why"),
     [
         ([], True, None),
-        (["flask"], True, "not every requirement is pinned to one version"),
+        (["flask"], True, "Not every requirement is pinned to one version"),
         ([], False, "BP_PIP_REUSE_VENV is false"),
     ],
 )

@@ -35,6 +35,30 @@ UV_EQUIVALENTS = {
 }
 
 
+def reuse_blockers(inputs: PipInputs, reuse_venv: bool) -> list[str]:
+    """Why no venv that pip installs from `inputs` is ever reused: the same on every build with
+    these inputs and settings, so known before anything is installed."""
+    reasons = []
+    if not reuse_venv:
+        reasons.append("BP_PIP_REUSE_VENV is false")
+    if not inputs.deterministic:
+        reasons.append("Not every requirement is pinned to one version")
+    return reasons
+
+
+def rebuilt_on_every_build(config: BuildConfig) -> str | None:
+    """Why this build, and the next ones with the same inputs, install the venv anew (so they
+    run Python: `layers.python` keeps its files cached then), or None: pip's `reuse_blockers`,
+    known before Python is installed. A lock file that installs the app's code as a copy is
+    known only after its install (`LockFileInstaller.finish`), and that venv's metadata is not
+    restored: Python is unpacked for it on every build."""
+    inputs = config.pip_inputs
+    if inputs is None:
+        return None
+    blockers = reuse_blockers(inputs, config.reuse_venv)
+    return blockers[0] if blockers else None
+
+
 @dataclass
 class PipInstaller:
     config: BuildConfig
@@ -70,12 +94,7 @@ class PipInstaller:
         return "The requirements"
 
     def reuse_blockers(self) -> list[str]:
-        reasons = []
-        if not self.config.reuse_venv:
-            reasons.append("BP_PIP_REUSE_VENV is false")
-        if not self.inputs.deterministic:
-            reasons.append("Not every requirement is pinned to one version")
-        return reasons
+        return reuse_blockers(self.inputs, self.config.reuse_venv)
 
     def install(self, venv: Path, env: dict[str, str], log: Log) -> bool:
         inputs = self.inputs

@@ -159,23 +159,6 @@ def _contents(old: VenvMetadata, new: VenvMetadata) -> None:
     return None
 
 
-def rebuilt_on_every_build(config: BuildConfig) -> str | None:
-    """Why this build, and the next ones with the same inputs, install the venv anew (so they
-    run Python: `layers.python` keeps its files cached then), or None. Known before Python is
-    installed, from pip's inputs and settings (`PipInstaller.reuse_blockers`). A lock file
-    that installs the app's code as a copy is known only after its install
-    (`LockFileInstaller.finish`), and that venv's metadata is not restored: Python is unpacked
-    for it on every build."""
-    inputs = config.pip_inputs
-    if inputs is None:
-        return None
-    if not config.reuse_venv:
-        return "BP_PIP_REUSE_VENV is false"
-    if not inputs.deterministic:
-        return "not every requirement is pinned to one version"
-    return None
-
-
 def venv_env(
     path: Path, package_manager: str = "pip", app_pythonpath: str | None = None
 ) -> LayerEnv:
