@@ -173,7 +173,12 @@ def test_finish_keeps_the_files_of_a_layer_needed_on_every_build(tmp_path: Path)
     image = PreviousImage.read(tmp_path)
     layer = restored(tmp_path, files=True)
     layer.complete(METADATA, env=env())
-    image.export(layer, env(), files_needed=True)
+    image.need_files("python", "the dependencies are installed with it on every build")
+    assert image.why_not_reuse("python", digest()) == (
+        "its files stayed in the previous image, and the dependencies are installed with it on "
+        "every build"
+    )
+    image.export(layer, env())
     assert image.finish() == []
     assert layer.path.is_dir()
     # Its digest is recorded all the same, for a later build that no longer needs the files.

@@ -79,7 +79,9 @@ class PreviousImage:
     # Why the launch layers' files are needed at build time on every build (e.g. "Django's
     # collectstatic"), or None.
     needed_at_build: str | None = None
-    _exported: dict[str, tuple[Layer[Any], LayerEnv, Mapping[str, str] | None, bool]] = field(
+    # The same for one layer (`need_files`): by name, why its files are needed.
+    _needed: dict[str, str] = field(default_factory=dict)
+    _exported: dict[str, tuple[Layer[Any], LayerEnv, Mapping[str, str] | None]] = field(
         default_factory=dict
     )
 
@@ -97,9 +99,20 @@ class PreviousImage:
                 recorded = {}
         return cls(Path(layers_dir), recorded, needed_at_build)
 
+    def need_files(self, name: str, why: str) -> None:
+        """Layer `name`'s files are needed at build time on every build, `why` (a clause: "the
+        dependencies are installed with it on every build"), as with `needed_at_build` for this
+        layer alone: they are never left to the image."""
+        self._needed[name] = why
+
+    def files_needed(self, name: str) -> bool:
+        return self.needed_at_build is not None or name in self._needed
+
     def why_not_reuse(self, name: str, digest: str) -> str | None:
         """None when layer `name`, restored as metadata alone and holding what `digest` says,
         can be taken from the previous image; otherwise why its files must be installed."""
+        if name in self._needed:
+            return f"its files stayed in the previous image, and {self._needed[name]}"
         if self.recorded is None or name not in self.recorded:
             return NOT_RESTORED
         if self.needed_at_build is not None:
@@ -114,24 +127,18 @@ class PreviousImage:
         return None
 
     def export(
-        self,
-        layer: Layer[Any],
-        env: LayerEnv,
-        written: Mapping[str, str] | None = None,
-        *,
-        files_needed: bool = False,
+        self, layer: Layer[Any], env: LayerEnv, written: Mapping[str, str] | None = None
     ) -> None:
         """Record that this build exports `layer` (completed) with `env` (and the files
-        `written`: see `content_digest`). `files_needed`: the next builds need its files (as
-        with `needed_at_build`, for this layer alone), so they are never left to the image."""
-        self._exported[layer.name] = (layer, env, written, files_needed)
+        `written`: see `content_digest`)."""
+        self._exported[layer.name] = (layer, env, written)
 
     def finish(self) -> list[str]:
         """Leave the files of the unchanged layers the previous image already holds to it, and
         write `store.toml` for the next build. Returns the names of the layers left."""
         digests: dict[str, str] = {}
         left = []
-        for name, (layer, env, written, files_needed) in sorted(self._exported.items()):
+        for name, (layer, env, written) in sorted(self._exported.items()):
             if layer.written_metadata is None:
                 raise ValueError(f"layer {name!r} was exported before it was completed")
             digest = content_digest(layer.written_metadata, env, written)
@@ -139,8 +146,7 @@ class PreviousImage:
             if (
                 layer.has_contents
                 and layer.state is LayerState.RESTORED
-                and self.needed_at_build is None
-                and not files_needed
+                and not self.files_needed(name)
                 and self.recorded is not None
                 and self.recorded.get(name) == digest
             ):

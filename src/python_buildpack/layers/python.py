@@ -173,19 +173,19 @@ def open_python_layer(
     path = config.layers_dir / LAYER_NAME
     env = layer_env(path, minor_version(python.version))
 
+    if venv_rebuilt is not None:
+        image.need_files(
+            LAYER_NAME, f"the dependencies are installed with it on every build ({venv_rebuilt})"
+        )
+
     def without_files(old: PythonLayerMetadata) -> str | None:
-        if venv_rebuilt is not None:
-            return (
-                "its files stayed in the previous image, and the dependencies are installed "
-                f"with it on every build ({venv_rebuilt})"
-            )
         return image.why_not_reuse(
             LAYER_NAME, content_digest(dump_model(old), env, written_files(path))
         )
 
     # What runs Python on every build keeps its files restored and cached, as the restorer
     # extracts them beside the other layers; otherwise they stay in the image.
-    needed = image.needed_at_build is not None or venv_rebuilt is not None
+    needed = image.files_needed(LAYER_NAME)
     layer = open_layer(
         config.layers_dir,
         LAYER_NAME,
@@ -223,8 +223,7 @@ def install_python(
             SBOM_EXTENSION,
         )
         layer.complete(metadata, env=layer_env_)
-        # A layer cached with its files is one that runs on every build: it stays so.
-        image.export(layer, layer_env_, written_files(layer.path), files_needed=layer.types.cache)
+        image.export(layer, layer_env_, written_files(layer.path))
 
     if layer.state is LayerState.RESTORED and not layer.has_contents:
         # Left to the previous image; the archive stays cached for a build that must run it.
