@@ -88,10 +88,20 @@ def test_a_missing_own_dependency_is_a_user_error_and_any_other_a_bug(
         assert "Traceback" in err
 
 
+SRC = Path(python_buildpack.__file__).parents[1]
+
+
+def run_script(script: str) -> subprocess.CompletedProcess[str]:
+    """`script` in a fresh `python -I`, with this checkout's `src` first on sys.path (the
+    script inserts `sys.argv[1]`, as bin/python-buildpack does)."""
+    return subprocess.run(
+        [sys.executable, "-I", "-c", script, str(SRC)], capture_output=True, text=True, check=False
+    )
+
+
 def test_run_flushes_what_was_written_and_exits_with_mains_code() -> None:
     # run() ends the process without the interpreter's teardown: what sits in the buffers of
     # piped stdout and stderr must still come out, and the exit code must be main()'s.
-    src = Path(python_buildpack.__file__).parents[1]
     script = (
         "import sys; sys.path.insert(0, sys.argv.pop(1))\n"
         "import python_buildpack.__main__ as entry\n"
@@ -100,22 +110,19 @@ def test_run_flushes_what_was_written_and_exits_with_mains_code() -> None:
         "entry.run()\n"
         "print('not reached')\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-I", "-c", script, str(src)], capture_output=True, text=True, check=False
-    )
+    proc = run_script(script)
     assert proc.returncode == 42
     assert proc.stdout == "last line\n"
     assert proc.stderr == "to stderr\n"
 
 
 def test_run_as_a_module_reports_usage() -> None:
-    src = Path(python_buildpack.__file__).parents[1]
     proc = subprocess.run(
         [sys.executable, "-I", "-m", "python_buildpack"],
         capture_output=True,
         text=True,
         check=False,
-        cwd=src,
+        cwd=SRC,
     )
     assert proc.returncode == EXIT_ERROR
     assert "usage: python -m python_buildpack detect|build" in proc.stdout
@@ -124,8 +131,7 @@ def test_run_as_a_module_reports_usage() -> None:
 def test_the_phase_runs_with_the_garbage_collector_on_and_its_imports_frozen() -> None:
     """bin/python-buildpack turns the collector off before the first import; main() turns it
     back on once the phase's modules are imported, with their objects frozen."""
-    src = Path(python_buildpack.__file__).parents[1]
-    launcher = (src.parent / "bin" / "python-buildpack").read_text()
+    launcher = (SRC.parent / "bin" / "python-buildpack").read_text()
     assert "gc.disable()" in launcher
     script = (
         "import gc, sys; gc.disable(); sys.path.insert(0, sys.argv.pop(1))\n"
@@ -134,7 +140,5 @@ def test_the_phase_runs_with_the_garbage_collector_on_and_its_imports_frozen() -
         "detect.run_detect = lambda args, log: print(gc.isenabled(), frozen()) or 0\n"
         "sys.exit(entry.main(['detect']))\n"
     )
-    proc = subprocess.run(
-        [sys.executable, "-I", "-c", script, str(src)], capture_output=True, text=True, check=False
-    )
+    proc = run_script(script)
     assert (proc.returncode, proc.stdout) == (0, "True True\n"), proc.stderr
