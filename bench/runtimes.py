@@ -14,6 +14,7 @@ import argparse
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.harness.cpython_sources import version_key
 from tests.harness.runtimes import RUNTIMES_DIR, BuiltRuntime, ensure_newest, ensure_runtimes
 
 BENCH_MINOR = "3.13"  # every app of the benchmarks asks for it
@@ -56,7 +57,4 @@ def bench_runtimes(kind: str) -> BenchRuntimes:
 
 
 def newest(runtimes: list[BuiltRuntime], minor: str) -> BuiltRuntime:
-    return max(
-        (r for r in runtimes if r.minor == minor),
-        key=lambda r: tuple(int(p) for p in r.version.split(".")),
-    )
+    return max((r for r in runtimes if r.minor == minor), key=lambda r: version_key(r.version))
