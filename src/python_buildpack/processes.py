@@ -191,9 +191,11 @@ def _project_script(
         return None
     named = [name for name in WEB_SCRIPT_NAMES if name in declared]
     if named:
-        chosen, why = named[0], f"named '{named[0]}'"
+        chosen = named[0]
+        why = f"pyproject.toml's {declared[chosen]} script named '{chosen}'"
     elif len(declared) == 1:
-        chosen, why = next(iter(declared)), "its only script"
+        chosen = next(iter(declared))
+        why = f"the only script in pyproject.toml's {declared[chosen]}"
     else:
         return None
     table = declared[chosen]
@@ -204,7 +206,7 @@ def _project_script(
         )
         return None
     notes.append(f"'{chosen}' must listen on 0.0.0.0:$PORT to be reachable")
-    return chosen, f"pyproject.toml's {table} script {why}"
+    return chosen, why
 
 
 def _ui_app(app_dir: Path, packages: frozenset[str], notes: list[str]) -> tuple[str, str] | None:

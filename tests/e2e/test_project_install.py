@@ -12,12 +12,14 @@ venv, not the working directory. One build per app, shared by the assertions (mo
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import LAYERS
+from tests.e2e.conftest import FIXTURE_APPS, LAYERS
 from tests.harness.lifecycle import BuildResult, Platform
 
 pytestmark = pytest.mark.e2e
@@ -80,3 +82,39 @@ def test_a_flat_layout_module_and_its_console_script_run_in_the_image(
         "bp-test-alpha=1.1.0",
         "module=/workspace/hello_app.py",
     ]
+
+
+def test_an_app_made_by_uv_init_package_runs_its_script_and_its_changed_code(
+    platform: Platform, tmp_path: Path
+) -> None:
+    """`uv init --package` as it comes (uv 0.13.6; see the fixture's pyproject.toml): its own
+    build backend, uv_build, which uv fetches from the index to install the project editable.
+    A code change reuses the venv, whose editable install then runs the new code."""
+    app = tmp_path / "uv_init_app"
+    shutil.copytree(FIXTURE_APPS / "uv_init_app", app)
+    cache = tmp_path / "cache"
+
+    def run(build: BuildResult, command: str) -> str:
+        exit_code, output = platform.run(build, command=["bash", "-c", f"cd / && {command}"])
+        assert exit_code == 0, output
+        return output.strip().splitlines()[-1]
+
+    first = platform.build(app, image="uv-init-app", cache_dir=cache)
+    assert "Running 'uv sync --locked" in first.logs["builder"]
+    assert run(first, "uv-init-app") == "Hello from uv-init-app!"
+    code = "import bp_test_alpha, uv_init_app; print(uv_init_app.__file__)"
+    assert run(first, f"python -c '{code}'") == "/workspace/src/uv_init_app/__init__.py"
+
+    source = app / "src" / "uv_init_app" / "__init__.py"
+    source.write_text(source.read_text().replace("Hello from", "Changed: hello from"))
+    second = platform.build(app, image="uv-init-app", cache_dir=cache, previous_image="uv-init-app")
+    assert "Using cached virtual environment" in second.logs["builder"]
+    assert "Running 'uv sync" not in second.logs["builder"]
+    assert run(second, "uv-init-app") == "Changed: hello from uv-init-app!"
+
+    # Without its uv.lock, pip installs the project (a copy), uv_build building its wheel.
+    (app / "uv.lock").unlink()
+    third = platform.build(app, image="uv-init-app-pip", cache_dir=tmp_path / "pip-cache")
+    assert "Running 'pip install" in third.logs["builder"]
+    assert run(third, "uv-init-app") == "Changed: hello from uv-init-app!"
+    assert run(third, f"python -c '{code}'") == f"{SITE}/uv_init_app/__init__.py"

@@ -92,6 +92,9 @@ REAL_PACKAGES: dict[str, str] = {
     "setuptools": "84.2.1",
     "wheel": "0.48.0",
     "packaging": "26.3",
+    # the build backend `uv init --package` writes (uv 0.13.6's bound, `>=0.13.6,<0.14.0`;
+    # 0.13.6 is the newest release this host's PyPI serves): tests/fixtures/apps/uv_init_app
+    "uv-build": "0.13.6",
     # the pip the buildpack installs into its pip layer (requirements/pip.txt), so builds in
     # tests bootstrap it from here rather than from PyPI
     "pip": "26.3",

@@ -307,7 +307,7 @@ def test_a_single_project_script_is_the_web_process(tmp_path: Path) -> None:
     write(tmp_path, {"app.py": FLASK_APP})  # the script wins over the file heuristics
     inference = infer_web_process(AppSnapshot(tmp_path), {"gunicorn"}, {}, {"webapp", "python"})
     assert inference.command == "webapp"
-    assert inference.reason == "pyproject.toml's [project.scripts] script its only script"
+    assert inference.reason == "the only script in pyproject.toml's [project.scripts]"
     assert any("0.0.0.0:$PORT" in note for note in inference.notes)
 
 
@@ -315,7 +315,7 @@ def test_a_start_or_serve_script_among_others(tmp_path: Path) -> None:
     scripts_app(tmp_path, "migrate = 'w:m'\nserve = 'w:s'\ncli = 'w:c'")
     inference = infer_web_process(AppSnapshot(tmp_path), set(), {}, {"migrate", "serve", "cli"})
     assert inference.command == "serve"
-    assert "named 'serve'" in inference.reason
+    assert inference.reason == "pyproject.toml's [project.scripts] script named 'serve'"
     scripts_app(tmp_path, "migrate = 'w:m'\ncli = 'w:c'")
     assert infer_web_process(AppSnapshot(tmp_path), set(), {}, {"migrate", "cli"}).command is None
 
