@@ -16,8 +16,7 @@ from .config import BuildConfig, PipInstallerKind, decide
 from .detect import NEEDED, required_by_others, working_directory
 from .django import collect_static_files, may_collect_static
 from .env_checks import tool_run_env
-from .installers import lock_file_installer, pip_installer
-from .installers.pip import rebuilt_on_every_build
+from .installers import lock_file_installer, pip_installer, rebuilt_on_every_build
 from .layers.background import Background
 from .layers.pip import install_pip, open_pip_layer, packing_pip_alongside, pip_wanted
 from .layers.pip_cache import prepare_pip_cache

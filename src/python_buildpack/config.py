@@ -318,7 +318,8 @@ def committed_venvs(app_dir: Path) -> list[str]:
     ]
 
 
-GROUP_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")
+# The name rule of packages (PEP 508), which dependency groups share (PEP 735).
+NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$")
 
 
 def poetry_groups(settings: Mapping[str, str]) -> tuple[str, ...]:
@@ -327,7 +328,7 @@ def poetry_groups(settings: Mapping[str, str]) -> tuple[str, ...]:
     if raw is None:
         return ()
     groups = [group.strip() for group in raw.replace(" ", ",").split(",") if group.strip()]
-    invalid = [group for group in groups if not GROUP_NAME.match(group)]
+    invalid = [group for group in groups if not NAME.match(group)]
     if invalid:
         raise PoetryGroupsInvalid(raw, invalid)
     return tuple(dict.fromkeys(g for g in groups if g != "main"))

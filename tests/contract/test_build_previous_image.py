@@ -14,7 +14,13 @@ import pytest
 import tomllib
 
 from python_buildpack.cnb.models import LayerTypes
-from tests.contract.lockfile_apps import build_ok, layer_toml, pip_zipped_site, venv_python
+from tests.contract.lockfile_apps import (
+    build_ok,
+    layer_toml,
+    lockfile_app,
+    pip_zipped_site,
+    venv_python,
+)
 from tests.harness.package_index import PackageIndex
 from tests.harness.phases import Workspace
 
@@ -313,3 +319,28 @@ def test_python_left_to_the_image_is_unpacked_once_for_a_venv_installed_on_every
     again = build_ok(app)
     assert "Using cached Python 3.13.15\n" in again.stdout
     assert "Running 'pip install" in again.stdout
+
+
+def test_python_stays_cached_for_a_lock_file_that_installs_the_apps_code_as_a_copy(
+    ws: Workspace, locked_package_index: PackageIndex
+) -> None:
+    """uv.lock installs the app's own library (`libs/greet`, a path dependency) as a copy, so
+    the venv is installed on every build: known from the lock file before Python is
+    installed, which is then cached with its files from the first build on, never unpacked
+    again. The next venv holds the library's changed code."""
+    app = lockfile_app(ws, locked_package_index, "uv_path_dep_app")
+    first = build_ok(app)
+    assert "uv.lock installs code of the app dir as a copy, not editable:" in first.stdout
+    assert "greet (from libs/greet)" in first.stdout
+    assert layer_toml(app, "python").types == LayerTypes(build=True, launch=True, cache=True)
+    assert venv_python(app, "import greet; print(greet.GREETING)") == "hello from libs/greet"
+
+    library = app.app / "libs" / "greet" / "greet.py"
+    library.write_text(library.read_text().replace("hello from", "changed in"))
+    app.restore_for_rebuild()
+    second = build_ok(app)
+    assert "Using cached Python 3.13.15\n" in second.stdout
+    assert "from the build cache" not in second.stdout
+    assert "Running 'uv sync" in second.stdout
+    assert layer_toml(app, "python").types.cache
+    assert venv_python(app, "import greet; print(greet.GREETING)") == "changed in libs/greet"

@@ -22,9 +22,10 @@ from python_buildpack.installers import (
     lock_file_installer,
     pipenv,
     poetry,
+    rebuilt_on_every_build,
     uv,
 )
-from python_buildpack.installers.pip import PipInstaller, rebuilt_on_every_build, uv_pip_env
+from python_buildpack.installers.pip import PipInstaller, uv_pip_env
 from python_buildpack.layers.python import PythonInstall
 from python_buildpack.layers.tool import ToolInstall
 from python_buildpack.output import Log
@@ -248,8 +249,48 @@ def test_a_pip_venv_installed_on_every_build_is_known_before_python(
     unpinned: list[str], reuse: bool, why: str | None
 ) -> None:
     inputs = PipInputs("requirements.txt", [], "d", unpinned=unpinned)
-    config = types.SimpleNamespace(pip_inputs=inputs, reuse_venv=reuse)
+    pip = types.SimpleNamespace(tool=Tool.PIP)
+    config = types.SimpleNamespace(pip_inputs=inputs, reuse_venv=reuse, package_manager=pip)
     assert rebuilt_on_every_build(config) == why  # type: ignore[arg-type]
-    # A lock file's venv is known only after its install.
-    lock = types.SimpleNamespace(pip_inputs=None, reuse_venv=reuse)
-    assert rebuilt_on_every_build(lock) is None  # type: ignore[arg-type]
+
+
+# Each tool's lock file as the tool writes it, with one package from the app dir as a copy.
+COPYING_LOCKS = {
+    Tool.UV: (
+        '[[package]]\nname = "greet"\nversion = "0.1.0"\nsource = { directory = "libs/greet" }\n'
+    ),
+    Tool.POETRY: (
+        '[[package]]\nname = "greet"\nversion = "0.1.0"\ndevelop = false\n\n'
+        '[package.source]\ntype = "directory"\nurl = "libs/greet"\n'
+    ),
+    Tool.PIPENV: '{"default": {"greet": {"path": "./libs/greet"}}}',
+}
+
+
+@pytest.mark.parametrize("tool", [Tool.UV, Tool.POETRY, Tool.PIPENV], ids=lambda t: t.value)
+def test_a_lock_file_copying_the_apps_code_is_known_before_python(
+    tool: Tool, tmp_path: Path
+) -> None:
+    lock_file = tool.spec.lock_file
+    config = types.SimpleNamespace(
+        app=AppSnapshot(tmp_path), package_manager=types.SimpleNamespace(tool=tool)
+    )
+    (tmp_path / lock_file).write_text(COPYING_LOCKS[tool])
+    reason = rebuilt_on_every_build(config)  # type: ignore[arg-type]
+    assert reason == f"{lock_file} installs code of the app dir as a copy, not editable"
+
+    # None of the words a local entry holds: not parsed at all (a large lock file would cost
+    # the build more than its other work), so even a broken one passes here, for the tool to
+    # reject.
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / lock_file).write_text("{[ not a lock file, no local entries")
+    config.app = AppSnapshot(other)
+    assert rebuilt_on_every_build(config) is None  # type: ignore[arg-type]
+    # The same package editable is no copy.
+    editable = COPYING_LOCKS[tool].replace("{ directory =", "{ editable =")
+    editable = editable.replace("develop = false", "develop = true")
+    editable = editable.replace('"./libs/greet"}', '"./libs/greet", "editable": true}')
+    (other / lock_file).write_text(editable)
+    config.app = AppSnapshot(other)
+    assert rebuilt_on_every_build(config) is None  # type: ignore[arg-type]

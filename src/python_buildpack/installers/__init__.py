@@ -16,6 +16,7 @@ from ..layers.pip import PipInstall
 from ..layers.python import PythonInstall
 from ..layers.tool import ToolInstall
 from ..package_managers import Tool
+from . import pip as pip_rules
 from .locked import LockFileInstaller
 from .pip import PipInstaller
 from .pipenv import PipenvInstaller
@@ -26,6 +27,19 @@ from .uv import UvInstaller
 LOCK_FILE_INSTALLERS: dict[Tool, type[LockFileInstaller]] = {
     installer.spec.tool: installer for installer in (UvInstaller, PoetryInstaller, PipenvInstaller)
 }
+
+
+def rebuilt_on_every_build(config: BuildConfig) -> str | None:
+    """Why this build, and the next ones with the same inputs, install the venv anew, or None:
+    known from the app's files before Python is installed, so that `layers.python` keeps its
+    files cached for the builds that run it (pip's reuse rules; a lock file that installs the
+    app's code as a copy)."""
+    installer = LOCK_FILE_INSTALLERS.get(config.package_manager.tool)
+    if installer is None:
+        return pip_rules.rebuilt_on_every_build(config)
+    if installer.copied_before_install(config):
+        return f"{installer.spec.lock_file} installs code of the app dir as a copy, not editable"
+    return None
 
 
 def pip_installer(

@@ -40,6 +40,10 @@ class LockFileInstaller:
     runs its tool (`install`)."""
 
     spec: ClassVar[ManagerSpec]
+    # Words that every lock entry installing the app's code as a copy holds, as the tool writes
+    # it: a lock file without any is not parsed before the install (`copied_before_install`),
+    # since parsing a large one would cost a warm build more than the rest of its work.
+    local_words: ClassVar[tuple[bytes, ...]]
 
     config: BuildConfig
     python: PythonInstall
@@ -97,6 +101,22 @@ class LockFileInstaller:
 
     def reuse_blockers(self) -> list[str]:
         return []
+
+    @classmethod
+    def copied(cls, config: BuildConfig) -> list[str]:
+        """The packages the lock file installs from the app dir as a copy, not editable: the
+        venv is then installed anew on every build (`finish`)."""
+        raise NotImplementedError
+
+    @classmethod
+    def copied_before_install(cls, config: BuildConfig) -> list[str]:
+        """`copied`, told before Python is installed (`layers.python` keeps its files cached
+        for a venv installed on every build). A lock file the tool did not write as usual may
+        escape it; `finish` still tells from the whole lock after the install."""
+        data = config.app.read_bytes(cls.spec.lock_file)
+        if data is None or not any(word in data for word in cls.local_words):
+            return []
+        return cls.copied(config)
 
     def install(self, venv: Path, env: dict[str, str], log: Log) -> bool:
         """Run the tool into `venv` (`layers.venv.Installer.install`)."""

@@ -47,14 +47,11 @@ def reuse_blockers(inputs: PipInputs, reuse_venv: bool) -> list[str]:
 
 
 def rebuilt_on_every_build(config: BuildConfig) -> str | None:
-    """Why this build, and the next ones with the same inputs, install the venv anew (so they
-    run Python: `layers.python` keeps its files cached then), or None: pip's `reuse_blockers`,
-    known before Python is installed. A lock file that installs the app's code as a copy is
-    known only after its install (`LockFileInstaller.finish`), and that venv's metadata is not
-    restored: Python is unpacked for it on every build."""
+    """Why this build, and the next ones with the same inputs, install a pip app's venv anew,
+    or None: the first of `reuse_blockers` (see `installers.rebuilt_on_every_build`)."""
     inputs = config.pip_inputs
     if inputs is None:
-        return None
+        raise RuntimeError("a pip app's inputs were not read by decide()")
     blockers = reuse_blockers(inputs, config.reuse_venv)
     return blockers[0] if blockers else None
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from ..bytecode import compile_venv
 from ..commands import capture, run
+from ..config import BuildConfig
 from ..errors import LockedPackagesInstallFailed, PackageManagerInstallFailed
 from ..output import Log
 from ..package_managers import Tool
@@ -36,6 +37,7 @@ PIPENV_ENV = {
 
 class PipenvInstaller(LockFileInstaller):
     spec = Tool.PIPENV.spec
+    local_words = (b'"path"', b'"file"')
 
     def install(self, venv: Path, env: dict[str, str], log: Log) -> bool:
         tool_env = {**env, **PIPENV_ENV, "PIPENV_PIPFILE": str(self.config.app_dir / "Pipfile")}
@@ -87,7 +89,11 @@ class PipenvInstaller(LockFileInstaller):
                     raise LockedPackagesInstallFailed(self.lock_file, result.exit_code)
         # pip ran with --no-compile: the venv is compiled once, on every CPU (`bytecode`).
         compile_venv(self.python.python, venv, env, log)
-        return self.finish(copied_sources(self.config.app.json(self.lock_file)), log)
+        return self.finish(self.copied(self.config), log)
+
+    @classmethod
+    def copied(cls, config: BuildConfig) -> list[str]:
+        return copied_sources(config.app.json(cls.spec.lock_file))
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from typing import Any
 
 from ..app_snapshot import table
 from ..bytecode import compile_venv
+from ..config import BuildConfig
 from ..errors import PoetryProjectNotInstallable
 from ..output import Log
 from ..package_managers import Tool
@@ -26,6 +27,7 @@ NOT_INSTALLABLE_MARKER = "The current project could not be installed"
 
 class PoetryInstaller(LockFileInstaller):
     spec = Tool.POETRY.spec
+    local_words = (b'"directory"', b'"file"')
 
     @property
     def options(self) -> Sequence[str]:
@@ -47,7 +49,11 @@ class PoetryInstaller(LockFileInstaller):
             known_failures={NOT_INSTALLABLE_MARKER: PoetryProjectNotInstallable()},
         )
         compile_venv(self.python.python, venv, env, log)
-        return self.finish(copied_sources(self.config.app.toml(self.lock_file) or {}), log)
+        return self.finish(self.copied(self.config), log)
+
+    @classmethod
+    def copied(cls, config: BuildConfig) -> list[str]:
+        return copied_sources(config.app.toml(cls.spec.lock_file) or {})
 
 
 def project_note(pyproject: dict[str, Any]) -> str:

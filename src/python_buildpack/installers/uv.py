@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..app_snapshot import table
+from ..config import NAME, BuildConfig
 from ..output import Log
 from ..package_managers import Tool
 from .locked import LockFileInstaller
@@ -23,6 +24,7 @@ from .locked import LockFileInstaller
 
 class UvInstaller(LockFileInstaller):
     spec = Tool.UV.spec
+    local_words = (b"directory =", b"path =")
 
     @property
     def options(self) -> Sequence[str]:
@@ -41,8 +43,25 @@ class UvInstaller(LockFileInstaller):
         ]  # fmt: skip
         # BP_UV_GROUPS / BP_UV_EXTRAS add groups and extras (uv_selection.py).
         command += self.config.uv.sync_args
+        copies = local_copies(self.config.app.toml(self.lock_file) or {})
+        # uv's cache knows the build of a local package by the times of its pyproject.toml,
+        # setup.py and setup.cfg alone, which do not change when its code does: the cached
+        # build of an earlier build would be installed, with the code as it was then.
+        # A name that is not one (an option, say) is left for uv to reject with the lock file.
+        rebuilt = [name for name, _ in copies if NAME.match(name)]
+        if rebuilt:
+            log.info(
+                f"Building {', '.join(rebuilt)} from the app dir anew, not from uv's cache, "
+                "which would miss changes to its code"
+            )
+            for name in rebuilt:
+                command += ["--refresh-package", name]
         self.run_tool(command, env, log)
-        return self.finish(copied_sources(self.config.app.toml(self.lock_file) or {}), log)
+        return self.finish([f"{name} (from {where})" for name, where in copies], log)
+
+    @classmethod
+    def copied(cls, config: BuildConfig) -> list[str]:
+        return copied_sources(config.app.toml(cls.spec.lock_file) or {})
 
 
 def project_note(pyproject: dict[str, Any]) -> str:
@@ -58,13 +77,19 @@ def project_note(pyproject: dict[str, Any]) -> str:
 
 
 def copied_sources(lock: dict[str, Any]) -> list[str]:
-    """The packages uv.lock installs from the app dir as a copy: a local directory that is not
-    editable (`source = { directory = ... }`) or a local archive (`source = { path = ... }`)."""
+    """The packages uv.lock installs from the app dir as a copy, for the log."""
+    return [f"{name} (from {where})" for name, where in local_copies(lock)]
+
+
+def local_copies(lock: dict[str, Any]) -> list[tuple[str, str]]:
+    """The name and place of each package uv.lock installs from the app dir as a copy: a local
+    directory that is not editable (`source = { directory = ... }`) or a local archive
+    (`source = { path = ... }`)."""
     packages = lock.get("package")
     copied = []
     for package in packages if isinstance(packages, list) else []:
         source = package.get("source") if isinstance(package, dict) else None
         if isinstance(source, dict) and ("directory" in source or "path" in source):
             where = source.get("directory", source.get("path"))
-            copied.append(f"{package.get('name')} (from {where})")
+            copied.append((str(package.get("name")), str(where)))
     return copied

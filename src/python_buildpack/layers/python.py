@@ -12,8 +12,8 @@ ensure_files`): they are then unpacked from the cached archive, sha256 checked a
 Python on every build keeps the layer a build layer, cached with its files, as before the
 archive, so that the restorer extracts them beside the other layers: Django's collectstatic and
 later buildpacks (`PreviousImage.needed_at_build`), and a venv installed anew on every build
-(unpinned requirements, the app's own project installed by pip, `BP_PIP_REUSE_VENV=false`:
-`installers.pip.rebuilt_on_every_build`).
+(unpinned requirements, the app's own project installed by pip, `BP_PIP_REUSE_VENV=false`, a
+lock file that installs the app's code as a copy: `installers.rebuilt_on_every_build`).
 """
 
 from __future__ import annotations
@@ -166,7 +166,7 @@ def open_python_layer(
     """The step's header and the layer, reused (with its files, or from the previous image by
     its metadata alone) or emptied (the log says which): the layers that fill alongside Python
     are decided on between this and `install_python`. `venv_rebuilt`: why the venv is installed
-    anew on every build (`installers.pip.rebuilt_on_every_build`), if it is."""
+    anew on every build (`installers.rebuilt_on_every_build`), if it is."""
     python = config.python
     log.header("Installing Python")
     metadata = PythonLayerMetadata(**built_for(config), archive_sha256=python.release.sha256)
