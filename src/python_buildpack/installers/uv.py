@@ -43,12 +43,12 @@ class UvInstaller(LockFileInstaller):
         ]  # fmt: skip
         # BP_UV_GROUPS / BP_UV_EXTRAS add groups and extras (uv_selection.py).
         command += self.config.uv.sync_args
-        copies = local_copies(self.config.app.toml(self.lock_file) or {})
+        lock = self.config.app.toml(self.lock_file) or {}
         # uv's cache knows the build of a local package by the times of its pyproject.toml,
         # setup.py and setup.cfg alone, which do not change when its code does: the cached
         # build of an earlier build would be installed, with the code as it was then.
         # A name that is not one (an option, say) is left for uv to reject with the lock file.
-        rebuilt = [name for name, _ in copies if NAME.match(name)]
+        rebuilt = [name for name, _ in local_copies(lock) if NAME.fullmatch(name)]
         if rebuilt:
             log.info(
                 f"Building {', '.join(rebuilt)} from the app dir anew, not from uv's cache, "
@@ -57,7 +57,7 @@ class UvInstaller(LockFileInstaller):
             for name in rebuilt:
                 command += ["--refresh-package", name]
         self.run_tool(command, env, log)
-        return self.finish([f"{name} (from {where})" for name, where in copies], log)
+        return self.finish(copied_sources(lock), log)
 
     @classmethod
     def copied(cls, config: BuildConfig) -> list[str]:
