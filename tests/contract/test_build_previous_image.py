@@ -321,17 +321,30 @@ def test_python_left_to_the_image_is_unpacked_once_for_a_venv_installed_on_every
     assert "Running 'pip install" in again.stdout
 
 
+@pytest.mark.parametrize(
+    ("tool", "lock_file", "where", "runs"),
+    [
+        ("uv", "uv.lock", "libs/greet", "Running 'uv sync"),
+        ("poetry", "poetry.lock", "libs/greet", "Running 'poetry sync"),
+        ("pipenv", "Pipfile.lock", "./libs/greet", "Running 'pip install"),
+    ],
+)
 def test_python_stays_cached_for_a_lock_file_that_installs_the_apps_code_as_a_copy(
-    ws: Workspace, locked_package_index: PackageIndex
+    ws: Workspace,
+    locked_package_index: PackageIndex,
+    tool: str,
+    lock_file: str,
+    where: str,
+    runs: str,
 ) -> None:
-    """uv.lock installs the app's own library (`libs/greet`, a path dependency) as a copy, so
-    the venv is installed on every build: known from the lock file before Python is
+    """The lock file installs the app's own library (`libs/greet`, a path dependency) as a
+    copy, so the venv is installed on every build: known from the lock file before Python is
     installed, which is then cached with its files from the first build on, never unpacked
-    again. The next venv holds the library's changed code."""
-    app = lockfile_app(ws, locked_package_index, "uv_path_dep_app")
+    again. The next venv holds the library's changed code, whatever the tool caches."""
+    app = lockfile_app(ws, locked_package_index, f"{tool}_path_dep_app")
     first = build_ok(app)
-    assert "uv.lock installs code of the app dir as a copy, not editable:" in first.stdout
-    assert "greet (from libs/greet)" in first.stdout
+    assert f"{lock_file} installs code of the app dir as a copy, not editable:" in first.stdout
+    assert f"greet (from {where})" in first.stdout
     assert layer_toml(app, "python").types == LayerTypes(build=True, launch=True, cache=True)
     assert venv_python(app, "import greet; print(greet.GREETING)") == "hello from libs/greet"
 
@@ -341,6 +354,6 @@ def test_python_stays_cached_for_a_lock_file_that_installs_the_apps_code_as_a_co
     second = build_ok(app)
     assert "Using cached Python 3.13.15\n" in second.stdout
     assert "from the build cache" not in second.stdout
-    assert "Running 'uv sync" in second.stdout
+    assert runs in second.stdout
     assert layer_toml(app, "python").types.cache
     assert venv_python(app, "import greet; print(greet.GREETING)") == "changed in libs/greet"
