@@ -37,9 +37,7 @@ def rebuilt_on_every_build(config: BuildConfig) -> str | None:
     installer = LOCK_FILE_INSTALLERS.get(config.package_manager.tool)
     if installer is None:
         return pip_rules.rebuilt_on_every_build(config)
-    if installer.copied_before_install(config):
-        return f"{installer.spec.lock_file} installs code of the app dir as a copy, not editable"
-    return None
+    return installer.copied_before_install(config)
 
 
 def pip_installer(

@@ -109,26 +109,32 @@ class LockFileInstaller:
         raise NotImplementedError
 
     @classmethod
-    def copied_before_install(cls, config: BuildConfig) -> list[str]:
-        """`copied`, told before Python is installed (`layers.python` keeps its files cached
-        for a venv installed on every build). A lock file the tool did not write as usual may
-        escape it; `finish` still tells from the whole lock after the install."""
+    def copied_before_install(cls, config: BuildConfig) -> str | None:
+        """Why the venv is installed anew on every build (`copy_reason`), told before Python is
+        installed (`layers.python` keeps its files cached then), or None. A lock file the tool
+        did not write as usual may escape it; `finish` still tells from the whole lock after
+        the install."""
         data = config.app.read_bytes(cls.spec.lock_file)
         if data is None or not any(word in data for word in cls.local_words):
-            return []
-        return cls.copied(config)
+            return None
+        return cls.copy_reason() if cls.copied(config) else None
+
+    @classmethod
+    def copy_reason(cls) -> str:
+        return f"{cls.spec.lock_file} installs code of the app dir as a copy, not editable"
 
     def install(self, venv: Path, env: dict[str, str], log: Log) -> bool:
         """Run the tool into `venv` (`layers.venv.Installer.install`)."""
         raise NotImplementedError
 
-    def finish(self, copied: Sequence[str], log: Log) -> bool:
+    def finish(self, log: Log) -> bool:
         """Whether the venv just made may be reused; says why not when local code was copied."""
+        copied = self.copied(self.config)
         if not copied:
             return True
         log.info(
-            f"The next build will reinstall the dependencies (from the cache), since "
-            f"{self.lock_file} installs code of the app dir as a copy, not editable:"
+            "The next build will reinstall the dependencies (from the cache), since "
+            f"{self.copy_reason()}:"
         )
         log.detail("\n".join(copied))
         return False

@@ -89,7 +89,7 @@ class PipenvInstaller(LockFileInstaller):
                     raise LockedPackagesInstallFailed(self.lock_file, result.exit_code)
         # pip ran with --no-compile: the venv is compiled once, on every CPU (`bytecode`).
         compile_venv(self.python.python, venv, env, log)
-        return self.finish(self.copied(self.config), log)
+        return self.finish(log)
 
     @classmethod
     def copied(cls, config: BuildConfig) -> list[str]:

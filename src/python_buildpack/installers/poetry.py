@@ -49,7 +49,7 @@ class PoetryInstaller(LockFileInstaller):
             known_failures={NOT_INSTALLABLE_MARKER: PoetryProjectNotInstallable()},
         )
         compile_venv(self.python.python, venv, env, log)
-        return self.finish(self.copied(self.config), log)
+        return self.finish(log)
 
     @classmethod
     def copied(cls, config: BuildConfig) -> list[str]:

@@ -57,7 +57,7 @@ class UvInstaller(LockFileInstaller):
             for name in rebuilt:
                 command += ["--refresh-package", name]
         self.run_tool(command, env, log)
-        return self.finish(copied_sources(lock), log)
+        return self.finish(log)
 
     @classmethod
     def copied(cls, config: BuildConfig) -> list[str]:
